@@ -1,0 +1,114 @@
+"""Averages over the quenched disorder that enter the replica-symmetric saddle point.
+
+The teacher field tau ~ N(0, 1) gives the label y = g*(tau) + noise * xi, xi ~ N(0, 1). The replica
+(student) field is written omega = m * tau + sqrt(q - m^2) * eta with eta ~ N(0, 1) independent, so
+that only the student side depends on the order parameters (m, q); around omega each replica's
+pre-activation is h = gamma * (omega + sqrt(V) z) + beta. Derivatives with respect to (m, q) then follow
+from Gaussian integration by parts (Stein's lemma on eta) and the heat equation in V; see
+:mod:`statmech_bn.theory.replica` for the resulting saddle-point equations.
+
+Quadrature rules come from the caller as (nodes, weights) pairs with weights that already include the
+Gaussian density and sum to one: ``tau`` (split at the teacher's kink), ``eta``, ``xi`` (a single node
+at 0 when there is no noise) and ``inner`` (for erf only).
+
+Every kernel fills ``out`` (length :data:`N_SUMS`) and returns nothing.
+"""
+
+import math
+
+from ._jit import jit
+from .activations import activation
+from .channels import expected_loss, moreau, tilted
+
+N_SUMS = 7
+"""Slots of ``out``: 0 the channel's log-partition term, 1 E[f_w^2], 2 E[tau f_w], 3 E[f_ww],
+4 E[d/dgamma], 5 E[d/dbeta], 6 the mean training loss (label noise included)."""
+
+
+@jit
+def gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise,
+               tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, inner_x, inner_w, out):
+    """Averages of log Z(y, gamma*omega + beta, gamma^2 v) at inverse temperature beta_t.
+
+    f_w = d log Z/d omega = gamma g_a, f_ww = gamma^2 g_aa; d/dgamma log Z = omega g_a
+    + gamma v (g_aa + g_a^2); d/dbeta log Z = g_a.
+    """
+    for i in range(N_SUMS):
+        out[i] = 0.0
+    cross = math.sqrt(max(q - m * m, 0.0))
+    b = gamma * gamma * v
+    for i in range(tau_x.shape[0]):
+        tau = tau_x[i]
+        clean = activation(teacher, tau)
+        for k in range(xi_x.shape[0]):
+            y = clean + noise * xi_x[k]
+            for j in range(eta_x.shape[0]):
+                w = tau_w[i] * xi_w[k] * eta_w[j]
+                omega = m * tau + cross * eta_x[j]
+                log_z, g_a, g_aa, mean_loss = tilted(student, y, gamma * omega + beta, b, beta_t,
+                                                     inner_x, inner_w)
+                f = gamma * g_a
+                out[0] += w * log_z
+                out[1] += w * f * f
+                out[2] += w * tau * f
+                out[3] += w * gamma * gamma * g_aa
+                out[4] += w * (omega * g_a + gamma * v * (g_aa + g_a * g_a))
+                out[5] += w * g_a
+                out[6] += w * mean_loss
+
+
+@jit
+def erm_sums(student, teacher, m, q, chi, gamma, beta, noise,
+             tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, out):
+    """Averages of -M(y, gamma*omega + beta, gamma^2 chi), the T -> 0 limit of ``gibbs_sums``/beta_t.
+
+    With g_a = (h* - a)/c and g_aa = (dh*/da - 1)/c: f_w = gamma g_a, f_ww = gamma^2 g_aa,
+    d/dgamma(-M) = omega g_a + gamma chi g_a^2, d/dbeta(-M) = g_a; slot 6 is l(y, h*).
+    """
+    for i in range(N_SUMS):
+        out[i] = 0.0
+    cross = math.sqrt(max(q - m * m, 0.0))
+    c = gamma * gamma * chi
+    for i in range(tau_x.shape[0]):
+        tau = tau_x[i]
+        clean = activation(teacher, tau)
+        for k in range(xi_x.shape[0]):
+            y = clean + noise * xi_x[k]
+            for j in range(eta_x.shape[0]):
+                w = tau_w[i] * xi_w[k] * eta_w[j]
+                omega = m * tau + cross * eta_x[j]
+                a = gamma * omega + beta
+                envelope, h, dh, loss_h = moreau(student, y, a, c)
+                g_a = (h - a) / c
+                f = gamma * g_a
+                out[0] -= w * envelope
+                out[1] += w * f * f
+                out[2] += w * tau * f
+                out[3] += w * gamma * gamma * (dh - 1.0) / c
+                out[4] += w * (omega * g_a + gamma * chi * g_a * g_a)
+                out[5] += w * g_a
+                out[6] += w * loss_h
+
+
+@jit
+def loss_sums(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, xi_x, xi_w, inner_x, inner_w, out):
+    """Averages of e(y, a, b) = E[l(y, h)] with a = gamma*m*tau + beta and b = gamma^2 v.
+
+    This is the training loss of the high-temperature limit (the student field given the teacher's is
+    N(m tau, v)); with ``noise = 0`` slot 0 is the generalization error. Slots: 0 E[e], 2 E[tau e_a],
+    5 E[e_a], 4 E[e_b]; the others are zero.
+    """
+    for i in range(N_SUMS):
+        out[i] = 0.0
+    b = gamma * gamma * v
+    for i in range(tau_x.shape[0]):
+        tau = tau_x[i]
+        clean = activation(teacher, tau)
+        a = gamma * m * tau + beta
+        for k in range(xi_x.shape[0]):
+            w = tau_w[i] * xi_w[k]
+            e, e_a, e_b = expected_loss(student, clean + noise * xi_x[k], a, b, inner_x, inner_w)
+            out[0] += w * e
+            out[2] += w * tau * e_a
+            out[4] += w * e_b
+            out[5] += w * e_a

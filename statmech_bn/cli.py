@@ -1,0 +1,127 @@
+"""Command line: ``python -m statmech_bn sweep | info``.
+
+Every user error (bad config, flag or file) ends in one line on stderr and exit status 2; results are
+only ever written through the store, point by point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from ._version import __version__
+from .errors import UserInputError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not the usage block
+        raise UserInputError(f"{self.prog}: {message}")
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _str_list(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def _alpha(text: str) -> dict:
+    """``start:stop:num`` (linear), ``start:stop:num:log``, or a comma list of values."""
+    try:
+        if ":" in text:
+            parts = text.split(":")
+            if len(parts) not in (3, 4):
+                raise ValueError
+            table = {"start": float(parts[0]), "stop": float(parts[1]), "num": int(parts[2])}
+            if len(parts) == 4:
+                table["spacing"] = parts[3]
+            return table
+        return {"values": [float(x) for x in text.split(",")]}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected start:stop:num[:log] or a comma list, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="statmech_bn", description="Statistical mechanics of batch normalization.")
+    parser.add_argument("--version", action="version", version=f"statmech_bn {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sweep = sub.add_parser("sweep", help="generalization curves eps_g(alpha) from the replica theory",
+                           description="Run a sweep (a TOML config; the embedded default without one).")
+    sweep.add_argument("config", nargs="?", help="TOML file (default: the embedded default sweep)")
+    sweep.add_argument("-o", "--output", help="HDF5 file to write or resume")
+    sweep.add_argument("--activation", type=_str_list, help="comma list: linear, relu, erf, sign")
+    sweep.add_argument("--normalizer", type=_str_list, help="comma list: pn, wn, pn_gd, none")
+    sweep.add_argument("--method", type=_str_list, help="comma list: high_temperature, gibbs, erm")
+    sweep.add_argument("--temperature", type=_float_list, help="comma list of T > 0")
+    sweep.add_argument("--zeta", type=_float_list, help="gamma-decay strengths for pn_gd (>= 0)")
+    sweep.add_argument("--weight-decay", type=_float_list, help="weight decay for none (>= 0)")
+    sweep.add_argument("--noise", type=_float_list, help="teacher label-noise std (>= 0)")
+    sweep.add_argument("--alpha", type=_alpha, help="start:stop:num[:log] or a comma list of loads")
+    sweep.add_argument("--branches", choices=("forward", "backward", "both"), help="continuation direction(s)")
+    sweep.add_argument("--workers", type=int, help="worker processes (0: all cores)")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    info = sub.add_parser("info", help="summarize a sweep file")
+    info.add_argument("file")
+    return parser
+
+
+def _sweep(args) -> int:
+    from .config import build_config, default_config_text, parse_toml, read_config_file, set_override
+    from .store import SweepStore
+    from .sweep import run_sweep, summarize
+
+    text = read_config_file(args.config) if args.config else default_config_text()
+    raw = parse_toml(text, args.config or "the embedded default")
+    for flag, key in (("output", "output"), ("workers", "workers"), ("activation", "model.activation"),
+                      ("normalizer", "model.normalizer"), ("method", "model.method"),
+                      ("temperature", "model.temperature"), ("zeta", "model.zeta"),
+                      ("weight_decay", "model.weight_decay"), ("noise", "model.noise"),
+                      ("branches", "solver.branches")):
+        value = getattr(args, flag)
+        if value is not None:
+            set_override(raw, key, value)
+    if args.alpha is not None:
+        raw["alpha"] = args.alpha
+    config = build_config(raw)
+    command_line = shlex.join([sys.executable, "-m", "statmech_bn", *sys.argv[1:]])
+    with SweepStore(config.output, fingerprint=config.fingerprint, config_text=text,
+                    resolved_config=config.resolved, command_line=command_line) as store:
+        run_sweep(config, store, progress=not args.no_progress)
+    print(f"wrote {config.output}")
+    for line in summarize(config.output):
+        print("  " + line)
+    return 0
+
+
+def _info(args) -> int:
+    from .store import read_root_attributes
+    from .sweep import summarize
+
+    attrs = read_root_attributes(args.file)
+    print(f"{args.file}: statmech_bn {attrs['package_version']}, created {attrs['created']}")
+    print(f"  command: {attrs['command_line']}")
+    for line in summarize(args.file):
+        print("  " + line)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return {"sweep": _sweep, "info": _info}[args.command](args)
+    except UserInputError as exc:
+        print(f"statmech_bn: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("statmech_bn: interrupted; finished points are stored, rerun the same command to resume",
+              file=sys.stderr)
+        return 130

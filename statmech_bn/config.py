@@ -1,0 +1,253 @@
+"""Sweep configuration: TOML text -> validated, frozen records.
+
+A sweep is a grid over the model parameters of ``[model]`` (each a value or a list) and the loads of
+``[alpha]``; :func:`load_config` names every bad key or value in one line (:class:`UserInputError`).
+The reference of keys and defaults is :data:`DEFAULTS` (mirrored in README.md, "Config reference").
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import os
+import sys
+from dataclasses import dataclass, fields
+from importlib import resources
+
+import numpy as np
+
+from .errors import UserInputError
+from .model import ACTIVATION_CODES, METHODS, NORMALIZERS, allowed_methods
+from .theory.problem import Problem, QuadratureSettings
+from .theory.solver import SolverSettings
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULTS: dict = {
+    "output": "statmech_bn_sweep.h5",
+    "workers": 0,
+    "model": {
+        "activation": ["relu"],
+        "normalizer": ["pn_gd", "pn", "wn", "none"],
+        "method": ["gibbs"],
+        "temperature": [1.0],
+        "zeta": [0.1],
+        "weight_decay": [0.0],
+        "noise": [0.0],
+    },
+    "alpha": {"start": 0.5, "stop": 10.0, "num": 40, "spacing": "linear"},
+    "solver": {f.name: f.default for f in fields(SolverSettings)},
+    "quadrature": {f.name: f.default for f in fields(QuadratureSettings)},
+}
+RUN_ONLY_KEYS = ("output", "workers")
+"""Keys that do not change any number in the output: excluded from the config fingerprint."""
+
+_BRANCHES = ("forward", "backward", "both")
+
+
+def default_config_text() -> str:
+    """The embedded default sweep (statmech_bn/default_sweep.toml)."""
+    return resources.files("statmech_bn").joinpath("default_sweep.toml").read_text()
+
+
+@dataclass(frozen=True)
+class CurveSpec:
+    """One curve of the grid: its store name and the problem it solves."""
+
+    name: str
+    problem: Problem
+
+    def attributes(self) -> dict:
+        p = self.problem
+        return {"activation": p.activation, "normalizer": p.normalizer, "method": p.method,
+                "temperature": p.temperature, "zeta": p.zeta, "weight_decay": p.weight_decay,
+                "noise": p.noise, "input": "gaussian"}
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A validated sweep: the resolved settings (for provenance) and what they expand to."""
+
+    resolved: dict
+    output: str
+    workers: int
+    alphas: np.ndarray
+    solver: SolverSettings
+    curves: tuple[CurveSpec, ...]
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the resolved settings that determine the numbers (run-only keys excluded)."""
+        physics = {k: v for k, v in self.resolved.items() if k not in RUN_ONLY_KEYS}
+        return hashlib.sha256(json.dumps(physics, sort_keys=True).encode()).hexdigest()
+
+
+def _merge(raw: dict, defaults: dict, where: str) -> dict:
+    out = {}
+    for key, value in raw.items():
+        name = f"{where}{key}"
+        if key not in defaults:
+            known = ", ".join(sorted(defaults))
+            raise UserInputError(f"config: unknown key '{name}' (known here: {known})")
+        if isinstance(defaults[key], dict):
+            if not isinstance(value, dict):
+                raise UserInputError(f"config: '{name}' must be a table")
+            out[key] = _merge(value, defaults[key], f"{name}.")
+        else:
+            out[key] = value
+    for key, value in defaults.items():
+        if key not in out:
+            out[key] = copy.deepcopy(value)
+        elif isinstance(value, dict):
+            out[key] = {**copy.deepcopy(value), **out[key]}
+    return out
+
+
+def _as_list(value, name: str, kind) -> list:
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise UserInputError(f"config: '{name}' is an empty list")
+    out = []
+    for v in values:
+        if kind is float:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+                raise UserInputError(f"config: '{name}' must be finite numbers (got {v!r})")
+            out.append(float(v))
+        else:
+            if not isinstance(v, str):
+                raise UserInputError(f"config: '{name}' must be strings (got {v!r})")
+            out.append(v)
+    return out
+
+
+def _number(table: dict, key: str, where: str, kind=float, low=None, low_open=False, high=None):
+    v = table[key]
+    name = f"{where}.{key}"
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind is int and not isinstance(v, int)):
+        raise UserInputError(f"config: '{name}' must be {'an integer' if kind is int else 'a number'} (got {v!r})")
+    if not np.isfinite(v):
+        raise UserInputError(f"config: '{name}' must be finite (got {v!r})")
+    if low is not None and (v <= low if low_open else v < low):
+        raise UserInputError(f"config: '{name}' must be {'>' if low_open else '>='} {low} (got {v!r})")
+    if high is not None and v >= high:
+        raise UserInputError(f"config: '{name}' must be < {high} (got {v!r})")
+    return kind(v)
+
+
+def _alphas(raw: dict) -> tuple[np.ndarray, dict]:
+    """The loads and their resolved table: either ``values`` or ``start``/``stop``/``num``/``spacing``."""
+    if not isinstance(raw, dict):
+        raise UserInputError("config: 'alpha' must be a table")
+    if "values" in raw:
+        if len(raw) > 1:
+            other = sorted(set(raw) - {"values"})[0]
+            raise UserInputError(f"config: 'alpha.values' cannot be combined with 'alpha.{other}'")
+        alphas = np.array(sorted(set(_as_list(raw["values"], "alpha.values", float))))
+        table = {"values": [float(a) for a in alphas]}
+    else:
+        table = _merge(raw, DEFAULTS["alpha"], "alpha.")
+        start = _number(table, "start", "alpha", low=0.0, low_open=True)
+        stop = _number(table, "stop", "alpha", low=0.0, low_open=True)
+        num = _number(table, "num", "alpha", kind=int, low=1)
+        if stop < start:
+            raise UserInputError(f"config: 'alpha.stop' ({stop}) must be >= 'alpha.start' ({start})")
+        if table["spacing"] == "linear":
+            alphas = np.linspace(start, stop, num)
+        elif table["spacing"] == "log":
+            alphas = np.geomspace(start, stop, num)
+        else:
+            raise UserInputError(f"config: 'alpha.spacing' must be 'linear' or 'log' (got {table['spacing']!r})")
+    if np.any(alphas <= 0.0):
+        raise UserInputError(f"config: every alpha must be > 0 (got {alphas.min()!r})")
+    return alphas, table
+
+
+def _curves(model: dict, quadrature: QuadratureSettings) -> tuple[CurveSpec, ...]:
+    acts = _as_list(model["activation"], "model.activation", str)
+    norms = _as_list(model["normalizer"], "model.normalizer", str)
+    methods = _as_list(model["method"], "model.method", str)
+    temps = _as_list(model["temperature"], "model.temperature", float)
+    zetas = _as_list(model["zeta"], "model.zeta", float)
+    decays = _as_list(model["weight_decay"], "model.weight_decay", float)
+    noises = _as_list(model["noise"], "model.noise", float)
+    for name, values, known in (("activation", acts, tuple(ACTIVATION_CODES)), ("normalizer", norms, NORMALIZERS),
+                                ("method", methods, METHODS)):
+        for v in values:
+            if v not in known:
+                hint = " (bn arrives with the BN decomposition)" if v == "bn" else ""
+                raise UserInputError(f"config: unknown model.{name} {v!r}{hint}; choose from {', '.join(known)}")
+    for name, values, strict in (("temperature", temps, True), ("zeta", zetas, False),
+                                 ("weight_decay", decays, False), ("noise", noises, False)):
+        for v in values:
+            if v < 0.0 or (strict and v == 0.0):
+                raise UserInputError(f"config: model.{name} must be {'>' if strict else '>='} 0 (got {v!r})")
+    seen: dict[tuple, None] = {}
+    for act, norm, method, temp, zeta, decay, noise in itertools.product(
+            acts, norms, methods, temps, zetas, decays, noises):
+        if method not in allowed_methods(act):
+            raise UserInputError(f"config: method {method!r} is not defined for activation {act!r} "
+                                 f"(allowed: {', '.join(allowed_methods(act))})")
+        key = (act, norm, method, 0.0 if method == "erm" else temp, zeta if norm == "pn_gd" else 0.0,
+               decay if norm == "none" else 0.0, noise)
+        if norm == "none" and method == "gibbs" and key[5] == 0.0:
+            raise UserInputError("config: Gibbs learning of normalizer 'none' needs model.weight_decay > 0 "
+                                 "(with a flat prior the posterior is improper for alpha < 1)")
+        seen.setdefault(key, None)
+    return tuple(
+        CurveSpec(f"{i:03d}-{k[0]}-{k[1]}-{k[2]}",
+                  Problem(k[0], k[1], k[2], temperature=k[3], zeta=k[4], weight_decay=k[5], noise=k[6],
+                          quadrature=quadrature))
+        for i, k in enumerate(seen)
+    )
+
+
+def set_override(raw: dict, dotted: str, value) -> None:
+    """Set ``model.temperature``-style keys in a raw config dict (command-line flags)."""
+    *path, last = dotted.split(".")
+    table = raw
+    for part in path:
+        table = table.setdefault(part, {})
+    table[last] = value
+
+
+def build_config(raw: dict) -> SweepConfig:
+    """Validate a raw (parsed TOML) config and expand its grid."""
+    raw = dict(raw)
+    alpha_raw = raw.pop("alpha", {})
+    resolved = _merge(raw, {k: v for k, v in DEFAULTS.items() if k != "alpha"}, "")
+    if not isinstance(resolved["output"], str) or not resolved["output"]:
+        raise UserInputError("config: 'output' must be a file name")
+    workers = _number(resolved, "workers", "run", kind=int, low=0)
+    solver_table = resolved["solver"]
+    damping = _number(solver_table, "damping", "solver", low=0.0, high=1.0)
+    tolerance = _number(solver_table, "tolerance", "solver", low=0.0, low_open=True)
+    max_iterations = _number(solver_table, "max_iterations", "solver", kind=int, low=1)
+    if solver_table["branches"] not in _BRANCHES:
+        raise UserInputError(f"config: 'solver.branches' must be one of {', '.join(_BRANCHES)} "
+                             f"(got {solver_table['branches']!r})")
+    solver = SolverSettings(damping, tolerance, max_iterations, solver_table["branches"])
+    quad = QuadratureSettings(**{k: _number(resolved["quadrature"], k, "quadrature", kind=int, low=1)
+                                 for k in resolved["quadrature"]})
+    alphas, resolved["alpha"] = _alphas(alpha_raw)
+    curves = _curves(resolved["model"], quad)
+    return SweepConfig(resolved, resolved["output"], workers or (os.cpu_count() or 1), alphas, solver, curves)
+
+
+def parse_toml(text: str, source: str) -> dict:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserInputError(f"config: {source} is not valid TOML ({exc})") from None
+
+
+def read_config_file(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise UserInputError(f"config: cannot read {path} ({exc.strerror})") from None

@@ -1,0 +1,72 @@
+"""Quadrature rules for the Gaussian averages of the theory.
+
+Every rule is a pair (nodes, weights) whose weights include the standard normal density, so that
+sum_k w_k f(x_k) approximates E[f(X)], X ~ N(0, 1):
+
+- :func:`gauss_hermite`: the probabilists' Gauss-Hermite rule, exact for polynomials of degree < 2n.
+- :func:`split_gauss_legendre`: graded Gauss-Legendre on [-cut, 0] and [0, cut] times the density, for
+  the teacher field whose label g*(tau) has a kink at tau = 0 (relu, sign); exponentially convergent on
+  each smooth half, truncation error Phi(-cut) (< 1e-19 at the default cut of 9).
+
+Accuracy of the full averages at the default node counts is measured against adaptive SciPy
+quadrature in tests/test_quadrature.py and stated in the README.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+TAIL_CUT = 9.0
+
+
+@lru_cache(maxsize=64)
+def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilists' Gauss-Hermite nodes and weights normalised to sum to one."""
+    if n < 1:
+        raise ValueError("a quadrature rule needs at least one node")
+    x, w = np.polynomial.hermite_e.hermegauss(n)
+    return x, w / w.sum()
+
+
+@lru_cache(maxsize=64)
+def split_gauss_legendre(n_half: int, cut: float = TAIL_CUT) -> tuple[np.ndarray, np.ndarray]:
+    """2*n_half nodes for E[f(X)], X ~ N(0, 1), exact up to Phi(-cut) for f smooth on each half-line.
+
+    On each half-line the nodes are Gauss-Legendre in s in [0, 1] with |x| = cut * s^2, which puts
+    nodes densely near the kink at 0 where, at large load alpha, the integrands vary on a scale ~ 1/alpha.
+    """
+    s, w = np.polynomial.legendre.leggauss(n_half)
+    s = 0.5 * (s + 1.0)
+    half_x = cut * s**2
+    half_w = 0.5 * w * 2.0 * cut * s * np.exp(-0.5 * half_x**2) / np.sqrt(2.0 * np.pi)
+    return np.concatenate([-half_x[::-1], half_x]), np.concatenate([half_w[::-1], half_w])
+
+
+@dataclass(frozen=True)
+class Rules:
+    """All rules of one saddle-point problem (arrays are shared, never written)."""
+
+    tau_x: np.ndarray
+    tau_w: np.ndarray
+    eta_x: np.ndarray
+    eta_w: np.ndarray
+    xi_x: np.ndarray
+    xi_w: np.ndarray
+    inner_x: np.ndarray
+    inner_w: np.ndarray
+
+
+def build_rules(teacher_nodes: int, replica_nodes: int, noise_nodes: int, inner_nodes: int,
+                noise: float) -> Rules:
+    """Rules for the teacher field tau, replica field eta, label noise xi and erf's inner average."""
+    tau_x, tau_w = split_gauss_legendre(teacher_nodes)
+    eta_x, eta_w = gauss_hermite(replica_nodes)
+    if noise > 0.0:
+        xi_x, xi_w = gauss_hermite(noise_nodes)
+    else:
+        xi_x, xi_w = np.zeros(1), np.ones(1)
+    inner_x, inner_w = gauss_hermite(inner_nodes)
+    return Rules(tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, inner_x, inner_w)

@@ -1,0 +1,207 @@
+"""The HDF5 store: the only writer of sweep results.
+
+Layout (one file per sweep)::
+
+    /                      attrs: format, format_version, package_version, config (TOML text as given),
+                                  resolved_config (JSON), config_fingerprint, command_line, created
+    /curves/<name>         attrs: the model (activation, normalizer, method, temperature, zeta,
+                                  weight_decay, noise, input, ...), free_energy_definition,
+                                  n_points (points written and complete), n_alpha (points planned),
+                                  complete (bool)
+    /curves/<name>/<field> 1-D datasets of one length, one entry per alpha, ascending
+
+Points are appended one at a time; each append opens the file, extends every dataset, bumps ``n_points``
+last and closes the file, so a reader sees whole points only (trust ``n_points``) and a killed sweep
+loses at most the point being written. A sidecar lock (``<file>.lock``, ``flock``) refuses a second
+writer; the file itself is opened without HDF5 locking so that readers never block the writer.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from datetime import datetime, timezone
+
+import h5py
+import numpy as np
+
+from ._version import __version__
+from .errors import UserInputError
+
+FORMAT_NAME = "statmech_bn.sweep"
+FORMAT_VERSION = 1
+
+FLOAT_FIELDS = ("alpha", "eps_gen", "eps_train", "R", "q", "L", "gamma", "beta", "chi", "free_energy",
+                "residual")
+INT_FIELDS = ("iterations", "branch")
+BOOL_FIELDS = ("converged",)
+FIELDS = FLOAT_FIELDS + INT_FIELDS + BOOL_FIELDS
+
+
+def _dtype(field: str):
+    if field in INT_FIELDS:
+        return np.int64
+    if field in BOOL_FIELDS:
+        return np.bool_
+    return np.float64
+
+
+class StoreLockedError(UserInputError):
+    """Another process is writing the same file."""
+
+
+class SweepStore:
+    """Writer for one sweep file; use as a context manager (holds the writer lock while open)."""
+
+    def __init__(self, path: str, *, fingerprint: str, config_text: str, resolved_config: dict,
+                 command_line: str):
+        self.path = path
+        self.fingerprint = fingerprint
+        self._root_attrs = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "package_version": __version__,
+            "config": config_text,
+            "resolved_config": json.dumps(resolved_config, sort_keys=True),
+            "config_fingerprint": fingerprint,
+            "command_line": command_line,
+        }
+        self._lock_handle = None
+
+    # -- lifetime ---------------------------------------------------------------------------------
+    def __enter__(self) -> SweepStore:
+        self._acquire_lock()
+        try:
+            if os.path.exists(self.path):
+                self._check_existing()
+            else:
+                self._create()
+        except BaseException:
+            self._release_lock()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._release_lock()
+
+    def _acquire_lock(self) -> None:
+        lock_path = self.path + ".lock"
+        try:
+            handle = open(lock_path, "a+")
+        except OSError as exc:
+            raise UserInputError(f"store: cannot create lock file {lock_path} ({exc.strerror})") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise StoreLockedError(f"store: {self.path} is being written by another sweep "
+                                   f"(lock {lock_path} is held); wait for it or choose another output") from None
+        self._lock_handle = handle
+
+    def _release_lock(self) -> None:
+        if self._lock_handle is not None:
+            fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    def _open(self, mode: str) -> h5py.File:
+        return h5py.File(self.path, mode, locking=False)
+
+    def _create(self) -> None:
+        tmp = self.path + ".partial"
+        with h5py.File(tmp, "w", locking=False) as f:
+            for key, value in self._root_attrs.items():
+                f.attrs[key] = value
+            f.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            f.create_group("curves")
+        os.replace(tmp, self.path)
+
+    def _check_existing(self) -> None:
+        attrs = read_root_attributes(self.path)
+        if attrs.get("config_fingerprint") != self.fingerprint:
+            raise UserInputError(f"store: {self.path} was written by a different sweep configuration; "
+                                 "refusing to mix results (choose another output or delete the file)")
+        if attrs.get("package_version") != __version__:
+            raise UserInputError(f"store: {self.path} was written by statmech_bn {attrs.get('package_version')}, "
+                                 f"this is {__version__}; refusing to mix results")
+
+    # -- curves -----------------------------------------------------------------------------------
+    def prepare_curve(self, name: str, attributes: dict, n_alpha: int) -> tuple[int, dict | None]:
+        """Create the curve group if needed; return (points already stored, last converged point)."""
+        with self._open("r+") as f:
+            curves = f["curves"]
+            if name not in curves:
+                group = curves.create_group(name)
+                for key, value in attributes.items():
+                    group.attrs[key] = value
+                group.attrs["n_points"] = 0
+                group.attrs["n_alpha"] = n_alpha
+                group.attrs["complete"] = False
+                for field in FIELDS:
+                    group.create_dataset(field, shape=(0,), maxshape=(None,), dtype=_dtype(field),
+                                         chunks=(64,))
+                return 0, None
+            group = curves[name]
+            stored = {k: group.attrs[k] for k in attributes}
+            if any(_differs(stored[k], attributes[k]) for k in attributes):
+                raise UserInputError(f"store: curve {name} in {self.path} has different attributes; "
+                                     "refusing to mix results")
+            n = int(group.attrs["n_points"])
+            for field in FIELDS:  # drop a point that was being written when a run was killed
+                if group[field].shape[0] != n:
+                    group[field].resize((n,))
+            last = None
+            converged = group["converged"][:n]
+            if converged.any():
+                i = int(np.flatnonzero(converged)[-1])
+                last = {field: group[field][i].item() for field in FIELDS}
+            return n, last
+
+    def append(self, name: str, record: dict) -> None:
+        """Append one point (a dict with every field of :data:`FIELDS`) to a curve."""
+        with self._open("r+") as f:
+            group = f["curves"][name]
+            n = int(group.attrs["n_points"])
+            for field in FIELDS:
+                dset = group[field]
+                dset.resize((n + 1,))
+                dset[n] = record[field]
+            group.attrs["n_points"] = n + 1
+            group.attrs["complete"] = n + 1 == int(group.attrs["n_alpha"])
+
+
+def _differs(a, b) -> bool:
+    if isinstance(b, float):
+        return not np.isclose(float(a), b, rtol=0.0, atol=0.0)
+    return str(a) != str(b)
+
+
+def read_root_attributes(path: str) -> dict:
+    """Root attributes of a statmech_bn file; one-line :class:`UserInputError` for anything else."""
+    try:
+        with h5py.File(path, "r", locking=False) as f:
+            attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+            has_curves = "curves" in f
+    except OSError:
+        raise UserInputError(f"store: {path} is not a readable HDF5 file") from None
+    if attrs.get("format") != FORMAT_NAME or not has_curves:
+        raise UserInputError(f"store: {path} is not a statmech_bn sweep file")
+    if attrs.get("format_version") != FORMAT_VERSION:
+        raise UserInputError(f"store: {path} has format version {attrs.get('format_version')}, "
+                             f"this statmech_bn reads {FORMAT_VERSION}")
+    return attrs
+
+
+def read_curves(path: str) -> dict[str, dict]:
+    """Every curve as {name: {"attrs": {...}, field: array (first n_points entries)}}."""
+    read_root_attributes(path)
+    out = {}
+    with h5py.File(path, "r", locking=False) as f:
+        for name, group in f["curves"].items():
+            n = int(group.attrs["n_points"])
+            entry = {"attrs": dict(group.attrs)}
+            for field in group:
+                entry[field] = group[field][:n]
+            out[name] = entry
+    return out

@@ -1,0 +1,147 @@
+"""Sweep driver: grid of curves -> tasks -> local worker processes -> the store (single writer).
+
+A task is one curve from its first missing point on (continuation along alpha makes the points of a
+curve sequential; curves are independent and run in parallel). Workers send finished points back through
+a queue; only this process writes the file, point by point, under a progress bar.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue as queue_module
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from .config import CurveSpec, SweepConfig
+from .store import FIELDS, SweepStore
+from .theory import METHOD_TABLE, solve_curve
+from .theory.solver import SolverSettings
+
+
+@dataclass(frozen=True)
+class CurveTask:
+    """Everything a worker needs to continue one curve (picklable)."""
+
+    spec: CurveSpec
+    alphas: np.ndarray
+    solver: SolverSettings
+    start_index: int
+    warm_record: dict | None
+
+
+def point_record(point) -> dict:
+    """Flatten a :class:`~statmech_bn.theory.solver.PointResult` into the store's fields."""
+    record = {"alpha": point.alpha, "residual": point.residual, "iterations": point.iterations,
+              "converged": point.converged, "branch": point.branch}
+    record.update(point.observables)
+    missing = set(FIELDS) - set(record)
+    if missing:
+        raise KeyError(f"a method did not provide {sorted(missing)}")
+    return record
+
+
+def run_curve(task: CurveTask, emit) -> None:
+    """Solve ``task`` and call ``emit(name, record)`` for each point, in ascending alpha."""
+    method = METHOD_TABLE[task.spec.problem.method](task.spec.problem)
+    warm = None
+    if task.warm_record is not None:
+        warm = method.state_from_record(task.warm_record)
+        if not np.all(np.isfinite(warm)):
+            warm = None
+    for point in solve_curve(method, task.alphas, task.solver, task.start_index, warm):
+        emit(task.spec.name, point_record(point))
+
+
+def _worker(task: CurveTask, results) -> str:
+    run_curve(task, lambda name, record: results.put((name, record)))
+    return task.spec.name
+
+
+def curve_attributes(spec: CurveSpec, config: SweepConfig) -> dict:
+    method = METHOD_TABLE[spec.problem.method]
+    attrs = spec.attributes()
+    attrs["free_energy_definition"] = method.free_energy_definition
+    attrs["solver_damping"] = config.solver.damping
+    attrs["solver_tolerance"] = config.solver.tolerance
+    attrs["solver_max_iterations"] = config.solver.max_iterations
+    attrs["solver_branches"] = config.solver.branches
+    return attrs
+
+
+def run_sweep(config: SweepConfig, store: SweepStore, progress: bool = True) -> dict[str, int]:
+    """Run every unfinished point of ``config`` into ``store``; return points written per curve."""
+    tasks = []
+    done_before = 0
+    for spec in config.curves:
+        n_done, last = store.prepare_curve(spec.name, curve_attributes(spec, config), len(config.alphas))
+        done_before += n_done
+        if n_done < len(config.alphas):
+            tasks.append(CurveTask(spec, config.alphas, config.solver, n_done, last))
+    total = len(config.alphas) * len(config.curves)
+    written = {spec.name: 0 for spec in config.curves}
+    bar = tqdm(total=total, initial=done_before, unit="pt", desc="sweep", disable=not progress,
+               dynamic_ncols=True)
+
+    def write(name: str, record: dict) -> None:
+        store.append(name, record)
+        written[name] += 1
+        bar.update(1)
+
+    try:
+        workers = min(config.workers, len(tasks))
+        if workers <= 1:
+            for task in tasks:
+                run_curve(task, write)
+        else:
+            _run_parallel(tasks, workers, write)
+    finally:
+        bar.close()
+    return written
+
+
+def _run_parallel(tasks: list[CurveTask], workers: int, write) -> None:
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        results = manager.Queue()
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(_worker, task, results) for task in tasks]
+            pending = set(futures)
+            while pending:
+                try:
+                    name, record = results.get(timeout=0.2)
+                    write(name, record)
+                    continue
+                except queue_module.Empty:
+                    pass
+                for future in [f for f in pending if f.done()]:
+                    pending.discard(future)
+                    future.result()  # re-raise a worker's exception here
+            while True:
+                try:
+                    name, record = results.get_nowait()
+                except queue_module.Empty:
+                    break
+                write(name, record)
+
+
+def summarize(path: str) -> list[str]:
+    """One line per curve: name, points, converged fraction, eps_gen range (for ``info``)."""
+    from .store import read_curves
+
+    lines = []
+    for name, curve in read_curves(path).items():
+        n = len(curve["alpha"])
+        conv = int(np.sum(curve["converged"])) if n else 0
+        eps = curve["eps_gen"]
+        eps_range = f"{np.nanmin(eps):.4g}..{np.nanmax(eps):.4g}" if n and np.isfinite(eps).any() else "-"
+        a = curve["alpha"]
+        alpha_range = f"{a.min():.4g}..{a.max():.4g}" if n else "-"
+        lines.append(f"{name}: {n}/{curve['attrs']['n_alpha']} points, {conv} converged, "
+                     f"alpha {alpha_range}, eps_gen {eps_range}")
+    return lines or ["(no curves)"]
+
+
+__all__ = ["CurveTask", "run_curve", "run_sweep", "summarize"]

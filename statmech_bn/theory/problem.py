@@ -1,0 +1,88 @@
+"""The frozen description of one theory curve, and the Gaussian averages shared by all methods."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..kernels.saddle import N_SUMS, loss_sums
+from ..model import ACTIVATION_CODES, SCALE_INVARIANT
+from ..quadrature import Rules, build_rules
+
+
+@dataclass(frozen=True)
+class QuadratureSettings:
+    """Node counts of the Gaussian averages (documented defaults; accuracy stated in the README)."""
+
+    teacher_nodes: int = 32
+    replica_nodes: int = 32
+    noise_nodes: int = 12
+    inner_nodes: int = 96
+    erm_replica_nodes: int = 96
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One model: block, teacher, method and the scalars of the Gibbs measure.
+
+    ``temperature`` is T of the posterior exp(-(1/T) [sum_mu (l_mu + zeta gamma^2) + (wd/2)|w|^2]) and is
+    ignored by ``erm`` (T -> 0). ``zeta`` acts only for ``pn_gd``, ``weight_decay`` only for ``none``.
+    """
+
+    activation: str
+    normalizer: str
+    method: str
+    temperature: float = 1.0
+    zeta: float = 0.0
+    weight_decay: float = 0.0
+    noise: float = 0.0
+    quadrature: QuadratureSettings = QuadratureSettings()
+
+    @property
+    def code(self) -> int:
+        return ACTIVATION_CODES[self.activation]
+
+    @property
+    def spherical(self) -> bool:
+        """True for the scale-invariant normalizers, whose weight direction lives on the sphere."""
+        return self.normalizer in SCALE_INVARIANT
+
+    @property
+    def gamma_decay(self) -> float:
+        return self.zeta if self.normalizer == "pn_gd" else 0.0
+
+    def rules(self, replica_nodes: int | None = None) -> Rules:
+        q = self.quadrature
+        return build_rules(q.teacher_nodes, replica_nodes or q.replica_nodes, q.noise_nodes, q.inner_nodes,
+                           self.noise)
+
+
+def generalization_error(problem: Problem, rules: Rules, overlap: float, scale: float, beta: float) -> float:
+    """eps_g = E[(g(u) - g(scale * lambda + beta))^2]/2, (u, lambda) unit Gaussians with correlation R.
+
+    Label noise excluded (SCIENCE.md). ``scale`` is gamma for the normalized students and L for ``none``.
+    """
+    out = np.empty(N_SUMS)
+    overlap = min(max(overlap, -1.0), 1.0)
+    loss_sums(problem.code, problem.code, overlap, 1.0 - overlap * overlap, scale, beta, 0.0,
+              rules.tau_x, rules.tau_w, rules.xi_x[:1] * 0.0, np.ones(1), rules.inner_x, rules.inner_w, out)
+    return float(out[0])
+
+
+SYMMETRY_BREAKING = 1e-4
+"""Smallest |overlap| (and gain) a continuation starts from; see :func:`nudge_off_symmetric`."""
+
+
+def nudge_off_symmetric(x: np.ndarray, overlap_slot: int, scale_slot: int | None) -> np.ndarray:
+    """Copy of state x with the overlap and the gain at least SYMMETRY_BREAKING in size.
+
+    R = 0 together with gamma = 0 (or m = 0 for ``none``) is an exact fixed point of every method: the
+    student that ignores the teacher. Starting exactly on it, an iteration stays there even where it is
+    unstable; a tiny nudge lets the iteration leave it where it is unstable and return where it is stable.
+    """
+    y = np.array(x, dtype=float)
+    y[overlap_slot] = max(y[overlap_slot], SYMMETRY_BREAKING)
+    if scale_slot is not None:
+        y[scale_slot] = max(y[scale_slot], SYMMETRY_BREAKING)
+    return y

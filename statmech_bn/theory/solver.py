@@ -1,0 +1,144 @@
+"""Damped fixed-point iteration, Newton steps for the O(1) parameters, and continuation along alpha.
+
+Conventions
+-----------
+A saddle-point method maps a state x to F(x) (the right-hand sides of its saddle-point equations). The
+damped iteration is x <- d x + (1 - d) F(x) with damping d in [0, 1). Its stopping rule uses the
+*undamped* residual r = max|F(x) - x|: the step actually taken is (1 - d) r, so testing the step against
+the tolerance would stop a factor 1/(1 - d) too early. A point is converged when r <= tolerance and every
+component is finite; otherwise it is returned with ``converged=False`` and its last residual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    """Numerical settings shared by all saddle-point methods (documented defaults)."""
+
+    damping: float = 0.3
+    tolerance: float = 1e-9
+    max_iterations: int = 4000
+    branches: str = "both"
+
+
+@dataclass(frozen=True)
+class FixedPointResult:
+    """Outcome of :func:`damped_fixed_point`."""
+
+    value: np.ndarray
+    residual: float
+    iterations: int
+    converged: bool
+
+
+def damped_fixed_point(update: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, damping: float,
+                       tolerance: float, max_iterations: int) -> FixedPointResult:
+    """Iterate x <- d x + (1 - d) F(x) until the undamped residual max|F(x) - x| <= tolerance."""
+    x = np.array(x0, dtype=float)
+    residual = np.inf
+    for iteration in range(1, max_iterations + 1):
+        fx = update(x)
+        if not np.all(np.isfinite(fx)):
+            return FixedPointResult(x, float("nan"), iteration, False)
+        residual = float(np.max(np.abs(fx - x)))
+        if residual <= tolerance:
+            return FixedPointResult(fx, residual, iteration, True)
+        x = damping * x + (1.0 - damping) * fx
+    return FixedPointResult(x, residual, max_iterations, False)
+
+
+def newton_ascent_step(gradient: Callable[[np.ndarray], np.ndarray], params: np.ndarray,
+                       grad_at_params: np.ndarray, relative_step: float = 1e-6,
+                       max_relative_move: float = 0.25) -> np.ndarray:
+    """One Newton step towards a stationary point of a function whose gradient is given.
+
+    The Jacobian of the gradient is taken by forward differences (it only steers the iteration: the
+    converged point satisfies gradient = 0 exactly, whatever the Jacobian's error). A singular
+    Jacobian falls back to a small ascent step; moves are capped at ``max_relative_move`` (1 + |p|).
+    """
+    k = params.shape[0]
+    jac = np.empty((k, k))
+    for i in range(k):
+        shifted = params.copy()
+        delta = relative_step * (1.0 + abs(params[i]))
+        shifted[i] += delta
+        jac[:, i] = (gradient(shifted) - grad_at_params) / delta
+    try:
+        move = -np.linalg.solve(jac, grad_at_params)
+    except np.linalg.LinAlgError:
+        move = 0.1 * grad_at_params
+    if not np.all(np.isfinite(move)):
+        move = 0.1 * grad_at_params
+    cap = max_relative_move * (1.0 + np.abs(params))
+    return params + np.clip(move, -cap, cap)
+
+
+@dataclass(frozen=True)
+class PointResult:
+    """One solved alpha: observables of the method plus solver diagnostics."""
+
+    index: int
+    alpha: float
+    observables: dict[str, float]
+    state: np.ndarray
+    residual: float
+    iterations: int
+    converged: bool
+    branch: int
+
+
+def _sweep(method, alphas: np.ndarray, order: np.ndarray, settings: SolverSettings,
+           state: np.ndarray, branch: int) -> Iterator[PointResult]:
+    """Continuation: each point starts from the last converged one (never from a failed iterate).
+
+    ``method.warm_start`` nudges that state off the exactly invariant set R = 0 (the student ignoring
+    the teacher), which the iteration could otherwise never leave even where it is unstable.
+    """
+    last_good = state
+    for index in order:
+        alpha = float(alphas[index])
+        result = damped_fixed_point(lambda x, a=alpha: method.update(x, a), method.warm_start(state),
+                                    settings.damping, settings.tolerance, settings.max_iterations)
+        obs = method.observables(result.value, alpha)
+        yield PointResult(int(index), alpha, obs, result.value, result.residual, result.iterations,
+                          result.converged, branch)
+        if result.converged:
+            last_good = result.value
+        state = last_good
+
+
+def solve_curve(method, alphas: np.ndarray, settings: SolverSettings, start_index: int = 0,
+                warm_state: np.ndarray | None = None) -> Iterator[PointResult]:
+    """Solve the saddle point at every alpha (ascending), yielding points from ``start_index`` on.
+
+    ``branches``: "forward" continues from small alpha (warm start: the previous point, or
+    ``warm_state`` when resuming); "backward" continues from the largest alpha down, starting from a
+    well-learned state, and is computed whole before any point is yielded; "both" runs both and keeps,
+    at each alpha, the converged solution with the lower free energy (``branch`` says which: 0 forward,
+    1 backward), exposing first-order transitions that a single continuation would miss.
+    """
+    alphas = np.asarray(alphas, dtype=float)
+    backward: dict[int, PointResult] = {}
+    if settings.branches in ("backward", "both"):
+        order = np.arange(len(alphas))[::-1]
+        start = method.initial_state(float(alphas[-1]), learned=True)
+        backward = {p.index: p for p in _sweep(method, alphas, order, settings, start, 1)}
+    if settings.branches == "backward":
+        for index in range(start_index, len(alphas)):
+            yield backward[index]
+        return
+    state = warm_state if warm_state is not None else method.initial_state(float(alphas[0]), learned=False)
+    for point in _sweep(method, alphas, np.arange(start_index, len(alphas)), settings, state, 0):
+        other = backward.get(point.index)
+        if other is not None and other.converged and (
+            not point.converged or other.observables["free_energy"] < point.observables["free_energy"]
+        ):
+            yield other
+        else:
+            yield point

@@ -1,0 +1,117 @@
+"""Slow, obvious reference implementations (SciPy adaptive quadrature, brute-force minimisation).
+
+Nothing here shares code with the kernels except where a test says so explicitly: activations and
+losses are re-implemented, derivatives are central finite differences of the references.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import integrate, optimize, special
+
+INF = np.inf
+
+
+def act(name: str, z: float) -> float:
+    if name == "linear":
+        return z
+    if name == "relu":
+        return max(z, 0.0)
+    if name == "erf":
+        return math.erf(z / math.sqrt(2.0))
+    if name == "sign":
+        return float(np.sign(z))
+    raise ValueError(name)
+
+
+def loss(name: str, y: float, h: float) -> float:
+    return 0.5 * (y - act(name, h)) ** 2
+
+
+def phi(z: float) -> float:
+    return math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+
+def gauss_expect(f, a: float, b: float, kinks=(0.0,)) -> float:
+    """E[f(h)], h ~ N(a, b), by adaptive quadrature split at the kinks of f."""
+    s = math.sqrt(b)
+    cuts = sorted((k - a) / s for k in kinks)
+    edges = [-INF, *cuts, INF]
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        total += integrate.quad(lambda z: phi(z) * f(a + s * z), lo, hi, epsabs=1e-14, epsrel=1e-12, limit=200)[0]
+    return total
+
+
+def expected_loss(name, y, a, b, delta=1e-5):
+    """(e, e_a, e_b) with derivatives by central differences."""
+    def e(a_, b_):
+        return gauss_expect(lambda h: loss(name, y, h), a_, b_)
+    return (e(a, b), (e(a + delta, b) - e(a - delta, b)) / (2 * delta),
+            (e(a, b + delta) - e(a, b - delta)) / (2 * delta))
+
+
+def tilted(name, y, a, b, beta_t, delta=1e-4):
+    """(log Z, d log Z/da, d^2 log Z/da^2, <l>) with derivatives by central differences."""
+    def log_z(a_):
+        return math.log(gauss_expect(lambda h: math.exp(-beta_t * loss(name, y, h)), a_, b))
+    z0 = math.exp(log_z(a))
+    mean_loss = gauss_expect(lambda h: loss(name, y, h) * math.exp(-beta_t * loss(name, y, h)), a, b) / z0
+    lp, l0, lm = log_z(a + delta), log_z(a), log_z(a - delta)
+    return l0, (lp - lm) / (2 * delta), (lp - 2 * l0 + lm) / delta**2, mean_loss
+
+
+def moreau(name, y, a, c, delta=1e-3):
+    """(M, h*, dh*/da, l(y, h*)) by a dense grid and bounded refinement."""
+    def argmin(a_):
+        width = c * (abs(y) + 2.0) + 1.0
+        grid = np.linspace(a_ - width, a_ + width, 20001)
+        values = np.array([loss(name, y, h) + (h - a_) ** 2 / (2 * c) for h in grid])
+        i = int(np.argmin(values))
+        step = grid[1] - grid[0]
+        res = optimize.minimize_scalar(lambda h: loss(name, y, h) + (h - a_) ** 2 / (2 * c),
+                                       bounds=(grid[i] - step, grid[i] + step), method="bounded",
+                                       options={"xatol": 1e-14})
+        return res.x
+    h = argmin(a)
+    dh = (argmin(a + delta) - argmin(a - delta)) / (2 * delta)
+    return loss(name, y, h) + (h - a) ** 2 / (2 * c), h, dh, loss(name, y, h)
+
+
+def outer_average(integrand, teacher_kink: bool, noise: float, size: int):
+    """E over tau, eta (and xi when noise > 0) of a vector integrand(tau, eta, xi), nested quad_vec."""
+    def over_eta(tau, xi):
+        return integrate.quad_vec(lambda eta: phi(eta) * integrand(tau, eta, xi), -12, 12, epsabs=1e-11,
+                                  epsrel=1e-10, points=(0.0,))[0]
+
+    def over_tau(xi):
+        points = (0.0,) if teacher_kink else None
+        return integrate.quad_vec(lambda tau: phi(tau) * over_eta(tau, xi), -12, 12, epsabs=1e-11,
+                                  epsrel=1e-10, points=points)[0]
+
+    if noise == 0.0:
+        return over_tau(0.0)
+    return integrate.quad_vec(lambda xi: phi(xi) * over_tau(xi), -10, 10, epsabs=1e-10, epsrel=1e-9)[0]
+
+
+def ridge_generalization_error(alpha: float, ridge: float, noise: float, temperature: float = 0.0) -> float:
+    """eps_g of ridge regression (T = 0) or of a Gibbs sample of the Gaussian posterior (T > 0).
+
+    Linear teacher and student, ``none``, loss (1/2) sum (y - w.x/sqrt N)^2 + (ridge/2)|w|^2, inputs
+    N(0, 1): the estimate is w_hat = (S + ridge)^(-1) X^T y / sqrt(N) with S = X^T X / N, whose spectrum
+    follows the Marchenko-Pastur law (Hastie, Montanari, Rosset & Tibshirani 2019; Dobriban & Wager
+    2018). With m(z) = (1/N) tr (S - z)^(-1), the solution of -z m^2 + (alpha - 1 - z) m - 1 = 0:
+    |w_hat - w*|^2/N = ridge^2 m'(-ridge) + noise^2 (m(-ridge) - ridge m'(-ridge)), and a Gibbs sample
+    adds the posterior covariance T (S + ridge)^(-1), i.e. T m(-ridge). eps_g = (1/2) of the total.
+    """
+    lam = ridge
+    b = alpha - 1.0 + lam
+    m = (-b + math.sqrt(b * b + 4.0 * lam)) / (2.0 * lam)
+    dm = m * (1.0 + m) / (alpha - 1.0 + lam + 2.0 * lam * m)
+    return 0.5 * (lam**2 * dm + noise**2 * (m - lam * dm) + temperature * m)
+
+
+def log_ndtr(x):
+    return special.log_ndtr(x)
