@@ -204,3 +204,21 @@ def moreau(code, y, a, c):
         return math.nan, math.nan, math.nan, math.nan
     lh = loss(code, y, h)
     return lh + (h - a) ** 2 / (2.0 * c), h, dh, lh
+
+
+@jit
+def moreau_kinks(code, y, c, kinks):
+    """Points a where the proximal map h*(a) of :func:`moreau` is not smooth; returns how many (<= 3).
+
+    relu: a = 0 (h* = a meets the clamp h* = 0), a = -c y (the positive branch (a + c y)/(1 + c) meets
+    zero), and for y > 0 the jump a = y (1 - sqrt(1 + c)) where the negative and positive branches have
+    equal value. linear: none. erf: unknown in closed form (none reported).
+    """
+    if code != RELU:
+        return 0
+    kinks[0] = 0.0
+    kinks[1] = -c * y
+    if y > 0.0:
+        kinks[2] = y * (1.0 - math.sqrt(1.0 + c))
+        return 3
+    return 2

@@ -16,9 +16,15 @@ Every kernel fills ``out`` (length :data:`N_SUMS`) and returns nothing.
 
 import math
 
+import numpy as np
+
 from ._jit import jit
 from .activations import activation
-from .channels import expected_loss, moreau, tilted
+from .channels import expected_loss, moreau, moreau_kinks, tilted
+from .special import norm_pdf
+
+ETA_CUT = 9.0
+"""Truncation of the replica field in piecewise rules (Gaussian tail mass 2 Phi(-9) ~ 2e-19)."""
 
 N_SUMS = 7
 """Slots of ``out``: 0 the channel's log-partition term, 1 E[f_w^2], 2 E[tau f_w], 3 E[f_ww],
@@ -58,36 +64,65 @@ def gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise,
 
 
 @jit
+def _erm_add(student, y, tau, omega, weight, gamma, beta, chi, out):
+    a = gamma * omega + beta
+    c = gamma * gamma * chi
+    envelope, h, dh, loss_h = moreau(student, y, a, c)
+    g_a = (h - a) / c
+    f = gamma * g_a
+    out[0] -= weight * envelope
+    out[1] += weight * f * f
+    out[2] += weight * tau * f
+    out[3] += weight * gamma * gamma * (dh - 1.0) / c
+    out[4] += weight * (omega * g_a + gamma * chi * g_a * g_a)
+    out[5] += weight * g_a
+    out[6] += weight * loss_h
+
+
+@jit
 def erm_sums(student, teacher, m, q, chi, gamma, beta, noise,
-             tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, out):
+             tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, piece_x, piece_w, out):
     """Averages of -M(y, gamma*omega + beta, gamma^2 chi), the T -> 0 limit of ``gibbs_sums``/beta_t.
 
     With g_a = (h* - a)/c and g_aa = (dh*/da - 1)/c: f_w = gamma g_a, f_ww = gamma^2 g_aa,
     d/dgamma(-M) = omega g_a + gamma chi g_a^2, d/dbeta(-M) = g_a; slot 6 is l(y, h*).
+
+    Where the proximal map has known kinks (relu, :func:`moreau_kinks`) the replica field eta is
+    integrated piecewise between them, with the Gauss-Legendre rule (``piece_x``, ``piece_w`` on
+    [-1, 1]) on each piece of [-ETA_CUT, ETA_CUT]; otherwise with the Gauss-Hermite rule (eta_x, eta_w).
     """
     for i in range(N_SUMS):
         out[i] = 0.0
     cross = math.sqrt(max(q - m * m, 0.0))
     c = gamma * gamma * chi
+    kinks = np.empty(3)
+    edges = np.empty(5)
     for i in range(tau_x.shape[0]):
         tau = tau_x[i]
         clean = activation(teacher, tau)
         for k in range(xi_x.shape[0]):
             y = clean + noise * xi_x[k]
-            for j in range(eta_x.shape[0]):
-                w = tau_w[i] * xi_w[k] * eta_w[j]
-                omega = m * tau + cross * eta_x[j]
-                a = gamma * omega + beta
-                envelope, h, dh, loss_h = moreau(student, y, a, c)
-                g_a = (h - a) / c
-                f = gamma * g_a
-                out[0] -= w * envelope
-                out[1] += w * f * f
-                out[2] += w * tau * f
-                out[3] += w * gamma * gamma * (dh - 1.0) / c
-                out[4] += w * (omega * g_a + gamma * chi * g_a * g_a)
-                out[5] += w * g_a
-                out[6] += w * loss_h
+            n_kinks = moreau_kinks(student, y, c, kinks)
+            if n_kinks == 0 or gamma * cross <= 0.0:
+                for j in range(eta_x.shape[0]):
+                    _erm_add(student, y, tau, m * tau + cross * eta_x[j], tau_w[i] * xi_w[k] * eta_w[j],
+                             gamma, beta, chi, out)
+                continue
+            edges[0] = -ETA_CUT
+            for n in range(n_kinks):
+                e = (kinks[n] - beta - gamma * m * tau) / (gamma * cross)
+                edges[n + 1] = min(max(e, -ETA_CUT), ETA_CUT)
+            edges[n_kinks + 1] = ETA_CUT
+            edges[: n_kinks + 2].sort()
+            for n in range(n_kinks + 1):
+                half = 0.5 * (edges[n + 1] - edges[n])
+                if half <= 0.0:
+                    continue
+                mid = 0.5 * (edges[n + 1] + edges[n])
+                for j in range(piece_x.shape[0]):
+                    eta = mid + half * piece_x[j]
+                    weight = tau_w[i] * xi_w[k] * half * piece_w[j] * norm_pdf(eta)
+                    _erm_add(student, y, tau, m * tau + cross * eta, weight, gamma, beta, chi, out)
 
 
 @jit

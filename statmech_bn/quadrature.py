@@ -57,11 +57,17 @@ class Rules:
     xi_w: np.ndarray
     inner_x: np.ndarray
     inner_w: np.ndarray
+    piece_x: np.ndarray
+    piece_w: np.ndarray
 
 
 def build_rules(teacher_nodes: int, replica_nodes: int, noise_nodes: int, inner_nodes: int,
                 noise: float) -> Rules:
-    """Rules for the teacher field tau, replica field eta, label noise xi and erf's inner average."""
+    """Rules for the teacher field tau, replica field eta, label noise xi and erf's inner average.
+
+    ``piece_x``/``piece_w``: Gauss-Legendre on [-1, 1] with replica_nodes/4 nodes, used on each of the (at
+    most four) pieces between the kinks of a piecewise-smooth replica integrand (ERM with relu).
+    """
     tau_x, tau_w = split_gauss_legendre(teacher_nodes)
     eta_x, eta_w = gauss_hermite(replica_nodes)
     if noise > 0.0:
@@ -69,4 +75,5 @@ def build_rules(teacher_nodes: int, replica_nodes: int, noise_nodes: int, inner_
     else:
         xi_x, xi_w = np.zeros(1), np.ones(1)
     inner_x, inner_w = gauss_hermite(inner_nodes)
-    return Rules(tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, inner_x, inner_w)
+    piece_x, piece_w = np.polynomial.legendre.leggauss(max(replica_nodes // 4, 8))
+    return Rules(tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, inner_x, inner_w, piece_x, piece_w)

@@ -83,17 +83,17 @@ def moreau(name, y, a, c, delta=1e-3):
 def outer_average(integrand, teacher_kink: bool, noise: float, size: int):
     """E over tau, eta (and xi when noise > 0) of a vector integrand(tau, eta, xi), nested quad_vec."""
     def over_eta(tau, xi):
-        return integrate.quad_vec(lambda eta: phi(eta) * integrand(tau, eta, xi), -12, 12, epsabs=1e-11,
-                                  epsrel=1e-10, points=(0.0,))[0]
+        return integrate.quad_vec(lambda eta: phi(eta) * integrand(tau, eta, xi), -12, 12, epsabs=1e-10,
+                                  epsrel=1e-9, points=(0.0,))[0]
 
     def over_tau(xi):
         points = (0.0,) if teacher_kink else None
-        return integrate.quad_vec(lambda tau: phi(tau) * over_eta(tau, xi), -12, 12, epsabs=1e-11,
-                                  epsrel=1e-10, points=points)[0]
+        return integrate.quad_vec(lambda tau: phi(tau) * over_eta(tau, xi), -12, 12, epsabs=1e-10,
+                                  epsrel=1e-9, points=points)[0]
 
     if noise == 0.0:
         return over_tau(0.0)
-    return integrate.quad_vec(lambda xi: phi(xi) * over_tau(xi), -10, 10, epsabs=1e-10, epsrel=1e-9)[0]
+    return integrate.quad_vec(lambda xi: phi(xi) * over_tau(xi), -10, 10, epsabs=1e-9, epsrel=1e-8)[0]
 
 
 def ridge_generalization_error(alpha: float, ridge: float, noise: float, temperature: float = 0.0) -> float:

@@ -51,7 +51,7 @@ class ERMSaddle:
             m, big_q, chi, beta = x
             gamma = 1.0
         erm_sums(p.code, p.code, m, big_q, chi, gamma, beta, p.noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w,
-                 r.xi_x, r.xi_w, self._out)
+                 r.xi_x, r.xi_w, r.piece_x, r.piece_w, self._out)
         return self._out.copy()
 
     def initial_state(self, alpha: float, learned: bool) -> np.ndarray:

@@ -1,0 +1,92 @@
+"""Outer Gaussian averages (teacher, replica and noise fields) against nested adaptive quadrature.
+
+The references integrate the kernels' own per-label channels (tested against SciPy in
+test_channels.py) with scipy.integrate.quad_vec, so what is checked here is the quadrature rules and the
+bookkeeping of the averages, at the default node counts of the theory.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate
+
+import naive
+from statmech_bn.kernels import channels
+from statmech_bn.kernels.saddle import N_SUMS, erm_sums, gibbs_sums, loss_sums
+from statmech_bn.model import ACTIVATION_CODES
+from statmech_bn.theory.problem import Problem
+from tolerances import QUADRATURE_RTOL
+
+
+def _gibbs_reference(name, m, q, v, gamma, beta, beta_t, noise, inner):
+    code = ACTIVATION_CODES[name]
+    cross = math.sqrt(q - m * m)
+
+    def integrand(tau, eta, xi):
+        y = naive.act(name, tau) + noise * xi
+        omega = m * tau + cross * eta
+        log_z, g_a, g_aa, mean_loss = channels.tilted(code, y, gamma * omega + beta, gamma**2 * v, beta_t, *inner)
+        f = gamma * g_a
+        return np.array([log_z, f * f, tau * f, gamma**2 * g_aa, omega * g_a + gamma * v * (g_aa + g_a**2), g_a,
+                         mean_loss])
+
+    return naive.outer_average(integrand, name in ("relu", "sign"), noise, N_SUMS)
+
+
+@pytest.mark.parametrize("name,noise", [("linear", 0.0), ("relu", 0.0), ("sign", 0.0),
+                                        pytest.param("relu", 0.3, marks=pytest.mark.slow)])
+def test_gibbs_sums_against_adaptive_quadrature(name, noise):
+    problem = Problem(name, "pn", "gibbs", temperature=0.5, noise=noise)
+    r = problem.rules()
+    m, q, gamma, beta, beta_t = 0.6, 0.5, 0.9, 0.1, 2.0
+    out = np.empty(N_SUMS)
+    gibbs_sums(problem.code, problem.code, m, q, 1 - q, gamma, beta, beta_t, noise, r.tau_x, r.tau_w, r.eta_x,
+               r.eta_w, r.xi_x, r.xi_w, r.inner_x, r.inner_w, out)
+    want = _gibbs_reference(name, m, q, 1 - q, gamma, beta, beta_t, noise, (r.inner_x, r.inner_w))
+    np.testing.assert_allclose(out, want, rtol=QUADRATURE_RTOL, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["linear", "relu"])
+def test_erm_sums_against_adaptive_quadrature(name):
+    problem = Problem(name, "pn", "erm")
+    r = problem.rules(problem.quadrature.erm_replica_nodes)
+    code = problem.code
+    m, chi, gamma, beta = 0.8, 1.5, 1.1, -0.05
+    cross = math.sqrt(1 - m * m)
+    out = np.empty(N_SUMS)
+    erm_sums(code, code, m, 1.0, chi, gamma, beta, 0.0, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w,
+             r.piece_x, r.piece_w, out)
+
+    def integrand(tau, eta, xi):
+        omega = m * tau + cross * eta
+        a = gamma * omega + beta
+        c = gamma**2 * chi
+        env, h, dh, lh = channels.moreau(code, naive.act(name, tau), a, c)
+        g_a = (h - a) / c
+        return np.array([-env, (gamma * g_a) ** 2, tau * gamma * g_a, gamma**2 * (dh - 1) / c,
+                         omega * g_a + gamma * chi * g_a**2, g_a, lh])
+
+    want = naive.outer_average(integrand, name == "relu", 0.0, N_SUMS)
+    # relu: the kernel splits the replica field at the prox's kinks; the reference adapts to them
+    np.testing.assert_allclose(out, want, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["linear", "relu", "erf", "sign"])
+def test_generalization_error_against_nested_quadrature(name):
+    """eps_g = E_u[E_lambda|u (g(u) - g(gamma lambda + beta))^2/2], each level adaptive and split at kinks."""
+    problem = Problem(name, "pn", "high_temperature")
+    r = problem.rules()
+    overlap, gamma, beta = 0.7, 1.3, 0.2
+    out = np.empty(N_SUMS)
+    loss_sums(problem.code, problem.code, overlap, 1 - overlap**2, gamma, beta, 0.0, r.tau_x, r.tau_w,
+              np.zeros(1), np.ones(1), r.inner_x, r.inner_w, out)
+    b = gamma**2 * (1 - overlap**2)
+
+    def given_teacher(u):
+        return naive.phi(u) * naive.gauss_expect(lambda h: naive.loss(name, naive.act(name, u), h),
+                                                 gamma * overlap * u + beta, b)
+
+    want = sum(integrate.quad(given_teacher, lo, hi, epsabs=1e-13, epsrel=1e-11, limit=200)[0]
+               for lo, hi in ((-np.inf, 0.0), (0.0, np.inf)))
+    assert out[0] == pytest.approx(want, rel=QUADRATURE_RTOL)
