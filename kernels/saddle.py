@@ -26,6 +26,8 @@ from .special import norm_pdf
 ETA_CUT = 9.0
 """Truncation of the replica field in piecewise rules (Gaussian tail mass 2 Phi(-9) ~ 2e-19)."""
 
+STEIN_FREE_MIN_CROSS = 1e-6
+
 N_SUMS = 7
 """Slots of ``out``: 0 the channel's log-partition term, 1 E[f_w^2], 2 E[tau f_w], 3 E[f_ww],
 4 E[d/dgamma], 5 E[d/dbeta], 6 the mean training loss (label noise included)."""
@@ -64,7 +66,7 @@ def gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise,
 
 
 @jit
-def _erm_add(student, y, tau, omega, weight, gamma, beta, chi, out):
+def _erm_add(student, y, tau, eta, omega, cross, weight, gamma, beta, chi, out):
     a = gamma * omega + beta
     c = gamma * gamma * chi
     envelope, h, dh, loss_h = moreau(student, y, a, c)
@@ -73,7 +75,10 @@ def _erm_add(student, y, tau, omega, weight, gamma, beta, chi, out):
     out[0] -= weight * envelope
     out[1] += weight * f * f
     out[2] += weight * tau * f
-    out[3] += weight * gamma * gamma * (dh - 1.0) / c
+    if cross > STEIN_FREE_MIN_CROSS:
+        out[3] += weight * eta * f / cross
+    else:
+        out[3] += weight * gamma * gamma * (dh - 1.0) / c
     out[4] += weight * (omega * g_a + gamma * chi * g_a * g_a)
     out[5] += weight * g_a
     out[6] += weight * loss_h
@@ -84,8 +89,11 @@ def erm_sums(student, teacher, m, q, chi, gamma, beta, noise,
              tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, piece_x, piece_w, out):
     """Averages of -M(y, gamma*omega + beta, gamma^2 chi), the T -> 0 limit of ``gibbs_sums``/beta_t.
 
-    With g_a = (h* - a)/c and g_aa = (dh*/da - 1)/c: f_w = gamma g_a, f_ww = gamma^2 g_aa,
-    d/dgamma(-M) = omega g_a + gamma chi g_a^2, d/dbeta(-M) = g_a; slot 6 is l(y, h*).
+    With g_a = (h* - a)/c: f_w = gamma g_a, d/dgamma(-M) = omega g_a + gamma chi g_a^2,
+    d/dbeta(-M) = g_a; slot 6 is l(y, h*). Slot 3, E[f_ww], is computed as E[eta f_w]/sqrt(q - m^2): by
+    Stein's lemma the two agree where f_w is smooth, but the proximal map can jump (relu with y > 0, erf
+    with two competing minima), and then only the second form carries the jump's contribution, which the
+    free energy's derivative needs. Below STEIN_FREE_MIN_CROSS the a.e. derivative (dh*/da - 1)/c is used.
 
     Where the proximal map has known kinks (relu, :func:`moreau_kinks`) the replica field eta is
     integrated piecewise between them, with the Gauss-Legendre rule (``piece_x``, ``piece_w`` on
@@ -105,8 +113,8 @@ def erm_sums(student, teacher, m, q, chi, gamma, beta, noise,
             n_kinks = moreau_kinks(student, y, c, kinks)
             if n_kinks == 0 or gamma * cross <= 0.0:
                 for j in range(eta_x.shape[0]):
-                    _erm_add(student, y, tau, m * tau + cross * eta_x[j], tau_w[i] * xi_w[k] * eta_w[j],
-                             gamma, beta, chi, out)
+                    _erm_add(student, y, tau, eta_x[j], m * tau + cross * eta_x[j], cross,
+                             tau_w[i] * xi_w[k] * eta_w[j], gamma, beta, chi, out)
                 continue
             edges[0] = -ETA_CUT
             for n in range(n_kinks):
@@ -122,7 +130,7 @@ def erm_sums(student, teacher, m, q, chi, gamma, beta, noise,
                 for j in range(piece_x.shape[0]):
                     eta = mid + half * piece_x[j]
                     weight = tau_w[i] * xi_w[k] * half * piece_w[j] * norm_pdf(eta)
-                    _erm_add(student, y, tau, m * tau + cross * eta, weight, gamma, beta, chi, out)
+                    _erm_add(student, y, tau, eta, m * tau + cross * eta, cross, weight, gamma, beta, chi, out)
 
 
 @jit

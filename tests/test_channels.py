@@ -1,13 +1,13 @@
 """Output-channel kernels (closed forms and inner Gauss-Hermite) against slow SciPy references."""
 
+import naive
 import numpy as np
 import pytest
+from tolerances import ERF_INNER_RTOL, FINITE_DIFFERENCE_RTOL, QUADRATURE_RTOL
 
-import naive
 from statmech_bn.kernels import channels
 from statmech_bn.model import ACTIVATION_CODES
 from statmech_bn.quadrature import gauss_hermite
-from tolerances import ERF_INNER_RTOL, FINITE_DIFFERENCE_RTOL, QUADRATURE_RTOL
 
 INNER = gauss_hermite(96)
 CASES = [(0.7, 0.3, 0.5), (-0.4, -1.2, 2.0), (1.5, 0.9, 0.05), (0.0, -0.1, 1.0)]

@@ -7,16 +7,16 @@ bookkeeping of the averages, at the default node counts of the theory.
 
 import math
 
+import naive
 import numpy as np
 import pytest
 from scipy import integrate
+from tolerances import QUADRATURE_RTOL
 
-import naive
 from statmech_bn.kernels import channels
 from statmech_bn.kernels.saddle import N_SUMS, erm_sums, gibbs_sums, loss_sums
 from statmech_bn.model import ACTIVATION_CODES
 from statmech_bn.theory.problem import Problem
-from tolerances import QUADRATURE_RTOL
 
 
 def _gibbs_reference(name, m, q, v, gamma, beta, beta_t, noise, inner):
@@ -64,7 +64,7 @@ def test_erm_sums_against_adaptive_quadrature(name):
         c = gamma**2 * chi
         env, h, dh, lh = channels.moreau(code, naive.act(name, tau), a, c)
         g_a = (h - a) / c
-        return np.array([-env, (gamma * g_a) ** 2, tau * gamma * g_a, gamma**2 * (dh - 1) / c,
+        return np.array([-env, (gamma * g_a) ** 2, tau * gamma * g_a, eta * gamma * g_a / cross,
                          omega * g_a + gamma * chi * g_a**2, g_a, lh])
 
     want = naive.outer_average(integrand, name == "relu", 0.0, N_SUMS)
