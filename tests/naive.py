@@ -40,7 +40,7 @@ def gauss_expect(f, a: float, b: float, kinks=(0.0,)) -> float:
     cuts = sorted((k - a) / s for k in kinks)
     edges = [-INF, *cuts, INF]
     total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         total += integrate.quad(lambda z: phi(z) * f(a + s * z), lo, hi, epsabs=1e-14, epsrel=1e-12, limit=200)[0]
     return total
 

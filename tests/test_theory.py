@@ -37,7 +37,7 @@ def test_ridgeless_limit_blows_up_at_alpha_one():
     alphas = [0.5, 0.9, 0.97, 1.03, 1.1, 2.0]
     points = curve(Problem("linear", "none", "erm", weight_decay=1e-4, noise=0.5), alphas)
     eps = [p.observables["eps_gen"] for p in points]
-    for p, e in zip(points, eps):
+    for p, e in zip(points, eps, strict=True):
         assert e == pytest.approx(naive.ridge_generalization_error(p.alpha, 1e-4, 0.5), rel=1e-5)
     assert eps[2] > 8 * eps[0] and eps[3] > 8 * eps[5]
     assert eps[0] < eps[1] < eps[2] and eps[3] > eps[4] > eps[5]

@@ -16,5 +16,5 @@ MONTE_CARLO_SIGMAS = 4.0
 
 ERF_INNER_RTOL = 1e-5
 """erf at finite T: the inner Gauss-Hermite average (96 nodes) of exp(-l/T) converges slowly when the
-pre-activation variance over T is O(1) (measured 4e-7 on log Z and 3.4e-6 on the mean loss at b = 2, beta_T = 4); the closed-form channels
-meet QUADRATURE_RTOL."""
+pre-activation variance over T is O(1) (measured 4e-7 on log Z and 3.4e-6 on the mean loss at b = 2,
+beta_T = 4); the closed-form channels meet QUADRATURE_RTOL."""
