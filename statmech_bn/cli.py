@@ -92,7 +92,7 @@ def _sweep(args) -> int:
     if args.alpha is not None:
         raw["alpha"] = args.alpha
     config = build_config(raw)
-    command_line = shlex.join([sys.executable, "-m", "statmech_bn", *sys.argv[1:]])
+    command_line = shlex.join([sys.executable, "-m", "statmech_bn", *args.argv])
     with SweepStore(config.output, fingerprint=config.fingerprint, config_text=text,
                     resolved_config=config.resolved, command_line=command_line) as store:
         run_sweep(config, store, progress=not args.no_progress)
@@ -116,7 +116,9 @@ def _info(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     try:
+        argv = sys.argv[1:] if argv is None else list(argv)
         args = build_parser().parse_args(argv)
+        args.argv = argv
         return {"sweep": _sweep, "info": _info}[args.command](args)
     except UserInputError as exc:
         print(f"statmech_bn: error: {exc}", file=sys.stderr)

@@ -128,35 +128,41 @@ class SweepStore:
 
     # -- curves -----------------------------------------------------------------------------------
     def prepare_curve(self, name: str, attributes: dict, n_alpha: int) -> tuple[int, dict | None]:
-        """Create the curve group if needed; return (points already stored, last converged point)."""
-        with self._open("r+") as f:
-            curves = f["curves"]
-            if name not in curves:
-                group = curves.create_group(name)
+        """Create the curve group if needed; return (points already stored, last converged point).
+
+        A finished or consistent curve is only read; the file is written when the group is new or when
+        a point that was being written at a kill has to be dropped.
+        """
+        with self._open("r") as f:
+            group = f["curves"].get(name)
+            if group is not None:
+                stored = {k: group.attrs.get(k) for k in attributes}
+                if any(_differs(stored[k], attributes[k]) for k in attributes):
+                    raise UserInputError(f"store: curve {name} in {self.path} has different attributes; "
+                                         "refusing to mix results")
+                n = int(group.attrs["n_points"])
+                ragged = any(group[field].shape[0] != n for field in FIELDS)
+                converged = group["converged"][:n]
+                last = None
+                if converged.any():
+                    i = int(np.flatnonzero(converged)[-1])
+                    last = {field: group[field][i].item() for field in FIELDS}
+        if group is None:
+            with self._open("r+") as f:
+                group = f["curves"].create_group(name)
                 for key, value in attributes.items():
                     group.attrs[key] = value
                 group.attrs["n_points"] = 0
                 group.attrs["n_alpha"] = n_alpha
                 group.attrs["complete"] = False
                 for field in FIELDS:
-                    group.create_dataset(field, shape=(0,), maxshape=(None,), dtype=_dtype(field),
-                                         chunks=(64,))
-                return 0, None
-            group = curves[name]
-            stored = {k: group.attrs[k] for k in attributes}
-            if any(_differs(stored[k], attributes[k]) for k in attributes):
-                raise UserInputError(f"store: curve {name} in {self.path} has different attributes; "
-                                     "refusing to mix results")
-            n = int(group.attrs["n_points"])
-            for field in FIELDS:  # drop a point that was being written when a run was killed
-                if group[field].shape[0] != n:
-                    group[field].resize((n,))
-            last = None
-            converged = group["converged"][:n]
-            if converged.any():
-                i = int(np.flatnonzero(converged)[-1])
-                last = {field: group[field][i].item() for field in FIELDS}
-            return n, last
+                    group.create_dataset(field, shape=(0,), maxshape=(None,), dtype=_dtype(field), chunks=(64,))
+            return 0, None
+        if ragged:  # drop the point that was being written when a run was killed
+            with self._open("r+") as f:
+                for field in FIELDS:
+                    f["curves"][name][field].resize((n,))
+        return n, last
 
     def append(self, name: str, record: dict) -> None:
         """Append one point (a dict with every field of :data:`FIELDS`) to a curve."""
@@ -171,10 +177,12 @@ class SweepStore:
             group.attrs["complete"] = n + 1 == int(group.attrs["n_alpha"])
 
 
-def _differs(a, b) -> bool:
-    if isinstance(b, float):
-        return not np.isclose(float(a), b, rtol=0.0, atol=0.0)
-    return str(a) != str(b)
+def _differs(stored, wanted) -> bool:
+    if stored is None:
+        return True
+    if isinstance(wanted, float):
+        return float(stored) != wanted
+    return str(stored) != str(wanted)
 
 
 def read_root_attributes(path: str) -> dict:

@@ -1,0 +1,230 @@
+"""The sweep command and its HDF5 store: layout, provenance, resume after a kill, refusals, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+import h5py
+import numpy as np
+import pytest
+
+from statmech_bn import __version__
+from statmech_bn.cli import main
+from statmech_bn.config import build_config, parse_toml
+from statmech_bn.store import FIELDS, SweepStore, read_curves
+
+QUICK = """
+output = "quick.h5"
+workers = 1
+[model]
+activation = "linear"
+normalizer = ["pn_gd", "none"]
+method = ["high_temperature", "erm"]
+temperature = 0.5
+zeta = 0.1
+weight_decay = 0.2
+noise = 0.1
+[alpha]
+values = [0.5, 1.0, 2.0]
+"""
+
+
+def run_cli(args, cwd):
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return main(args if args[:1] in (["sweep"], ["info"]) else ["sweep", *args])
+    finally:
+        os.chdir(old)
+
+
+@pytest.fixture
+def quick_config(tmp_path):
+    path = tmp_path / "quick.toml"
+    path.write_text(QUICK)
+    return path
+
+
+def test_sweep_writes_the_documented_layout_and_provenance(tmp_path, quick_config, capsys):
+    assert run_cli([str(quick_config), "--no-progress"], tmp_path) == 0
+    config = build_config(parse_toml(QUICK, "test"))
+    with h5py.File(tmp_path / "quick.h5", "r") as f:
+        attrs = dict(f.attrs)
+        assert attrs["format"] == "statmech_bn.sweep" and attrs["format_version"] == 1
+        assert attrs["package_version"] == __version__
+        assert attrs["config"] == QUICK
+        assert json.loads(attrs["resolved_config"]) == json.loads(json.dumps(config.resolved))
+        assert attrs["config_fingerprint"] == config.fingerprint
+        assert "sweep" in attrs["command_line"] and str(quick_config) in attrs["command_line"]
+        datetime.fromisoformat(attrs["created"])
+        assert sorted(f["curves"]) == [c.name for c in config.curves]
+        for spec in config.curves:
+            group = f["curves"][spec.name]
+            for key, value in spec.attributes().items():
+                assert group.attrs[key] == value, key
+            assert group.attrs["n_points"] == 3 and group.attrs["complete"]
+            assert sorted(group) == sorted(FIELDS)
+            assert all(group[k].shape == (3,) for k in FIELDS)
+            np.testing.assert_array_equal(group["alpha"][:], [0.5, 1.0, 2.0])
+            assert group["converged"][:].all()
+    assert "wrote quick.h5" in capsys.readouterr().out
+
+
+SLOW_SWEEP = """
+output = "killed.h5"
+workers = 1
+[model]
+activation = "relu"
+normalizer = ["pn", "none"]
+method = "gibbs"
+temperature = 0.5
+weight_decay = 0.5
+[alpha]
+start = 1.0
+stop = 8.0
+num = 60
+[solver]
+branches = "forward"
+"""
+
+
+def test_killed_sweep_resumes_without_recomputing_or_losing_points(tmp_path):
+    (tmp_path / "slow.toml").write_text(SLOW_SWEEP)
+    cmd = [sys.executable, "-m", "statmech_bn", "sweep", "slow.toml", "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    target = tmp_path / "killed.h5"
+    deadline = time.time() + 300
+    before = None
+    while time.time() < deadline:
+        time.sleep(0.05)
+        if target.exists():
+            try:
+                curves = read_curves(str(target))
+            except Exception:  # the writer may be mid-append; try again
+                continue
+            if curves and sum(len(c["alpha"]) for c in curves.values()) >= 10:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                before = curves
+                break
+    assert before is not None, "the sweep never wrote 10 points"
+    done_before = {name: len(c["alpha"]) for name, c in before.items()}
+    assert sum(done_before.values()) < 120, "killed too late to test resuming"
+
+    finished = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr
+    after = read_curves(str(target))
+    for name, curve in after.items():
+        n = done_before.get(name, 0)
+        assert len(curve["alpha"]) == 60 and curve["attrs"]["complete"]
+        for field in FIELDS:  # points finished before the kill are untouched, bit for bit
+            np.testing.assert_array_equal(curve[field][:n], before[name][field][:n])
+
+    (tmp_path / "fresh.toml").write_text(SLOW_SWEEP.replace("killed.h5", "fresh.h5"))
+    assert run_cli(["fresh.toml", "--no-progress"], tmp_path) == 0
+    fresh = read_curves(str(tmp_path / "fresh.h5"))
+    for name in fresh:  # the resumed run warm-starts from stored values: equal up to round-off
+        np.testing.assert_allclose(after[name]["eps_gen"], fresh[name]["eps_gen"], rtol=1e-8)
+        np.testing.assert_array_equal(after[name]["converged"], fresh[name]["converged"])
+
+
+def test_rerunning_a_finished_sweep_recomputes_nothing(tmp_path, quick_config):
+    assert run_cli([str(quick_config), "--no-progress"], tmp_path) == 0
+    mtime = os.stat(tmp_path / "quick.h5").st_mtime_ns
+    assert run_cli([str(quick_config), "--no-progress"], tmp_path) == 0
+    assert read_curves(str(tmp_path / "quick.h5"))["000-linear-pn_gd-high_temperature"]["alpha"].shape == (3,)
+    assert os.stat(tmp_path / "quick.h5").st_mtime_ns == mtime
+
+
+def one_error_line(capsys):
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("statmech_bn: error: ")
+    return lines[0]
+
+
+def test_concurrent_writer_is_refused(tmp_path, quick_config, capsys):
+    config = build_config(parse_toml(QUICK, "test"))
+    path = str(tmp_path / "quick.h5")
+    with SweepStore(path, fingerprint=config.fingerprint, config_text=QUICK, resolved_config=config.resolved,
+                    command_line="test"):
+        assert run_cli([str(quick_config), "--no-progress"], tmp_path) == 2
+        assert "being written by another sweep" in one_error_line(capsys)
+    assert run_cli([str(quick_config), "--no-progress"], tmp_path) == 0
+
+
+def test_foreign_files_are_refused_and_left_untouched(tmp_path, quick_config, capsys):
+    junk = tmp_path / "quick.h5"
+    junk.write_bytes(b"not an HDF5 file at all")
+    assert run_cli([str(quick_config), "--no-progress"], tmp_path) == 2
+    assert "not a readable HDF5 file" in one_error_line(capsys)
+    assert junk.read_bytes() == b"not an HDF5 file at all"
+
+    with h5py.File(junk, "w") as f:
+        f["data"] = np.arange(3)
+    assert run_cli([str(quick_config), "--no-progress"], tmp_path) == 2
+    assert "not a statmech_bn sweep file" in one_error_line(capsys)
+    assert run_cli(["info", str(junk)], tmp_path) == 2  # (argv[0] is the subcommand here)
+    one_error_line(capsys)
+
+    junk.unlink()
+    assert run_cli([str(quick_config), "--no-progress"], tmp_path) == 0
+    capsys.readouterr()
+    before = junk.read_bytes()
+    assert run_cli([str(quick_config), "--no-progress", "--noise", "0.2"], tmp_path) == 2
+    assert "different sweep configuration" in one_error_line(capsys)
+    assert junk.read_bytes() == before
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--temperature", "0"], "model.temperature must be > 0"),
+    (["--temperature", "-1"], "model.temperature must be > 0"),
+    (["--alpha", "0:2:5"], "alpha.start' must be > 0"),
+    (["--alpha=-1,2"], "every alpha must be > 0"),
+    (["--zeta", "-0.1"], "model.zeta must be >= 0"),
+    (["--weight-decay", "-1"], "model.weight_decay must be >= 0"),
+    (["--noise", "-1"], "model.noise must be >= 0"),
+    (["--activation", "sign", "--method", "erm"], "method 'erm' is not defined for activation 'sign'"),
+    (["--activation", "tanh"], "unknown model.activation 'tanh'"),
+    (["--normalizer", "bn"], "unknown model.normalizer 'bn'"),
+    (["--normalizer", "none", "--weight-decay", "0"], "needs model.weight_decay > 0"),
+    (["--alpha", "1:2"], "expected start:stop:num"),
+    (["--workers", "-1"], "must be >= 0"),
+    (["--bogus"], "unrecognized arguments"),
+    (["missing.toml"], "cannot read missing.toml"),
+])
+def test_bad_input_gets_one_line_and_exit_2(tmp_path, capsys, args, fragment):
+    assert run_cli(["sweep", "-o", "out.h5", "--no-progress", *args], tmp_path) == 2
+    assert fragment in one_error_line(capsys)
+    assert not (tmp_path / "out.h5").exists()
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("[model]\ntemprature = 1.0\n", "unknown key 'model.temprature'"),
+    ("colour = 'red'\n", "unknown key 'colour'"),
+    ("[model\n", "is not valid TOML"),
+    ("[alpha]\nvalues = [1.0]\nstart = 2.0\n", "cannot be combined"),
+    ("[solver]\ndamping = 1.0\n", "solver.damping' must be < 1"),
+    ("[solver]\nbranches = 'sideways'\n", "solver.branches"),
+    ("[quadrature]\nteacher_nodes = 0\n", "quadrature.teacher_nodes' must be >= 1"),
+    ("[model]\ntemperature = 'hot'\n", "must be finite numbers"),
+])
+def test_bad_config_gets_one_line_and_exit_2(tmp_path, capsys, text, fragment):
+    (tmp_path / "bad.toml").write_text(text)
+    assert run_cli(["sweep", "bad.toml", "-o", "out.h5", "--no-progress"], tmp_path) == 2
+    assert fragment in one_error_line(capsys)
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_parallel_sweep_matches_serial(tmp_path, quick_config):
+    assert run_cli([str(quick_config), "--no-progress", "-o", "serial.h5"], tmp_path) == 0
+    assert run_cli([str(quick_config), "--no-progress", "-o", "parallel.h5", "--workers", "2"], tmp_path) == 0
+    serial, parallel = read_curves(str(tmp_path / "serial.h5")), read_curves(str(tmp_path / "parallel.h5"))
+    for name in serial:
+        for field in FIELDS:
+            np.testing.assert_array_equal(serial[name][field], parallel[name][field])
