@@ -25,7 +25,7 @@ import numpy as np
 
 from ..kernels.saddle import N_SUMS, erm_sums
 from .problem import Problem, generalization_error, nudge_off_symmetric
-from .solver import newton_ascent_step
+from .solver import ChordJacobian, newton_ascent_step
 
 
 class ERMSaddle:
@@ -39,6 +39,7 @@ class ERMSaddle:
         self.problem = problem
         self.rules = problem.rules(problem.quadrature.erm_replica_nodes)
         self._out = np.empty(N_SUMS)
+        self._chord = ChordJacobian()
 
     def _sums(self, x):
         """Disorder averages at state x (see :func:`statmech_bn.kernels.saddle.erm_sums`)."""
@@ -118,7 +119,7 @@ class ERMSaddle:
             return self.stationarity(y, alpha)[scale_slots]
 
         new[scale_slots] = newton_ascent_step(gradient, x[scale_slots].copy(),
-                                              self.stationarity(x, alpha, s)[scale_slots])
+                                              self.stationarity(x, alpha, s)[scale_slots], chord=self._chord)
         return new
 
     def observables(self, x: np.ndarray, alpha: float) -> dict[str, float]:

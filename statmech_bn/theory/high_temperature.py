@@ -23,7 +23,7 @@ import numpy as np
 
 from ..kernels.saddle import N_SUMS, loss_sums
 from .problem import Problem, generalization_error, nudge_off_symmetric
-from .solver import newton_ascent_step
+from .solver import ChordJacobian, newton_ascent_step
 
 
 class HighTemperatureSaddle:
@@ -37,6 +37,7 @@ class HighTemperatureSaddle:
         self.problem = problem
         self.rules = problem.rules()
         self._out = np.empty(N_SUMS)
+        self._chord = ChordJacobian()
         self._fixed_scale = problem.activation == "sign"
 
     def _sums(self, x):
@@ -121,7 +122,7 @@ class HighTemperatureSaddle:
 
         if scale_slots.stop > scale_slots.start:
             new[scale_slots] = newton_ascent_step(gradient, x[scale_slots].copy(),
-                                                  self.stationarity(x, alpha, s)[scale_slots])
+                                                  self.stationarity(x, alpha, s)[scale_slots], chord=self._chord)
         return new
 
     def observables(self, x: np.ndarray, alpha: float) -> dict[str, float]:

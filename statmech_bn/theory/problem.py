@@ -17,7 +17,7 @@ class QuadratureSettings:
 
     teacher_nodes: int = 32
     replica_nodes: int = 32
-    noise_nodes: int = 12
+    noise_nodes: int = 8
     inner_nodes: int = 96
     erm_replica_nodes: int = 96
 

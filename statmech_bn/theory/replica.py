@@ -30,7 +30,7 @@ import numpy as np
 
 from ..kernels.saddle import N_SUMS, gibbs_sums
 from .problem import Problem, generalization_error, nudge_off_symmetric
-from .solver import newton_ascent_step
+from .solver import ChordJacobian, newton_ascent_step
 
 _LOG_2PI_E_HALF = 0.5 * (1.0 + math.log(2.0 * math.pi))
 
@@ -47,6 +47,7 @@ class GibbsSaddle:
         self.rules = problem.rules()
         self.beta_t = 1.0 / problem.temperature
         self._out = np.empty(N_SUMS)
+        self._chord = ChordJacobian()
         self._fixed_scale = problem.activation == "sign"
 
     def _sums(self, x):
@@ -130,7 +131,7 @@ class GibbsSaddle:
                 return self.stationarity(y, alpha)[scale_slots]
 
             new[scale_slots] = newton_ascent_step(gradient, x[scale_slots].copy(),
-                                                  self.stationarity(x, alpha, s)[scale_slots])
+                                                  self.stationarity(x, alpha, s)[scale_slots], chord=self._chord)
         return new
 
     def observables(self, x: np.ndarray, alpha: float) -> dict[str, float]:

@@ -53,22 +53,42 @@ def damped_fixed_point(update: Callable[[np.ndarray], np.ndarray], x0: np.ndarra
     return FixedPointResult(x, residual, max_iterations, False)
 
 
+class ChordJacobian:
+    """Keeps a finite-difference Jacobian for ``refresh_every`` Newton steps (a chord method).
+
+    The Jacobian only steers the iteration towards gradient = 0; a slightly stale one changes the path,
+    never the converged point, and saves the extra disorder averages a fresh difference quotient costs.
+    """
+
+    def __init__(self, refresh_every: int = 4):
+        self.refresh_every = refresh_every
+        self.matrix: np.ndarray | None = None
+        self.age = 0
+
+    def get(self, gradient, params: np.ndarray, grad_at_params: np.ndarray, relative_step: float) -> np.ndarray:
+        if self.matrix is None or self.matrix.shape[0] != params.shape[0] or self.age >= self.refresh_every:
+            k = params.shape[0]
+            jac = np.empty((k, k))
+            for i in range(k):
+                shifted = params.copy()
+                delta = relative_step * (1.0 + abs(params[i]))
+                shifted[i] += delta
+                jac[:, i] = (gradient(shifted) - grad_at_params) / delta
+            self.matrix, self.age = jac, 0
+        self.age += 1
+        return self.matrix
+
+
 def newton_ascent_step(gradient: Callable[[np.ndarray], np.ndarray], params: np.ndarray,
                        grad_at_params: np.ndarray, relative_step: float = 1e-6,
-                       max_relative_move: float = 0.25) -> np.ndarray:
+                       max_relative_move: float = 0.25, chord: ChordJacobian | None = None) -> np.ndarray:
     """One Newton step towards a stationary point of a function whose gradient is given.
 
-    The Jacobian of the gradient is taken by forward differences (it only steers the iteration: the
-    converged point satisfies gradient = 0 exactly, whatever the Jacobian's error). A singular
-    Jacobian falls back to a small ascent step; moves are capped at ``max_relative_move`` (1 + |p|).
+    The Jacobian of the gradient is taken by forward differences, fresh or from ``chord`` (it only steers
+    the iteration: the converged point satisfies gradient = 0 exactly, whatever the Jacobian's error). A
+    singular Jacobian falls back to a small ascent step; moves are capped at ``max_relative_move`` (1 + |p|).
     """
-    k = params.shape[0]
-    jac = np.empty((k, k))
-    for i in range(k):
-        shifted = params.copy()
-        delta = relative_step * (1.0 + abs(params[i]))
-        shifted[i] += delta
-        jac[:, i] = (gradient(shifted) - grad_at_params) / delta
+    jac = (chord or ChordJacobian(refresh_every=0)).get(gradient, params, grad_at_params, relative_step)
     try:
         move = -np.linalg.solve(jac, grad_at_params)
     except np.linalg.LinAlgError:
