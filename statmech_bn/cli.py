@@ -58,18 +58,35 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("config", nargs="?", help="TOML file (default: the embedded default sweep)")
     sweep.add_argument("-o", "--output", help="HDF5 file to write or resume")
     sweep.add_argument("--activation", type=_str_list, help="comma list: linear, relu, erf, sign")
-    sweep.add_argument("--normalizer", type=_str_list, help="comma list: pn, wn, pn_gd, none")
+    sweep.add_argument("--normalizer", type=_str_list, help="comma list: pn, wn, pn_gd, bn, none")
     sweep.add_argument("--method", type=_str_list, help="comma list: high_temperature, gibbs, erm")
     sweep.add_argument("--temperature", type=_float_list, help="comma list of T > 0")
     sweep.add_argument("--zeta", type=_float_list, help="gamma-decay strengths for pn_gd (>= 0)")
     sweep.add_argument("--weight-decay", type=_float_list, help="weight decay for none (>= 0)")
     sweep.add_argument("--noise", type=_float_list, help="teacher label-noise std (>= 0)")
+    sweep.add_argument("--batch-size", type=_float_list, help="batch sizes M >= 2 for bn")
     sweep.add_argument("--alpha", type=_alpha, help="start:stop:num[:log] or a comma list of loads")
     sweep.add_argument("--branches", choices=("forward", "backward", "both"), help="continuation direction(s)")
     sweep.add_argument("--workers", type=int, help="worker processes (0: all cores)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    info = sub.add_parser("info", help="summarize a sweep file")
+    dec = sub.add_parser("decompose", help="BN = PN + gamma decay: analytic zeta(M) against the Monte-Carlo gap",
+                         description="Sweep the batch size M for a grid of model settings (defaults: "
+                                     "config.DECOMPOSE_DEFAULTS).")
+    dec.add_argument("config", nargs="?", help="TOML file (default: the documented defaults)")
+    dec.add_argument("-o", "--output", help="HDF5 file to write or resume")
+    dec.add_argument("--activation", type=_str_list, help="comma list: linear, relu, erf")
+    dec.add_argument("--input", type=_str_list, help="comma list: gaussian, laplace")
+    dec.add_argument("--overlap", type=_float_list, help="teacher-student overlaps R")
+    dec.add_argument("--gamma", type=_float_list, help="gains gamma > 0")
+    dec.add_argument("--beta", type=_float_list, help="shifts beta")
+    dec.add_argument("--noise", type=_float_list, help="teacher label-noise std (>= 0)")
+    dec.add_argument("--batch-sizes", type=_float_list, help="comma list of M >= 2")
+    dec.add_argument("--samples", type=int, help="samples per point (batches = samples // M, at least 100)")
+    dec.add_argument("--seed", type=int, help="master seed (each point's seed is derived and stored)")
+    dec.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    info = sub.add_parser("info", help="summarize a sweep or decompose file")
     info.add_argument("file")
     return parser
 
@@ -85,6 +102,7 @@ def _sweep(args) -> int:
                       ("normalizer", "model.normalizer"), ("method", "model.method"),
                       ("temperature", "model.temperature"), ("zeta", "model.zeta"),
                       ("weight_decay", "model.weight_decay"), ("noise", "model.noise"),
+                      ("batch_size", "model.batch_size"),
                       ("branches", "solver.branches")):
         value = getattr(args, flag)
         if value is not None:
@@ -99,6 +117,29 @@ def _sweep(args) -> int:
     print(f"wrote {config.output}")
     for line in summarize(config.output):
         print("  " + line)
+    return 0
+
+
+def _decompose(args) -> int:
+    from .config import build_decompose_config, parse_toml, read_config_file, set_override
+    from .decompose import run_decompose
+    from .store import DECOMPOSE_SCHEMA, SweepStore
+
+    text = read_config_file(args.config) if args.config else ""
+    raw = parse_toml(text, args.config or "the defaults")
+    for flag, key in (("output", "output"), ("activation", "model.activation"), ("input", "model.input"),
+                      ("overlap", "model.overlap"), ("gamma", "model.gamma"), ("beta", "model.beta"),
+                      ("noise", "model.noise"), ("batch_sizes", "batch.sizes"), ("samples", "batch.samples"),
+                      ("seed", "batch.seed")):
+        value = getattr(args, flag)
+        if value is not None:
+            set_override(raw, key, value)
+    config = build_decompose_config(raw)
+    command_line = shlex.join([sys.executable, "-m", "statmech_bn", *args.argv])
+    with SweepStore(config.output, fingerprint=config.fingerprint, config_text=text, resolved_config=config.resolved,
+                    command_line=command_line, schema=DECOMPOSE_SCHEMA) as store:
+        run_decompose(config, store, progress=not args.no_progress)
+    print(f"wrote {config.output}")
     return 0
 
 
@@ -119,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = sys.argv[1:] if argv is None else list(argv)
         args = build_parser().parse_args(argv)
         args.argv = argv
-        return {"sweep": _sweep, "info": _info}[args.command](args)
+        return {"sweep": _sweep, "decompose": _decompose, "info": _info}[args.command](args)
     except UserInputError as exc:
         print(f"statmech_bn: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -39,6 +39,7 @@ DEFAULTS: dict = {
         "zeta": [0.1],
         "weight_decay": [0.0],
         "noise": [0.0],
+        "batch_size": [32],
     },
     "alpha": {"start": 0.5, "stop": 10.0, "num": 40, "spacing": "linear"},
     "solver": {f.name: f.default for f in fields(SolverSettings)},
@@ -66,7 +67,7 @@ class CurveSpec:
         p = self.problem
         return {"activation": p.activation, "normalizer": p.normalizer, "method": p.method,
                 "temperature": p.temperature, "zeta": p.zeta, "weight_decay": p.weight_decay,
-                "noise": p.noise, "input": "gaussian"}
+                "noise": p.noise, "batch_size": p.batch_size, "input": "gaussian"}
 
 
 @dataclass(frozen=True)
@@ -175,33 +176,39 @@ def _curves(model: dict, quadrature: QuadratureSettings) -> tuple[CurveSpec, ...
     zetas = _as_list(model["zeta"], "model.zeta", float)
     decays = _as_list(model["weight_decay"], "model.weight_decay", float)
     noises = _as_list(model["noise"], "model.noise", float)
+    batches = _as_list(model["batch_size"], "model.batch_size", float)
+    for m in batches:
+        if m != int(m) or m < 2:
+            raise UserInputError(f"config: model.batch_size must be integers >= 2 (got {m!r})")
     for name, values, known in (("activation", acts, tuple(ACTIVATION_CODES)), ("normalizer", norms, NORMALIZERS),
                                 ("method", methods, METHODS)):
         for v in values:
             if v not in known:
-                hint = " (bn arrives with the BN decomposition)" if v == "bn" else ""
-                raise UserInputError(f"config: unknown model.{name} {v!r}{hint}; choose from {', '.join(known)}")
+                raise UserInputError(f"config: unknown model.{name} {v!r}; choose from {', '.join(known)}")
     for name, values, strict in (("temperature", temps, True), ("zeta", zetas, False),
                                  ("weight_decay", decays, False), ("noise", noises, False)):
         for v in values:
             if v < 0.0 or (strict and v == 0.0):
                 raise UserInputError(f"config: model.{name} must be {'>' if strict else '>='} 0 (got {v!r})")
     seen: dict[tuple, None] = {}
-    for act, norm, method, temp, zeta, decay, noise in itertools.product(
-            acts, norms, methods, temps, zetas, decays, noises):
+    for act, norm, method, temp, zeta, decay, noise, batch in itertools.product(
+            acts, norms, methods, temps, zetas, decays, noises, batches):
         if method not in allowed_methods(act):
             raise UserInputError(f"config: method {method!r} is not defined for activation {act!r} "
                                  f"(allowed: {', '.join(allowed_methods(act))})")
+        if norm == "bn" and act == "sign":
+            raise UserInputError("config: normalizer 'bn' needs a differentiable activation (not sign): its "
+                                 "gamma decay comes from the loss curvature")
         key = (act, norm, method, 0.0 if method == "erm" else temp, zeta if norm == "pn_gd" else 0.0,
-               decay if norm == "none" else 0.0, noise)
+               decay if norm == "none" else 0.0, noise, int(batch) if norm == "bn" else 0)
         if norm == "none" and method == "gibbs" and key[5] == 0.0:
             raise UserInputError("config: Gibbs learning of normalizer 'none' needs model.weight_decay > 0 "
                                  "(with a flat prior the posterior is improper for alpha < 1)")
         seen.setdefault(key, None)
     return tuple(
-        CurveSpec(f"{i:03d}-{k[0]}-{k[1]}-{k[2]}",
+        CurveSpec(f"{i:03d}-{k[0]}-{k[1]}{k[7] or ''}-{k[2]}",
                   Problem(k[0], k[1], k[2], temperature=k[3], zeta=k[4], weight_decay=k[5], noise=k[6],
-                          quadrature=quadrature))
+                          batch_size=k[7], quadrature=quadrature))
         for i, k in enumerate(seen)
     )
 
@@ -251,3 +258,98 @@ def read_config_file(path: str) -> str:
             return handle.read()
     except OSError as exc:
         raise UserInputError(f"config: cannot read {path} ({exc.strerror})") from None
+
+
+# -- decompose ------------------------------------------------------------------------------------------
+DECOMPOSE_DEFAULTS: dict = {
+    "output": "statmech_bn_decompose.h5",
+    "model": {
+        "activation": ["linear", "relu", "erf"],
+        "input": ["gaussian", "laplace"],
+        "overlap": [0.8],
+        "gamma": [0.5, 1.0, 2.0],
+        "beta": [0.1],
+        "noise": [0.0],
+    },
+    "batch": {
+        "sizes": [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+        "samples": 2_000_000,
+        "seed": 20190101,
+    },
+}
+
+
+@dataclass(frozen=True)
+class DecomposeCurve:
+    """One (activation, input law, R, gamma, beta, noise) setting, swept over the batch sizes."""
+
+    name: str
+    activation: str
+    input: str
+    overlap: float
+    gamma: float
+    beta: float
+    noise: float
+
+    def attributes(self) -> dict:
+        from .theory.decomposition import INPUT_LAWS
+
+        return {"activation": self.activation, "input": self.input, "kurtosis": INPUT_LAWS[self.input][1],
+                "overlap": self.overlap, "gamma": self.gamma, "beta": self.beta, "noise": self.noise,
+                "loss": "squared"}
+
+
+@dataclass(frozen=True)
+class DecomposeConfig:
+    resolved: dict
+    output: str
+    batch_sizes: tuple[int, ...]
+    samples: int
+    seed: int
+    curves: tuple[DecomposeCurve, ...]
+
+    @property
+    def fingerprint(self) -> str:
+        physics = {k: v for k, v in self.resolved.items() if k not in RUN_ONLY_KEYS}
+        return hashlib.sha256(json.dumps(physics, sort_keys=True).encode()).hexdigest()
+
+
+def build_decompose_config(raw: dict) -> DecomposeConfig:
+    """Validate a ``decompose`` config: a grid of model settings, each swept over the batch sizes."""
+    from .theory.decomposition import INPUT_LAWS
+
+    resolved = _merge(raw, DECOMPOSE_DEFAULTS, "")
+    if not isinstance(resolved["output"], str) or not resolved["output"]:
+        raise UserInputError("config: 'output' must be a file name")
+    model = resolved["model"]
+    acts = _as_list(model["activation"], "model.activation", str)
+    laws = _as_list(model["input"], "model.input", str)
+    for v in acts:
+        if v not in ("linear", "relu", "erf"):
+            raise UserInputError(f"config: model.activation {v!r} has no BN decomposition; "
+                                 "choose from linear, relu, erf")
+    for v in laws:
+        if v not in INPUT_LAWS:
+            raise UserInputError(f"config: unknown model.input {v!r}; choose from {', '.join(INPUT_LAWS)}")
+    overlaps = _as_list(model["overlap"], "model.overlap", float)
+    if any(not -1.0 <= r <= 1.0 for r in overlaps):
+        raise UserInputError("config: model.overlap must lie in [-1, 1]")
+    gammas = _as_list(model["gamma"], "model.gamma", float)
+    if any(g <= 0.0 for g in gammas):
+        raise UserInputError("config: model.gamma must be > 0")
+    betas = _as_list(model["beta"], "model.beta", float)
+    noises = _as_list(model["noise"], "model.noise", float)
+    if any(n < 0.0 for n in noises):
+        raise UserInputError("config: model.noise must be >= 0")
+    batch = resolved["batch"]
+    sizes = _as_list(batch["sizes"], "batch.sizes", float)
+    if any(m != int(m) or m < 2 for m in sizes):
+        raise UserInputError("config: batch.sizes must be integers >= 2")
+    samples = _number(batch, "samples", "batch", kind=int, low=1)
+    seed = _number(batch, "seed", "batch", kind=int, low=0)
+    curves = tuple(
+        DecomposeCurve(f"{i:03d}-{a}-{law}", a, law, r, g, b, n)
+        for i, (a, law, r, g, b, n) in enumerate(itertools.product(acts, laws, overlaps, gammas, betas, noises))
+    )
+    return DecomposeConfig(resolved, resolved["output"], tuple(sorted({int(m) for m in sizes})), samples, seed,
+                           curves)

@@ -3,7 +3,8 @@
 The block (SCIENCE.md): h = w.x/sqrt(N), h_hat = gamma (h - mu)/sigma + beta, output g(h_hat); the teacher is
 y = g(u) + noise * xi with u = w*.x/sqrt(N), |w*|^2 = N. For centered isotropic Gaussian inputs the
 normalizers ``pn`` and ``wn`` both give h_hat = gamma * lambda + beta with lambda = w.x/|w| ~ N(0, 1),
-correlated with u through R; ``pn_gd`` adds the per-sample penalty zeta * gamma^2; ``none`` gives
+correlated with u through R; ``pn_gd`` adds the per-sample penalty zeta * gamma^2; the theory of ``bn``
+with batch size M is ``pn_gd`` with zeta = zeta(M) of analysis A taken at the solution; ``none`` gives
 h_hat = L lambda + beta with L = |w|/sqrt(N) and weight decay (lambda_wd/2)|w|^2.
 """
 
@@ -14,7 +15,7 @@ import numpy as np
 from .kernels import activations as _act
 
 ACTIVATION_CODES = {"linear": _act.LINEAR, "relu": _act.RELU, "erf": _act.ERF, "sign": _act.SIGN}
-SCALE_INVARIANT = ("pn", "wn", "pn_gd")
+SCALE_INVARIANT = ("pn", "wn", "pn_gd", "bn")
 NORMALIZERS = (*SCALE_INVARIANT, "none")
 METHODS = ("high_temperature", "gibbs", "erm")
 GRADIENT_FREE_ACTIVATIONS = ("sign",)
@@ -53,7 +54,7 @@ def normalized_preactivation(normalizer: str, weights: np.ndarray, inputs: np.nd
     n = weights.shape[0]
     h = inputs @ weights / np.sqrt(n)
     norm = np.linalg.norm(weights) / np.sqrt(n)
-    if normalizer in ("pn", "pn_gd"):
+    if normalizer in ("pn", "pn_gd", "bn"):  # bn: population statistics here; batch statistics in simulations
         mu = input_mean * weights.sum() / np.sqrt(n)
         return gamma * (h - mu) / norm + beta
     if normalizer == "wn":

@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import h5py
@@ -29,22 +30,35 @@ import numpy as np
 from ._version import __version__
 from .errors import UserInputError
 
-FORMAT_NAME = "statmech_bn.sweep"
 FORMAT_VERSION = 1
 
-FLOAT_FIELDS = ("alpha", "eps_gen", "eps_train", "R", "q", "L", "gamma", "beta", "chi", "free_energy",
-                "residual")
-INT_FIELDS = ("iterations", "branch")
-BOOL_FIELDS = ("converged",)
-FIELDS = FLOAT_FIELDS + INT_FIELDS + BOOL_FIELDS
+
+@dataclass(frozen=True)
+class Schema:
+    """What one kind of file holds: its format name and its per-point fields with their dtypes."""
+
+    format_name: str
+    fields: dict
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.fields)
 
 
-def _dtype(field: str):
-    if field in INT_FIELDS:
-        return np.int64
-    if field in BOOL_FIELDS:
-        return np.bool_
-    return np.float64
+SWEEP_SCHEMA = Schema("statmech_bn.sweep", {
+    **{name: np.float64 for name in ("alpha", "eps_gen", "eps_train", "R", "q", "L", "gamma", "beta", "chi",
+                                     "zeta", "free_energy", "residual")},
+    "iterations": np.int64, "branch": np.int64, "converged": np.bool_,
+})
+DECOMPOSE_SCHEMA = Schema("statmech_bn.decompose", {
+    "batch_size": np.int64,
+    **{name: np.float64 for name in ("zeta", "zeta_gamma2", "first_order", "analytic_gap", "mc_gap",
+                                     "mc_gap_sem", "ratio_to_analytic", "ratio_to_zeta_gamma2")},
+    "n_batches": np.int64, "seed": np.int64,
+})
+SCHEMAS = {schema.format_name: schema for schema in (SWEEP_SCHEMA, DECOMPOSE_SCHEMA)}
+FORMAT_NAME = SWEEP_SCHEMA.format_name
+FIELDS = SWEEP_SCHEMA.names
 
 
 class StoreLockedError(UserInputError):
@@ -55,11 +69,12 @@ class SweepStore:
     """Writer for one sweep file; use as a context manager (holds the writer lock while open)."""
 
     def __init__(self, path: str, *, fingerprint: str, config_text: str, resolved_config: dict,
-                 command_line: str):
+                 command_line: str, schema: Schema = SWEEP_SCHEMA):
         self.path = path
         self.fingerprint = fingerprint
+        self.schema = schema
         self._root_attrs = {
-            "format": FORMAT_NAME,
+            "format": schema.format_name,
             "format_version": FORMAT_VERSION,
             "package_version": __version__,
             "config": config_text,
@@ -119,6 +134,9 @@ class SweepStore:
 
     def _check_existing(self) -> None:
         attrs = read_root_attributes(self.path)
+        if attrs["format"] != self.schema.format_name:
+            raise UserInputError(f"store: {self.path} is a {attrs['format']} file, "
+                                 f"not a {self.schema.format_name} file")
         if attrs.get("config_fingerprint") != self.fingerprint:
             raise UserInputError(f"store: {self.path} was written by a different sweep configuration; "
                                  "refusing to mix results (choose another output or delete the file)")
@@ -141,12 +159,12 @@ class SweepStore:
                     raise UserInputError(f"store: curve {name} in {self.path} has different attributes; "
                                          "refusing to mix results")
                 n = int(group.attrs["n_points"])
-                ragged = any(group[field].shape[0] != n for field in FIELDS)
-                converged = group["converged"][:n]
+                ragged = any(group[field].shape[0] != n for field in self.schema.names)
+                converged = group["converged"][:n] if "converged" in group else np.ones(n, dtype=bool)
                 last = None
                 if converged.any():
                     i = int(np.flatnonzero(converged)[-1])
-                    last = {field: group[field][i].item() for field in FIELDS}
+                    last = {field: group[field][i].item() for field in self.schema.names}
         if group is None:
             with self._open("r+") as f:
                 group = f["curves"].create_group(name)
@@ -155,21 +173,21 @@ class SweepStore:
                 group.attrs["n_points"] = 0
                 group.attrs["n_alpha"] = n_alpha
                 group.attrs["complete"] = False
-                for field in FIELDS:
-                    group.create_dataset(field, shape=(0,), maxshape=(None,), dtype=_dtype(field), chunks=(64,))
+                for field, dtype in self.schema.fields.items():
+                    group.create_dataset(field, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(64,))
             return 0, None
         if ragged:  # drop the point that was being written when a run was killed
             with self._open("r+") as f:
-                for field in FIELDS:
+                for field in self.schema.names:
                     f["curves"][name][field].resize((n,))
         return n, last
 
     def append(self, name: str, record: dict) -> None:
-        """Append one point (a dict with every field of :data:`FIELDS`) to a curve."""
+        """Append one point (a dict with every field of the schema) to a curve."""
         with self._open("r+") as f:
             group = f["curves"][name]
             n = int(group.attrs["n_points"])
-            for field in FIELDS:
+            for field in self.schema.names:
                 dset = group[field]
                 dset.resize((n + 1,))
                 dset[n] = record[field]
@@ -193,7 +211,7 @@ def read_root_attributes(path: str) -> dict:
             has_curves = "curves" in f
     except OSError:
         raise UserInputError(f"store: {path} is not a readable HDF5 file") from None
-    if attrs.get("format") != FORMAT_NAME or not has_curves:
+    if attrs.get("format") not in SCHEMAS or not has_curves:
         raise UserInputError(f"store: {path} is not a statmech_bn sweep file")
     if attrs.get("format_version") != FORMAT_VERSION:
         raise UserInputError(f"store: {path} has format version {attrs.get('format_version')}, "

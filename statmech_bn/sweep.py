@@ -128,19 +128,24 @@ def _run_parallel(tasks: list[CurveTask], workers: int, write) -> None:
 
 
 def summarize(path: str) -> list[str]:
-    """One line per curve: name, points, converged fraction, eps_gen range (for ``info``)."""
+    """One line per curve of a sweep or decompose file (for ``info``)."""
     from .store import read_curves
 
     lines = []
     for name, curve in read_curves(path).items():
-        n = len(curve["alpha"])
-        conv = int(np.sum(curve["converged"])) if n else 0
-        eps = curve["eps_gen"]
-        eps_range = f"{np.nanmin(eps):.4g}..{np.nanmax(eps):.4g}" if n and np.isfinite(eps).any() else "-"
-        a = curve["alpha"]
-        alpha_range = f"{a.min():.4g}..{a.max():.4g}" if n else "-"
-        lines.append(f"{name}: {n}/{curve['attrs']['n_alpha']} points, {conv} converged, "
-                     f"alpha {alpha_range}, eps_gen {eps_range}")
+        head = f"{name}: {curve['attrs']['n_points']}/{curve['attrs']['n_alpha']} points"
+        if "alpha" in curve:
+            n = len(curve["alpha"])
+            eps = curve["eps_gen"][curve["converged"]]
+            a = curve["alpha"]
+            span = f", alpha {a.min():.4g}..{a.max():.4g}" if n else ""
+            eps_range = f", eps_gen {eps.min():.4g}..{eps.max():.4g}" if eps.size else ""
+            lines.append(f"{head}, {int(np.sum(curve['converged']))} converged{span}{eps_range}")
+        else:
+            m, ratio = curve["batch_size"], curve["ratio_to_analytic"]
+            span = f", M {m.min()}..{m.max()}, MC gap / analytic {ratio[0]:.3f} (M={m[0]}) .. {ratio[-1]:.3f}" \
+                if m.size else ""
+            lines.append(head + span)
     return lines or ["(no curves)"]
 
 

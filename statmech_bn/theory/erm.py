@@ -31,6 +31,7 @@ from .solver import ChordJacobian, newton_ascent_step
 class ERMSaddle:
     """State: sphere [R, chi, gamma, beta]; none [m, Q, chi, beta]."""
 
+    _gamma_slot = 2
     free_energy_definition = "f = min over w of the regularized training loss per input dimension"
 
     def __init__(self, problem: Problem):
@@ -40,6 +41,7 @@ class ERMSaddle:
         self.rules = problem.rules(problem.quadrature.erm_replica_nodes)
         self._out = np.empty(N_SUMS)
         self._chord = ChordJacobian()
+        self.zeta = problem.gamma_decay(0.0, 1.0, 0.0)
 
     def _sums(self, x):
         """Disorder averages at state x (see :func:`statmech_bn.kernels.saddle.erm_sums`)."""
@@ -70,7 +72,7 @@ class ERMSaddle:
         s = self._sums(x) if sums is None else sums
         if p.spherical:
             m, chi, gamma, _ = x
-            return (1.0 - m * m) / (2.0 * chi) + alpha * s[0] - alpha * p.gamma_decay * gamma**2
+            return (1.0 - m * m) / (2.0 * chi) + alpha * s[0] - alpha * self.zeta * gamma**2
         m, big_q, chi, _ = x
         return (big_q - m * m) / (2.0 * chi) + alpha * s[0] - 0.5 * p.weight_decay * big_q
 
@@ -83,7 +85,7 @@ class ERMSaddle:
             return np.array([
                 -m / chi + alpha * (s[2] - m * s[3]),
                 -(1.0 - m * m) / (2.0 * chi * chi) + 0.5 * alpha * s[1],
-                alpha * s[4] - 2.0 * alpha * p.gamma_decay * gamma,
+                alpha * s[4] - 2.0 * alpha * self.zeta * gamma,
                 alpha * s[5],
             ])
         m, big_q, chi, _ = x
@@ -94,8 +96,14 @@ class ERMSaddle:
             alpha * s[5],
         ])
 
+    def _set_zeta(self, x: np.ndarray) -> None:
+        """Self-consistent gamma decay (bn): zeta evaluated at the current state."""
+        if self.problem.normalizer == "bn":
+            self.zeta = self.problem.gamma_decay(x[0], x[self._gamma_slot], x[self._gamma_slot + 1])
+
     def update(self, x: np.ndarray, alpha: float) -> np.ndarray:
         p = self.problem
+        self._set_zeta(x)
         s = self._sums(x)
         q_hat = alpha * s[1]
         m_hat = alpha * (s[2] - x[0] * s[3])
@@ -124,6 +132,7 @@ class ERMSaddle:
 
     def observables(self, x: np.ndarray, alpha: float) -> dict[str, float]:
         p = self.problem
+        self._set_zeta(x)
         s = self._sums(x)
         if p.spherical:
             overlap, chi, gamma, beta = x
@@ -140,6 +149,7 @@ class ERMSaddle:
             "L": float(norm),
             "gamma": float(gamma),
             "beta": float(beta),
+            "zeta": float(self.zeta),
             "chi": float(chi),
             "free_energy": float(-self.free_entropy(x, alpha, s)),
         }

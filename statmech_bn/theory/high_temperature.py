@@ -29,6 +29,7 @@ from .solver import ChordJacobian, newton_ascent_step
 class HighTemperatureSaddle:
     """State: sphere [R, gamma, beta]; none [m, Q, beta]."""
 
+    _gamma_slot = 1
     free_energy_definition = "beta f = f/T per input dimension (dimensionless, T -> infinity at fixed alpha/T)"
 
     def __init__(self, problem: Problem):
@@ -38,6 +39,7 @@ class HighTemperatureSaddle:
         self.rules = problem.rules()
         self._out = np.empty(N_SUMS)
         self._chord = ChordJacobian()
+        self.zeta = problem.gamma_decay(0.0, 1.0, 0.0)
         self._fixed_scale = problem.activation == "sign"
 
     def _sums(self, x):
@@ -70,7 +72,7 @@ class HighTemperatureSaddle:
         s = self._sums(x) if sums is None else sums
         if p.spherical:
             m, gamma, _ = x
-            return 0.5 * math.log(1.0 - m * m) - load * (s[0] + p.gamma_decay * gamma**2)
+            return 0.5 * math.log(1.0 - m * m) - load * (s[0] + self.zeta * gamma**2)
         m, big_q, _ = x
         return (0.5 * math.log(2.0 * math.pi * math.e * (big_q - m * m)) - load * s[0]
                 - 0.5 * p.weight_decay * big_q / p.temperature)
@@ -85,7 +87,7 @@ class HighTemperatureSaddle:
             v = 1.0 - m * m
             return np.array([
                 -m / v - load * (gamma * s[2] - 2.0 * m * gamma * gamma * s[4]),
-                -load * (m * s[2] + 2.0 * gamma * v * s[4] + 2.0 * p.gamma_decay * gamma),
+                -load * (m * s[2] + 2.0 * gamma * v * s[4] + 2.0 * self.zeta * gamma),
                 -load * s[5],
             ])
         m, big_q, _ = x
@@ -96,8 +98,14 @@ class HighTemperatureSaddle:
             -load * s[5],
         ])
 
+    def _set_zeta(self, x: np.ndarray) -> None:
+        """Self-consistent gamma decay (bn): zeta evaluated at the current state."""
+        if self.problem.normalizer == "bn":
+            self.zeta = self.problem.gamma_decay(x[0], x[self._gamma_slot], x[self._gamma_slot + 1])
+
     def update(self, x: np.ndarray, alpha: float) -> np.ndarray:
         p = self.problem
+        self._set_zeta(x)
         load = alpha / p.temperature
         s = self._sums(x)
         if p.spherical:
@@ -127,6 +135,7 @@ class HighTemperatureSaddle:
 
     def observables(self, x: np.ndarray, alpha: float) -> dict[str, float]:
         p = self.problem
+        self._set_zeta(x)
         s = self._sums(x)
         if p.spherical:
             overlap, gamma, beta = x
@@ -143,6 +152,7 @@ class HighTemperatureSaddle:
             "L": float(norm),
             "gamma": float(gamma),
             "beta": float(beta),
+            "zeta": float(self.zeta),
             "chi": math.nan,
             "free_energy": float(-self.free_entropy(x, alpha, s)),
         }

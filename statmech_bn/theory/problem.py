@@ -27,7 +27,8 @@ class Problem:
     """One model: block, teacher, method and the scalars of the Gibbs measure.
 
     ``temperature`` is T of the posterior exp(-(1/T) [sum_mu (l_mu + zeta gamma^2) + (wd/2)|w|^2]) and is
-    ignored by ``erm`` (T -> 0). ``zeta`` acts only for ``pn_gd``, ``weight_decay`` only for ``none``.
+    ignored by ``erm`` (T -> 0). ``zeta`` acts only for ``pn_gd``, ``weight_decay`` only for ``none``,
+    ``batch_size`` (M >= 2) only for ``bn``, whose zeta is zeta(M) of :mod:`.decomposition` at the solution.
     """
 
     activation: str
@@ -37,6 +38,7 @@ class Problem:
     zeta: float = 0.0
     weight_decay: float = 0.0
     noise: float = 0.0
+    batch_size: int = 0
     quadrature: QuadratureSettings = QuadratureSettings()
 
     @property
@@ -48,9 +50,16 @@ class Problem:
         """True for the scale-invariant normalizers, whose weight direction lives on the sphere."""
         return self.normalizer in SCALE_INVARIANT
 
-    @property
-    def gamma_decay(self) -> float:
-        return self.zeta if self.normalizer == "pn_gd" else 0.0
+    def gamma_decay(self, overlap: float, gamma: float, beta: float) -> float:
+        """zeta of the per-sample penalty zeta gamma^2 at state (R, gamma, beta): fixed for ``pn_gd``,
+        the analytic BN value zeta(M; R, gamma, beta) for ``bn`` (Gaussian inputs), 0 otherwise."""
+        if self.normalizer == "pn_gd":
+            return self.zeta
+        if self.normalizer == "bn":
+            from .decomposition import zeta
+
+            return zeta(self.activation, overlap, gamma, beta, self.batch_size)
+        return 0.0
 
     def rules(self, replica_nodes: int | None = None) -> Rules:
         q = self.quadrature

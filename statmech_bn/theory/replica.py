@@ -38,6 +38,7 @@ _LOG_2PI_E_HALF = 0.5 * (1.0 + math.log(2.0 * math.pi))
 class GibbsSaddle:
     """State: sphere [R, q, gamma, beta]; none [m, q, Q, beta] (m = w.w*/N, q and Q raw overlaps)."""
 
+    _gamma_slot = 2
     free_energy_definition = "f = -T Phi per input dimension (energy minus T times entropy)"
 
     def __init__(self, problem: Problem):
@@ -48,6 +49,7 @@ class GibbsSaddle:
         self.beta_t = 1.0 / problem.temperature
         self._out = np.empty(N_SUMS)
         self._chord = ChordJacobian()
+        self.zeta = problem.gamma_decay(0.0, 1.0, 0.0)
         self._fixed_scale = problem.activation == "sign"
 
     def _sums(self, x):
@@ -80,7 +82,7 @@ class GibbsSaddle:
         if p.spherical:
             m, q, gamma, _ = x
             return (0.5 * math.log(1.0 - q) + (q - m * m) / (2.0 * (1.0 - q)) + alpha * s[0]
-                    - alpha * p.gamma_decay * gamma**2 * self.beta_t)
+                    - alpha * self.zeta * gamma**2 * self.beta_t)
         m, q, big_q, _ = x
         v = big_q - q
         return (0.5 * math.log(v) + (q - m * m) / (2.0 * v) + alpha * s[0]
@@ -95,7 +97,7 @@ class GibbsSaddle:
             return np.array([
                 -m / (1.0 - q) + alpha * (s[2] - m * s[3]),
                 (q - m * m) / (2.0 * (1.0 - q) ** 2) - 0.5 * alpha * s[1],
-                alpha * s[4] - 2.0 * alpha * p.gamma_decay * gamma * self.beta_t,
+                alpha * s[4] - 2.0 * alpha * self.zeta * gamma * self.beta_t,
                 alpha * s[5],
             ])
         m, q, big_q, _ = x
@@ -107,8 +109,14 @@ class GibbsSaddle:
             alpha * s[5],
         ])
 
+    def _set_zeta(self, x: np.ndarray) -> None:
+        """Self-consistent gamma decay (bn): zeta evaluated at the current state."""
+        if self.problem.normalizer == "bn":
+            self.zeta = self.problem.gamma_decay(x[0], x[self._gamma_slot], x[self._gamma_slot + 1])
+
     def update(self, x: np.ndarray, alpha: float) -> np.ndarray:
         p = self.problem
+        self._set_zeta(x)
         s = self._sums(x)
         q_hat = alpha * s[1]
         m_hat = alpha * (s[2] - x[0] * s[3])
@@ -136,6 +144,7 @@ class GibbsSaddle:
 
     def observables(self, x: np.ndarray, alpha: float) -> dict[str, float]:
         p = self.problem
+        self._set_zeta(x)
         s = self._sums(x)
         if p.spherical:
             overlap, q, gamma, beta = x
@@ -153,6 +162,7 @@ class GibbsSaddle:
             "L": float(norm),
             "gamma": float(gamma),
             "beta": float(beta),
+            "zeta": float(self.zeta),
             "chi": float(chi),
             "free_energy": float(-p.temperature * self.free_entropy(x, alpha, s)),
         }

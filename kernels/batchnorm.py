@@ -1,0 +1,135 @@
+"""Batch normalization against population normalization: the analytic gamma-decay terms and the exact
+Monte-Carlo gap (analysis A of SCIENCE.md).
+
+Model (one unit of the block): the population-normalized pre-activation z = (h - mu_P)/sigma_P has a
+symmetric unit-variance law (code 0 Gaussian, 1 Laplace) with kurtosis kappa; the teacher field is
+u = R z + sqrt(1 - R^2) eta with eta ~ N(0, 1); the label is y = g(u) + noise xi; the student output is
+g(h_hat) with h_hat = gamma z + beta (PN) or gamma (z - m_B)/s_B + beta (BN, batch mean m_B and biased
+batch standard deviation s_B of the M samples of the batch, the sample itself included).
+
+The expansion of :mod:`statmech_bn.theory.decomposition` needs four averages over the data:
+A0 = E[l''], A2 = E[l'' z^2], B1 = E[l' z], B3 = E[l' z^3], with l' and l'' the derivatives of the loss
+l = (y - g(h_hat))^2 / 2 in h_hat at the PN state. Given z, the label enters l' and l'' linearly, so
+only E[g(u) | z] is needed (closed form below); relu's g'' = delta(h_hat) contributes
+-E[y | z0] w(z0) p(z0)/gamma at z0 = -beta/gamma.
+"""
+
+import math
+
+import numpy as np
+
+from ._jit import jit
+from .activations import LINEAR, RELU, activation, activation_derivatives
+from .special import norm_cdf, norm_pdf
+
+GAUSSIAN = 0
+LAPLACE = 1
+_SQRT2 = math.sqrt(2.0)
+
+
+@jit
+def density(dist, z):
+    """Unit-variance density: Gaussian (kurtosis 3) or Laplace with scale 1/sqrt 2 (kurtosis 6)."""
+    if dist == GAUSSIAN:
+        return norm_pdf(z)
+    return math.exp(-_SQRT2 * abs(z)) / _SQRT2
+
+
+@jit
+def teacher_mean(code, overlap, z):
+    """E[g(u) | z] for u = R z + sqrt(1 - R^2) eta, eta ~ N(0, 1)."""
+    m = overlap * z
+    v = max(1.0 - overlap * overlap, 0.0)
+    if code == LINEAR:
+        return m
+    if code == RELU:
+        if v == 0.0:
+            return max(m, 0.0)
+        s = math.sqrt(v)
+        return m * norm_cdf(m / s) + s * norm_pdf(m / s)
+    return math.erf(m / math.sqrt(2.0 * (1.0 + v)))
+
+
+@jit
+def expansion_averages(code, dist, overlap, gamma, beta, cut, piece_x, piece_w, out):
+    """out[:] = (A0, A2, B1, B3) by Gauss-Legendre on [-cut, cut], split at 0 and at the relu kink."""
+    for i in range(4):
+        out[i] = 0.0
+    edges = np.empty(4)
+    kink = -beta / gamma
+    edges[0] = -cut
+    edges[1] = min(0.0, max(min(kink, cut), -cut))
+    edges[2] = max(0.0, max(min(kink, cut), -cut))
+    edges[3] = cut
+    for p in range(3):
+        half = 0.5 * (edges[p + 1] - edges[p])
+        if half <= 0.0:
+            continue
+        mid = 0.5 * (edges[p + 1] + edges[p])
+        for j in range(piece_x.shape[0]):
+            z = mid + half * piece_x[j]
+            w = half * piece_w[j] * density(dist, z)
+            h = gamma * z + beta
+            g = activation(code, h)
+            d1, d2 = activation_derivatives(code, h)
+            residual = teacher_mean(code, overlap, z) - g
+            first = -residual * d1
+            second = d1 * d1 - residual * d2
+            out[0] += w * second
+            out[1] += w * second * z * z
+            out[2] += w * first * z
+            out[3] += w * first * z * z * z
+    if code == RELU and -cut < kink < cut:
+        point = teacher_mean(code, overlap, kink) * density(dist, kink) / gamma
+        out[0] -= point
+        out[1] -= point * kink * kink
+
+
+@jit
+def _draw(dist):
+    if dist == GAUSSIAN:
+        return np.random.standard_normal()
+    return np.random.laplace(0.0, 1.0 / _SQRT2)
+
+
+@jit
+def batch_gap_monte_carlo(code, dist, overlap, gamma, beta, noise, batch_size, n_batches, seed, out):
+    """out[:] = (mean, standard error) over batches of (1/M) sum_i [l(BN_i) - l(PN_i)].
+
+    Each batch draws M fresh samples (z, eta, xi); BN uses the batch mean and the biased batch standard
+    deviation of z (the sample inside its own batch), PN uses z itself. The per-batch difference of the two
+    losses on the same samples is the estimator (a control variate: the common noise cancels).
+    """
+    np.random.seed(seed)
+    cross = math.sqrt(max(1.0 - overlap * overlap, 0.0))
+    z = np.empty(batch_size)
+    y = np.empty(batch_size)
+    total = 0.0
+    total_sq = 0.0
+    for _ in range(n_batches):
+        mean = 0.0
+        for i in range(batch_size):
+            z[i] = _draw(dist)
+            u = overlap * z[i] + cross * np.random.standard_normal()
+            y[i] = activation(code, u) + noise * np.random.standard_normal()
+            mean += z[i]
+        mean /= batch_size
+        var = 0.0
+        for i in range(batch_size):
+            var += (z[i] - mean) ** 2
+        inv_std = 1.0 / math.sqrt(var / batch_size)
+        gap = 0.0
+        for i in range(batch_size):
+            bn = y[i] - activation(code, gamma * (z[i] - mean) * inv_std + beta)
+            pn = y[i] - activation(code, gamma * z[i] + beta)
+            gap += 0.5 * (bn * bn - pn * pn)
+        gap /= batch_size
+        total += gap
+        total_sq += gap * gap
+    mean_gap = total / n_batches
+    var_gap = max(total_sq / n_batches - mean_gap * mean_gap, 0.0)
+    out[0] = mean_gap
+    out[1] = math.sqrt(var_gap / max(n_batches - 1, 1))
+
+
+__all__ = ["GAUSSIAN", "LAPLACE", "batch_gap_monte_carlo", "density", "expansion_averages", "teacher_mean"]

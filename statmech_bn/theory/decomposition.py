@@ -1,0 +1,96 @@
+r"""BN = PN + gamma decay: the analytic regularization strength zeta and the exact Monte-Carlo gap.
+
+Derivation (analysis A of SCIENCE.md; written here in full)
+------------------------------------------------------------
+Let z = (h - mu_P)/sigma_P for one sample x_i of a batch of M (unit variance, symmetric law of kurtosis
+kappa), h_hat_PN = gamma z + beta and h_hat_BN = gamma (z - m_B)/s_B + beta with the batch mean m_B and the
+*biased* batch variance s_B^2 = (1/M) sum_j (z_j - m_B)^2 of the batch that contains the sample. Split off
+the sample's own share: m_B = z/M + a with a = (1/M) sum_{j != i} z_j (E a = 0, E a^2 = 1/M + O(1/M^2)),
+and s_B^2 = 1 + eps with
+
+    eps = e + (z^2 - 1)/M - m_B^2 + O(M^-3/2),  E[eps | z] = (z^2 - 2)/M,  E[eps^2 | z] = (kappa - 1)/M,
+
+where e = (1/M) sum_{j != i} (z_j^2 - 1) + (M-1)/M - 1 + 1/M is the fluctuation of the other samples. With
+1/s_B = 1 - eps/2 + 3 eps^2/8 + ..., the shift Delta = h_hat_BN - h_hat_PN is
+
+    Delta/gamma = -a - z/M - z eps/2 + 3 z eps^2/8 + a eps/2 + O(M^-3/2),
+
+so that, for a symmetric law (E[a e] = 0),
+
+    E[Delta | z]   = (gamma z / M) (3 (kappa - 1)/8 - z^2/2),
+    E[Delta^2 | z] = (gamma^2 / M) (1 + (kappa - 1) z^2 / 4).
+
+A second-order expansion of the loss in Delta, E_B[l(h_hat_BN)] = l + l' E[Delta|z] + l'' E[Delta^2|z]/2,
+averaged over the data gives the gap to O(1/M):
+
+    gap = zeta gamma^2 + first_order,
+    zeta        = E[l'' (1 + (kappa - 1) z^2/4)] / (2M)          (the gamma decay: BN = PN + zeta gamma^2)
+    first_order = (gamma/M) E[l' z (3 (kappa - 1)/8 - z^2/2)].
+
+zeta is the paper's regularizer (SCIENCE.md: sigma_B = sigma_P (1 + b sqrt((kappa-1)/(4M))) gives exactly
+its second-order term). What the zeta gamma^2 form neglects, and where it therefore fails:
+- the first-order term. Its kappa part is proportional to E[l' z] = dE[l]/dgamma, which vanishes where the
+  PN loss is stationary in gamma; its -z^2/2 part comes from the *sample inside its own batch* (the
+  correlation of z with m_B and s_B) and the bias of the biased variance, and does not vanish there;
+- O(M^-3/2) and O(1/M^2) terms: large at small M (M = 2, 4), where s_B is far from sigma_P;
+- for heavy tails (Laplace, kappa = 6) the fluctuations of s_B are larger and the expansion in eps
+  converges more slowly, so the O(1/M^2) terms need larger M to become negligible.
+The exact gap is estimated by :func:`statmech_bn.kernels.batchnorm.batch_gap_monte_carlo`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..kernels.batchnorm import GAUSSIAN, LAPLACE, batch_gap_monte_carlo, expansion_averages
+from ..model import ACTIVATION_CODES
+
+INPUT_LAWS = {"gaussian": (GAUSSIAN, 3.0, 12.0), "laplace": (LAPLACE, 6.0, 40.0)}
+"""name -> (kernel code, kurtosis kappa of z, integration cut-off where the law's tail is below 1e-24)."""
+
+_PIECE_X, _PIECE_W = np.polynomial.legendre.leggauss(80)
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """The O(1/M) expansion of the BN-PN gap at one state."""
+
+    zeta: float
+    first_order: float
+
+    def gap(self, gamma: float) -> float:
+        return self.zeta * gamma**2 + self.first_order
+
+
+def expansion(activation: str, input_law: str, overlap: float, gamma: float, beta: float,
+              batch_size: int) -> Expansion:
+    """zeta(M) and the first-order term at PN state (R, gamma, beta); see the module docstring."""
+    code, kappa, cut = INPUT_LAWS[input_law]
+    out = np.empty(4)
+    expansion_averages(ACTIVATION_CODES[activation], code, overlap, gamma, beta, cut, _PIECE_X, _PIECE_W, out)
+    a0, a2, b1, b3 = out
+    zeta = (a0 + 0.25 * (kappa - 1.0) * a2) / (2.0 * batch_size)
+    first = gamma / batch_size * (0.375 * (kappa - 1.0) * b1 - 0.5 * b3)
+    return Expansion(float(zeta), float(first))
+
+
+def zeta(activation: str, overlap: float, gamma: float, beta: float, batch_size: int,
+         input_law: str = "gaussian") -> float:
+    """The gamma-decay strength zeta(M) of BN at state (R, gamma, beta) (squared loss)."""
+    return expansion(activation, input_law, overlap, gamma, beta, batch_size).zeta
+
+
+def monte_carlo_gap(activation: str, input_law: str, overlap: float, gamma: float, beta: float, noise: float,
+                    batch_size: int, n_batches: int, seed: int) -> tuple[float, float]:
+    """(mean, standard error) of the exact gap E_B[l(BN)] - E[l(PN)] per sample, from n_batches batches."""
+    if batch_size < 2:
+        raise ValueError("batch normalization needs a batch size M >= 2")
+    out = np.empty(2)
+    batch_gap_monte_carlo(ACTIVATION_CODES[activation], INPUT_LAWS[input_law][0], overlap, gamma, beta, noise,
+                          batch_size, n_batches, seed, out)
+    return float(out[0]), float(out[1])
+
+
+__all__ = ["INPUT_LAWS", "Expansion", "expansion", "monte_carlo_gap", "zeta"]

@@ -1,0 +1,136 @@
+"""Analysis A: the analytic gamma decay zeta(M) and the O(1/M) gap against the exact Monte-Carlo gap."""
+
+import numpy as np
+import pytest
+from tolerances import MONTE_CARLO_SIGMAS
+
+from statmech_bn.cli import main
+from statmech_bn.store import DECOMPOSE_SCHEMA, read_curves
+from statmech_bn.theory import METHOD_TABLE, Problem, SolverSettings, solve_curve
+from statmech_bn.theory.decomposition import INPUT_LAWS, expansion, monte_carlo_gap
+
+EXPANSION_ALLOWANCE = 2.0
+"""The expansion drops O(1/M^2) terms, i.e. a relative error C/M; C = 2 bounds what the Monte-Carlo scan
+over M in ``test_expansion_error_shrinks_like_one_over_m`` measures (|ratio - 1| ~ 1/M for erf at M = 4..16)."""
+
+
+@pytest.mark.parametrize("law", ["gaussian", "laplace"])
+@pytest.mark.parametrize("gamma,beta,overlap", [(1.3, 0.2, 0.6), (0.5, -0.4, 0.9)])
+def test_linear_activation_closed_form(law, gamma, beta, overlap):
+    """g(z) = z: l'' = 1 and l' = gamma z + beta - y, so zeta = (1 + (kappa - 1)/4)/(2M) and
+    first_order = (gamma/M)(gamma - R)(3(kappa - 1)/8 - kappa/2) (E z^3 = 0, E z^4 = kappa)."""
+    kappa = INPUT_LAWS[law][1]
+    for m in (2, 16, 1024):
+        e = expansion("linear", law, overlap, gamma, beta, m)
+        assert e.zeta == pytest.approx((1 + (kappa - 1) / 4) / (2 * m), rel=1e-12)
+        want = gamma / m * (gamma - overlap) * (3 * (kappa - 1) / 8 - kappa / 2)
+        assert e.first_order == pytest.approx(want, rel=1e-10, abs=1e-14)
+
+
+def _agree(activation, law, m, gamma=1.0, beta=0.1, overlap=0.8, n_batches=None):
+    e = expansion(activation, law, overlap, gamma, beta, m)
+    mc, sem = monte_carlo_gap(activation, law, overlap, gamma, beta, 0.0, m, n_batches or 4_000_000 // m, 7)
+    return e, mc, sem
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu", "erf"])
+def test_monte_carlo_gap_matches_the_expansion_at_large_m(activation):
+    e, mc, sem = _agree(activation, "gaussian", 128)
+    analytic = e.gap(1.0)
+    assert abs(mc - analytic) <= MONTE_CARLO_SIGMAS * sem + EXPANSION_ALLOWANCE / 128 * abs(analytic)
+
+
+def test_expansion_error_shrinks_like_one_over_m():
+    """|MC/analytic - 1| at small M is far beyond the Monte-Carlo error and shrinks as M grows."""
+    deviations = []
+    for m in (4, 16, 64):
+        e, mc, sem = _agree("erf", "gaussian", m)
+        deviations.append((abs(mc / e.gap(1.0) - 1), sem / e.gap(1.0)))
+    assert deviations[0][0] > 10 * deviations[0][1]  # the failure at M = 4 is real, not noise
+    assert deviations[0][0] > deviations[1][0] > deviations[2][0] - MONTE_CARLO_SIGMAS * deviations[2][1]
+    for (dev, _), m in zip(deviations, (4, 16, 64), strict=True):
+        assert dev <= EXPANSION_ALLOWANCE / m
+
+
+def test_gap_falls_like_one_over_m():
+    products = []
+    for m in (64, 512):
+        e, mc, sem = _agree("relu", "gaussian", m, n_batches=40_000)
+        products.append((m * mc, m * sem, m * e.gap(1.0)))
+    (a, sa, _), (b, sb, ref) = products
+    assert abs(a - b) <= MONTE_CARLO_SIGMAS * np.hypot(sa, sb) + EXPANSION_ALLOWANCE / 64 * ref
+
+
+def test_second_order_part_scales_like_gamma_squared():
+    """For g(z) = z, zeta does not depend on gamma: (MC gap - first order)/gamma^2 is the same at every gamma."""
+    values = []
+    for gamma in (0.5, 1.0, 2.0):
+        e, mc, sem = _agree("linear", "gaussian", 128, gamma=gamma)
+        values.append(((mc - e.first_order) / gamma**2, sem / gamma**2, e.zeta))
+    zeta = values[0][2]
+    for v, s, _ in values:
+        assert abs(v - zeta) <= MONTE_CARLO_SIGMAS * s + EXPANSION_ALLOWANCE / 128 * zeta
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu"])
+def test_heavier_tails_give_a_larger_gap_as_predicted(activation):
+    gauss, laplace = (_agree(activation, law, 128) for law in ("gaussian", "laplace"))
+    assert laplace[0].zeta > gauss[0].zeta  # the formula's direction: kappa 6 > 3 with E[l'' z^2] > 0
+    assert laplace[1] - gauss[1] > MONTE_CARLO_SIGMAS * np.hypot(laplace[2], gauss[2])
+
+
+def test_monte_carlo_is_reproducible_from_its_seed():
+    a = monte_carlo_gap("relu", "laplace", 0.8, 1.0, 0.1, 0.2, 8, 1000, 42)
+    b = monte_carlo_gap("relu", "laplace", 0.8, 1.0, 0.1, 0.2, 8, 1000, 42)
+    c = monte_carlo_gap("relu", "laplace", 0.8, 1.0, 0.1, 0.2, 8, 1000, 43)
+    assert a == b and a != c
+
+
+@pytest.mark.parametrize("method", ["gibbs", "erm", "high_temperature"])
+def test_self_consistent_bn_equals_pn_gd_at_its_own_zeta(method):
+    solver = SolverSettings(branches="forward", tolerance=1e-11)
+    bn = Problem("relu", "bn", method, temperature=0.5, noise=0.5, batch_size=16)
+    points = list(solve_curve(METHOD_TABLE[method](bn), np.array([2.0, 4.0]), solver))
+    for p in points:
+        assert p.converged
+        zeta = p.observables["zeta"]
+        s = p.state
+        gamma_slot = 1 if method == "high_temperature" else 2
+        assert zeta == pytest.approx(expansion("relu", "gaussian", s[0], s[gamma_slot], s[gamma_slot + 1], 16).zeta,
+                                     rel=1e-12)
+        fixed = Problem("relu", "pn_gd", method, temperature=0.5, noise=0.5, zeta=zeta)
+        again = list(solve_curve(METHOD_TABLE[method](fixed), np.array([p.alpha]), solver, warm_state=p.state))[0]
+        np.testing.assert_allclose(again.state, p.state, rtol=1e-7, atol=1e-9)
+
+
+def test_bn_regularization_weakens_with_batch_size():
+    solver = SolverSettings(branches="forward")
+    zetas = []
+    for m in (4, 16, 64):
+        p = Problem("relu", "bn", "gibbs", temperature=0.5, noise=0.5, batch_size=m)
+        zetas.append(list(solve_curve(METHOD_TABLE["gibbs"](p), np.array([3.0]), solver))[0].observables["zeta"])
+    assert zetas[0] > zetas[1] > zetas[2] > 0
+
+
+def test_decompose_command_writes_the_store(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    args = ["decompose", "--activation", "relu", "--input", "gaussian,laplace", "--gamma", "1", "--batch-sizes",
+            "4,64", "--samples", "20000", "--no-progress", "-o", "d.h5"]
+    assert main(args) == 0
+    curves = read_curves("d.h5")
+    assert len(curves) == 2
+    for curve in curves.values():
+        assert sorted(k for k in curve if k != "attrs") == sorted(DECOMPOSE_SCHEMA.names)
+        np.testing.assert_array_equal(curve["batch_size"], [4, 64])
+        assert curve["attrs"]["kurtosis"] in (3.0, 6.0)
+    assert main(args) == 0  # rerun: resumes, nothing to do
+    capsys.readouterr()
+    for bad, fragment in ((["--batch-sizes", "1"], "batch.sizes must be integers >= 2"),
+                          (["--input", "cauchy"], "unknown model.input 'cauchy'"),
+                          (["--gamma", "0"], "model.gamma must be > 0"),
+                          (["--activation", "sign"], "no BN decomposition")):
+        assert main(["decompose", "-o", "bad.h5", "--no-progress", *bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and fragment in err[0]
+    assert main(["sweep", "-o", "d.h5", "--no-progress"]) == 2  # a decompose file is not a sweep file
+    assert "not a statmech_bn.sweep file" in capsys.readouterr().err
