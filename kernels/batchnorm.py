@@ -86,50 +86,35 @@ def expansion_averages(code, dist, overlap, gamma, beta, cut, piece_x, piece_w, 
 
 
 @jit
-def _draw(dist):
-    if dist == GAUSSIAN:
-        return np.random.standard_normal()
-    return np.random.laplace(0.0, 1.0 / _SQRT2)
+def accumulate_batch_gaps(code, overlap, gamma, beta, noise, batch_size, z, eta, xi, sums):
+    """Add the per-batch BN-PN gaps of consecutive batches of M samples to ``sums`` = [n, sum, sum of squares].
 
-
-@jit
-def batch_gap_monte_carlo(code, dist, overlap, gamma, beta, noise, batch_size, n_batches, seed, out):
-    """out[:] = (mean, standard error) over batches of (1/M) sum_i [l(BN_i) - l(PN_i)].
-
-    Each batch draws M fresh samples (z, eta, xi); BN uses the batch mean and the biased batch standard
-    deviation of z (the sample inside its own batch), PN uses z itself. The per-batch difference of the two
-    losses on the same samples is the estimator (a control variate: the common noise cancels).
+    ``z`` are the population-normalized pre-activations (any unit-variance law), ``eta`` and ``xi`` standard
+    normals for the teacher field u = R z + sqrt(1 - R^2) eta and the label noise; all are drawn by the
+    caller. For each batch: BN uses the batch mean and the biased batch standard deviation of z (the sample
+    inside its own batch), PN uses z itself; the per-batch mean over samples of l(BN) - l(PN) on the same
+    samples is one draw of the estimator (a control variate: the common label noise cancels).
     """
-    np.random.seed(seed)
     cross = math.sqrt(max(1.0 - overlap * overlap, 0.0))
-    z = np.empty(batch_size)
-    y = np.empty(batch_size)
-    total = 0.0
-    total_sq = 0.0
-    for _ in range(n_batches):
+    for start in range(0, z.shape[0] - batch_size + 1, batch_size):
         mean = 0.0
-        for i in range(batch_size):
-            z[i] = _draw(dist)
-            u = overlap * z[i] + cross * np.random.standard_normal()
-            y[i] = activation(code, u) + noise * np.random.standard_normal()
+        for i in range(start, start + batch_size):
             mean += z[i]
         mean /= batch_size
         var = 0.0
-        for i in range(batch_size):
+        for i in range(start, start + batch_size):
             var += (z[i] - mean) ** 2
         inv_std = 1.0 / math.sqrt(var / batch_size)
         gap = 0.0
-        for i in range(batch_size):
-            bn = y[i] - activation(code, gamma * (z[i] - mean) * inv_std + beta)
-            pn = y[i] - activation(code, gamma * z[i] + beta)
+        for i in range(start, start + batch_size):
+            y = activation(code, overlap * z[i] + cross * eta[i]) + noise * xi[i]
+            bn = y - activation(code, gamma * (z[i] - mean) * inv_std + beta)
+            pn = y - activation(code, gamma * z[i] + beta)
             gap += 0.5 * (bn * bn - pn * pn)
         gap /= batch_size
-        total += gap
-        total_sq += gap * gap
-    mean_gap = total / n_batches
-    var_gap = max(total_sq / n_batches - mean_gap * mean_gap, 0.0)
-    out[0] = mean_gap
-    out[1] = math.sqrt(var_gap / max(n_batches - 1, 1))
+        sums[0] += 1.0
+        sums[1] += gap
+        sums[2] += gap * gap
 
 
-__all__ = ["GAUSSIAN", "LAPLACE", "batch_gap_monte_carlo", "density", "expansion_averages", "teacher_mean"]
+__all__ = ["GAUSSIAN", "LAPLACE", "accumulate_batch_gaps", "density", "expansion_averages", "teacher_mean"]

@@ -35,16 +35,18 @@ its second-order term). What the zeta gamma^2 form neglects, and where it theref
 - O(M^-3/2) and O(1/M^2) terms: large at small M (M = 2, 4), where s_B is far from sigma_P;
 - for heavy tails (Laplace, kappa = 6) the fluctuations of s_B are larger and the expansion in eps
   converges more slowly, so the O(1/M^2) terms need larger M to become negligible.
-The exact gap is estimated by :func:`statmech_bn.kernels.batchnorm.batch_gap_monte_carlo`.
+The exact gap is estimated by :func:`monte_carlo_gap`
+(kernel :func:`statmech_bn.kernels.batchnorm.accumulate_batch_gaps`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..kernels.batchnorm import GAUSSIAN, LAPLACE, batch_gap_monte_carlo, expansion_averages
+from ..kernels.batchnorm import GAUSSIAN, LAPLACE, accumulate_batch_gaps, expansion_averages
 from ..model import ACTIVATION_CODES
 
 INPUT_LAWS = {"gaussian": (GAUSSIAN, 3.0, 12.0), "laplace": (LAPLACE, 6.0, 40.0)}
@@ -82,15 +84,38 @@ def zeta(activation: str, overlap: float, gamma: float, beta: float, batch_size:
     return expansion(activation, input_law, overlap, gamma, beta, batch_size).zeta
 
 
+CHUNK_SAMPLES = 1 << 18
+"""Samples drawn per chunk (bounded memory: 3 arrays of 2 MiB)."""
+
+
 def monte_carlo_gap(activation: str, input_law: str, overlap: float, gamma: float, beta: float, noise: float,
                     batch_size: int, n_batches: int, seed: int) -> tuple[float, float]:
-    """(mean, standard error) of the exact gap E_B[l(BN)] - E[l(PN)] per sample, from n_batches batches."""
+    """(mean, standard error) of the exact gap E_B[l(BN)] - E[l(PN)] per sample, from n_batches batches.
+
+    The random numbers come from ``numpy.random.Generator(PCG64(seed))`` in chunks of whole batches, the same
+    stream whatever the chunking, so a (seed, n_batches, M) triple reproduces a result bit for bit.
+    """
     if batch_size < 2:
         raise ValueError("batch normalization needs a batch size M >= 2")
-    out = np.empty(2)
-    batch_gap_monte_carlo(ACTIVATION_CODES[activation], INPUT_LAWS[input_law][0], overlap, gamma, beta, noise,
-                          batch_size, n_batches, seed, out)
-    return float(out[0]), float(out[1])
+    rng = np.random.Generator(np.random.PCG64(seed))
+    per_chunk = max(CHUNK_SAMPLES // batch_size, 1)
+    sums = np.zeros(3)
+    code = ACTIVATION_CODES[activation]
+    remaining = n_batches
+    while remaining > 0:
+        n = min(per_chunk, remaining) * batch_size
+        if input_law == "gaussian":
+            z = rng.standard_normal(n)
+        else:
+            z = rng.laplace(0.0, 1.0 / math.sqrt(2.0), n)
+        eta = rng.standard_normal(n)
+        xi = rng.standard_normal(n)
+        accumulate_batch_gaps(code, overlap, gamma, beta, noise, batch_size, z, eta, xi, sums)
+        remaining -= n // batch_size
+    count, total, total_sq = sums
+    mean = total / count
+    var = max(total_sq / count - mean * mean, 0.0) * count / max(count - 1.0, 1.0)
+    return float(mean), float(math.sqrt(var / count))
 
 
 __all__ = ["INPUT_LAWS", "Expansion", "expansion", "monte_carlo_gap", "zeta"]
