@@ -29,21 +29,6 @@ def allowed_methods(activation: str) -> tuple[str, ...]:
     return METHODS
 
 
-def apply_activation(activation: str, z: np.ndarray) -> np.ndarray:
-    """g(z) elementwise, NumPy version for simulations and tests."""
-    if activation == "linear":
-        return np.asarray(z, dtype=float)
-    if activation == "relu":
-        return np.maximum(z, 0.0)
-    if activation == "erf":
-        from scipy.special import erf
-
-        return erf(np.asarray(z) / np.sqrt(2.0))
-    if activation == "sign":
-        return np.sign(z)
-    raise ValueError(f"unknown activation {activation!r}")
-
-
 def normalized_preactivation(normalizer: str, weights: np.ndarray, inputs: np.ndarray, gamma: float,
                              beta: float, input_mean: float = 0.0) -> np.ndarray:
     """h_hat of the block for a batch of inputs (rows), with population statistics for ``pn``/``pn_gd``.

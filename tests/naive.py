@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import integrate, optimize, special
+from scipy import integrate, optimize
 
 INF = np.inf
 
@@ -80,7 +80,7 @@ def moreau(name, y, a, c, delta=1e-3):
     return loss(name, y, h) + (h - a) ** 2 / (2 * c), h, dh, loss(name, y, h)
 
 
-def outer_average(integrand, teacher_kink: bool, noise: float, size: int):
+def outer_average(integrand, teacher_kink: bool, noise: float):
     """E over tau, eta (and xi when noise > 0) of a vector integrand(tau, eta, xi), nested quad_vec."""
     def over_eta(tau, xi):
         return integrate.quad_vec(lambda eta: phi(eta) * integrand(tau, eta, xi), -12, 12, epsabs=1e-10,
@@ -111,7 +111,3 @@ def ridge_generalization_error(alpha: float, ridge: float, noise: float, tempera
     m = (-b + math.sqrt(b * b + 4.0 * lam)) / (2.0 * lam)
     dm = m * (1.0 + m) / (alpha - 1.0 + lam + 2.0 * lam * m)
     return 0.5 * (lam**2 * dm + noise**2 * (m - lam * dm) + temperature * m)
-
-
-def log_ndtr(x):
-    return special.log_ndtr(x)

@@ -67,6 +67,9 @@ class Problem:
                            self.noise)
 
 
+_NO_NOISE_X, _NO_NOISE_W = np.zeros(1), np.ones(1)
+
+
 def generalization_error(problem: Problem, rules: Rules, overlap: float, scale: float, beta: float) -> float:
     """eps_g = E[(g(u) - g(scale * lambda + beta))^2]/2, (u, lambda) unit Gaussians with correlation R.
 
@@ -75,7 +78,7 @@ def generalization_error(problem: Problem, rules: Rules, overlap: float, scale: 
     out = np.empty(N_SUMS)
     overlap = min(max(overlap, -1.0), 1.0)
     loss_sums(problem.code, problem.code, overlap, 1.0 - overlap * overlap, scale, beta, 0.0,
-              rules.tau_x, rules.tau_w, rules.xi_x[:1] * 0.0, np.ones(1), rules.inner_x, rules.inner_w, out)
+              rules.tau_x, rules.tau_w, _NO_NOISE_X, _NO_NOISE_W, rules.inner_x, rules.inner_w, out)
     return float(out[0])
 
 
