@@ -111,3 +111,49 @@ def ridge_generalization_error(alpha: float, ridge: float, noise: float, tempera
     m = (-b + math.sqrt(b * b + 4.0 * lam)) / (2.0 * lam)
     dm = m * (1.0 + m) / (alpha - 1.0 + lam + 2.0 * lam * m)
     return 0.5 * (lam**2 * dm + noise**2 * (m - lam * dm) + temperature * m)
+
+
+def relu_erm_fit(x, y, normalizer, zeta, weight_decay, rng, inits=3):
+    """Finite-N ERM of the relu block by L-BFGS on (w, gamma, beta), best of ``inits`` random starts.
+
+    Objective: sum_mu (y_mu - relu(h_hat_mu))^2/2 + P zeta gamma^2 (pn_gd) or + (wd/2)|w|^2 (none), with
+    h_hat = gamma w.x/|w| + beta or w.x/sqrt(N) + beta. Returns (R, scale, beta) of the minimiser, the order
+    parameters that fix eps_g for Gaussian inputs (scale = gamma, or L = |w|/sqrt N for none).
+    """
+    p, n = x.shape
+    sqrt_n = math.sqrt(n)
+
+    def objective(theta):
+        w, gamma, beta = theta[:n], theta[n], theta[n + 1]
+        h = x @ w / sqrt_n
+        grad = np.zeros_like(theta)
+        if normalizer == "none":
+            a = h + beta
+        else:
+            norm = np.linalg.norm(w) / sqrt_n
+            lam = h / norm
+            a = gamma * lam + beta
+        out = np.maximum(a, 0.0)
+        r = out - y
+        d = r * (a > 0)
+        f = 0.5 * r @ r
+        if normalizer == "none":
+            f += 0.5 * weight_decay * w @ w
+            grad[:n] = x.T @ d / sqrt_n + weight_decay * w
+        else:
+            f += p * zeta * gamma**2
+            g_lam = x.T @ d * gamma / (sqrt_n * norm)
+            grad[:n] = g_lam - (g_lam @ w) * w / (n * norm**2)
+            grad[n] = d @ lam + 2 * p * zeta * gamma
+        grad[n + 1] = d.sum()
+        return f, grad
+
+    best = None
+    for _ in range(inits):
+        theta0 = np.concatenate([rng.standard_normal(n), [1.0, 0.0]])
+        res = optimize.minimize(objective, theta0, jac=True, method="L-BFGS-B",
+                                options={"maxiter": 5000, "gtol": 1e-9, "maxcor": 30})
+        if best is None or res.fun < best.fun:
+            best = res
+    w, gamma, beta = best.x[:n], best.x[n], best.x[n + 1]
+    return w, gamma, beta

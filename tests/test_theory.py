@@ -9,6 +9,7 @@ from tolerances import CLOSED_FORM_RTOL, FINITE_DIFFERENCE_RTOL, MONTE_CARLO_SIG
 
 from statmech_bn.model import normalized_preactivation
 from statmech_bn.theory import METHOD_TABLE, Problem, QuadratureSettings, SolverSettings, solve_curve
+from statmech_bn.theory.problem import generalization_error
 
 SOLVER = SolverSettings(branches="forward", tolerance=1e-11)
 
@@ -195,3 +196,39 @@ def test_linear_theory_against_finite_n_samples(rng, temperature):
                            noise=noise), [alpha])[0].observables["eps_gen"]
     sem = np.std(errors, ddof=1) / math.sqrt(len(errors))
     assert abs(np.mean(errors) - theory) < MONTE_CARLO_SIGMAS * sem + theory / n
+
+
+def test_erm_gamma_decay_equals_weight_decay_of_the_unnormalized_block():
+    """At T = 0 a `none` student with norm L is a sphere student with gain gamma = L, and the penalties
+    (wd/2)|w|^2 = (wd/2) N L^2 and sum_mu zeta gamma^2 = alpha N zeta gamma^2 coincide for wd = 2 alpha zeta:
+    the two ERM saddle points must be the same point, reached through different equations."""
+    zeta = 0.05
+    for alpha in (1.5, 3.0):
+        sphere = curve(Problem("relu", "pn_gd", "erm", zeta=zeta, noise=0.5), [alpha])[0].observables
+        plain = curve(Problem("relu", "none", "erm", weight_decay=2 * alpha * zeta, noise=0.5), [alpha])[0].observables
+        assert sphere["R"] == pytest.approx(plain["R"], rel=1e-7)
+        assert sphere["gamma"] == pytest.approx(plain["L"], rel=1e-7)
+        assert sphere["beta"] == pytest.approx(plain["beta"], rel=1e-7)
+        assert sphere["free_energy"] == pytest.approx(plain["free_energy"], rel=1e-7)
+
+
+@pytest.mark.slow
+def test_relu_erm_theory_against_finite_n_minimisation():
+    """relu/none ERM at alpha = 3 (wd = 0.3, noise 0.5): L-BFGS at N = 400 over 8 seeds. Tolerance: the
+    seeds' standard error times MONTE_CARLO_SIGMAS plus a finite-size allowance of 5/N relative."""
+    n, alpha, wd, noise, seeds = 400, 3.0, 0.3, 0.5, 8
+    problem = Problem("relu", "none", "erm", weight_decay=wd, noise=noise)
+    theory = curve(problem, [alpha])[0].observables["eps_gen"]
+    rules = problem.rules()
+    errors = []
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        teacher = rng.standard_normal(n)
+        teacher *= math.sqrt(n) / np.linalg.norm(teacher)
+        x = rng.standard_normal((int(alpha * n), n))
+        y = np.maximum(x @ teacher / math.sqrt(n), 0.0) + noise * rng.standard_normal(x.shape[0])
+        w, _, beta = naive.relu_erm_fit(x, y, "none", 0.0, wd, rng)
+        overlap = w @ teacher / (np.linalg.norm(w) * math.sqrt(n))
+        errors.append(generalization_error(problem, rules, overlap, np.linalg.norm(w) / math.sqrt(n), beta))
+    sem = np.std(errors, ddof=1) / math.sqrt(seeds)
+    assert abs(np.mean(errors) - theory) < MONTE_CARLO_SIGMAS * sem + 5.0 / n * theory
