@@ -215,7 +215,11 @@ def test_erm_gamma_decay_equals_weight_decay_of_the_unnormalized_block():
 @pytest.mark.slow
 def test_relu_erm_theory_against_finite_n_minimisation():
     """relu/none ERM at alpha = 3 (wd = 0.3, noise 0.5): L-BFGS at N = 400 over 8 seeds. Tolerance: the
-    seeds' standard error times MONTE_CARLO_SIGMAS plus a finite-size allowance of 5/N relative."""
+    seeds' standard error times MONTE_CARLO_SIGMAS plus a finite-size allowance of 5/N relative.
+
+    L-BFGS ends with max|gradient| ~ 1e-3 (per sample) rather than 0: at the minimum an extensive number of
+    samples with y < 0 sit exactly on relu's kink (the clamp h* = 0 of the theory's proximal map), where
+    only a subgradient vanishes. The test therefore checks near-minimisers; eps_g is flat there."""
     n, alpha, wd, noise, seeds = 400, 3.0, 0.3, 0.5, 8
     problem = Problem("relu", "none", "erm", weight_decay=wd, noise=noise)
     theory = curve(problem, [alpha])[0].observables["eps_gen"]
