@@ -18,7 +18,8 @@ EXIT_USAGE = 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, not the usage block
-        raise UserInputError(f"{self.prog}: {message}")
+        command = self.prog.split()[1:]
+        raise UserInputError(f"{command[0]}: {message}" if command else message)
 
 
 def _float_list(text: str) -> list[float]:
