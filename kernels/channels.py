@@ -23,6 +23,7 @@ from .special import log_ndtr, norm_cdf, norm_pdf, truncated_above_zero, truncat
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 SMALL_VARIANCE = 1e-8
+_MAX_ERF_CURVATURE = math.sqrt(2.0 / math.pi) * math.exp(-0.5)
 
 
 @jit
@@ -148,21 +149,31 @@ def tilted(code, y, a, b, beta_t, inner_x, inner_w):
 
 @jit
 def _erf_prox(y, a, c):
-    """Global minimiser of l(y, h) + (h - a)^2/(2c) for g = erf(h/sqrt 2): grid bracket, then Newton."""
+    """Global minimiser of l(y, h) + (h - a)^2/(2c) for g = erf(h/sqrt 2).
+
+    The minimiser lies within c (|y| + 1) sqrt(2/pi) of a. When 1/c > max|g''| (|y| + 1) the objective is
+    strictly convex (max|g''| = sqrt(2/pi) e^(-1/2)) and safeguarded Newton from a finds it directly;
+    otherwise a 33-point grid brackets the global minimum before Newton.
+    """
     bound = c * (abs(y) + 1.0) * _SQRT_2_OVER_PI
-    n_grid = 33
-    best_h = a
-    best_v = math.inf
-    for i in range(n_grid):
-        h = a - bound + 2.0 * bound * i / (n_grid - 1)
-        v = loss(ERF, y, h) + (h - a) ** 2 / (2.0 * c)
-        if v < best_v:
-            best_v = v
-            best_h = h
-    step = 2.0 * bound / (n_grid - 1)
-    lo = best_h - step
-    hi = best_h + step
-    h = best_h
+    if 1.0 / c > _MAX_ERF_CURVATURE * (abs(y) + 1.0):
+        lo = a - bound
+        hi = a + bound
+        h = a
+    else:
+        n_grid = 33
+        best_h = a
+        best_v = math.inf
+        for i in range(n_grid):
+            h = a - bound + 2.0 * bound * i / (n_grid - 1)
+            v = loss(ERF, y, h) + (h - a) ** 2 / (2.0 * c)
+            if v < best_v:
+                best_v = v
+                best_h = h
+        step = 2.0 * bound / (n_grid - 1)
+        lo = best_h - step
+        hi = best_h + step
+        h = best_h
     for _ in range(60):
         g = activation(ERF, h)
         d1, d2 = activation_derivatives(ERF, h)

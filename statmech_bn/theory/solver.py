@@ -37,11 +37,22 @@ class FixedPointResult:
     converged: bool
 
 
+STALL_WINDOW = 500
+"""Iterations over which the best residual must at least halve; otherwise the point is given up as
+non-converged (a linear rate slower than 0.9986 per iteration would need > 10^4 iterations anyway)."""
+
+
 def damped_fixed_point(update: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, damping: float,
                        tolerance: float, max_iterations: int) -> FixedPointResult:
-    """Iterate x <- d x + (1 - d) F(x) until the undamped residual max|F(x) - x| <= tolerance."""
+    """Iterate x <- d x + (1 - d) F(x) until the undamped residual max|F(x) - x| <= tolerance.
+
+    Gives up (converged = False) after ``max_iterations``, on a non-finite F(x), or when the best residual
+    has not halved over the last STALL_WINDOW iterations (a cycle or a stalled iteration).
+    """
     x = np.array(x0, dtype=float)
     residual = np.inf
+    best = np.inf
+    best_at_checkpoint = np.inf
     for iteration in range(1, max_iterations + 1):
         fx = update(x)
         if not np.all(np.isfinite(fx)):
@@ -49,6 +60,11 @@ def damped_fixed_point(update: Callable[[np.ndarray], np.ndarray], x0: np.ndarra
         residual = float(np.max(np.abs(fx - x)))
         if residual <= tolerance:
             return FixedPointResult(fx, residual, iteration, True)
+        best = min(best, residual)
+        if iteration % STALL_WINDOW == 0:
+            if best > 0.5 * best_at_checkpoint:
+                return FixedPointResult(x, residual, iteration, False)
+            best_at_checkpoint = best
         x = damping * x + (1.0 - damping) * fx
     return FixedPointResult(x, residual, max_iterations, False)
 
