@@ -92,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _apply_flags(raw: dict, args, set_override, pairs) -> None:
+    """Copy every given flag (argparse dest) onto its dotted config key; flags win over the file."""
+    for flag, key in pairs:
+        value = getattr(args, flag)
+        if value is not None:
+            set_override(raw, key, value)
+
+
 def _sweep(args) -> int:
     from .config import build_config, default_config_text, parse_toml, read_config_file, set_override
     from .store import SweepStore
@@ -99,15 +107,11 @@ def _sweep(args) -> int:
 
     text = read_config_file(args.config) if args.config else default_config_text()
     raw = parse_toml(text, args.config or "the embedded default")
-    for flag, key in (("output", "output"), ("workers", "workers"), ("activation", "model.activation"),
-                      ("normalizer", "model.normalizer"), ("method", "model.method"),
-                      ("temperature", "model.temperature"), ("zeta", "model.zeta"),
-                      ("weight_decay", "model.weight_decay"), ("noise", "model.noise"),
-                      ("batch_size", "model.batch_size"),
-                      ("branches", "solver.branches")):
-        value = getattr(args, flag)
-        if value is not None:
-            set_override(raw, key, value)
+    _apply_flags(raw, args, set_override, (
+        ("output", "output"), ("workers", "workers"), ("activation", "model.activation"),
+        ("normalizer", "model.normalizer"), ("method", "model.method"), ("temperature", "model.temperature"),
+        ("zeta", "model.zeta"), ("weight_decay", "model.weight_decay"), ("noise", "model.noise"),
+        ("batch_size", "model.batch_size"), ("branches", "solver.branches")))
     if args.alpha is not None:
         raw["alpha"] = args.alpha
     config = build_config(raw)
@@ -128,13 +132,10 @@ def _decompose(args) -> int:
 
     text = read_config_file(args.config) if args.config else ""
     raw = parse_toml(text, args.config or "the defaults")
-    for flag, key in (("output", "output"), ("activation", "model.activation"), ("input", "model.input"),
-                      ("overlap", "model.overlap"), ("gamma", "model.gamma"), ("beta", "model.beta"),
-                      ("noise", "model.noise"), ("batch_sizes", "batch.sizes"), ("samples", "batch.samples"),
-                      ("seed", "batch.seed")):
-        value = getattr(args, flag)
-        if value is not None:
-            set_override(raw, key, value)
+    _apply_flags(raw, args, set_override, (
+        ("output", "output"), ("activation", "model.activation"), ("input", "model.input"),
+        ("overlap", "model.overlap"), ("gamma", "model.gamma"), ("beta", "model.beta"), ("noise", "model.noise"),
+        ("batch_sizes", "batch.sizes"), ("samples", "batch.samples"), ("seed", "batch.seed")))
     config = build_decompose_config(raw)
     command_line = shlex.join([sys.executable, "-m", "statmech_bn", *args.argv])
     with SweepStore(config.output, fingerprint=config.fingerprint, config_text=text, resolved_config=config.resolved,
