@@ -24,11 +24,11 @@ import math
 import numpy as np
 
 from ..kernels.saddle import N_SUMS, erm_sums
-from .problem import Problem, generalization_error, nudge_off_symmetric
-from .solver import ChordJacobian, newton_ascent_step
+from .base import SaddlePointMethod
+from .problem import Problem, generalization_error
 
 
-class ERMSaddle:
+class ERMSaddle(SaddlePointMethod):
     """State: sphere [R, chi, gamma, beta]; none [m, Q, chi, beta]."""
 
     _gamma_slot = 2
@@ -37,11 +37,9 @@ class ERMSaddle:
     def __init__(self, problem: Problem):
         if problem.activation == "sign":
             raise ValueError("ERM is not defined for the sign activation (no useful gradient)")
-        self.problem = problem
+        super().__init__(problem)
         self.rules = problem.rules(problem.quadrature.erm_replica_nodes)
         self._out = np.empty(N_SUMS)
-        self._chord = ChordJacobian()
-        self.zeta = problem.gamma_decay(0.0, 1.0, 0.0)
 
     def _sums(self, x):
         """Disorder averages at state x (see :func:`statmech_bn.kernels.saddle.erm_sums`)."""
@@ -60,11 +58,6 @@ class ERMSaddle:
     def initial_state(self, alpha: float, learned: bool) -> np.ndarray:
         r = 0.95 if learned else 0.2
         return np.array([r, 1.0, 1.0, 0.0])
-
-    def warm_start(self, x: np.ndarray) -> np.ndarray:
-        if self.problem.spherical:
-            return nudge_off_symmetric(x, 0, 2)
-        return nudge_off_symmetric(x, 0, None)
 
     def free_entropy(self, x: np.ndarray, alpha: float, sums=None) -> float:
         """Phi(x) = -(regularized training loss per dimension) once extremised."""
@@ -96,11 +89,6 @@ class ERMSaddle:
             alpha * s[5],
         ])
 
-    def _set_zeta(self, x: np.ndarray) -> None:
-        """Self-consistent gamma decay (bn): zeta evaluated at the current state."""
-        if self.problem.normalizer == "bn":
-            self.zeta = self.problem.gamma_decay(x[0], x[self._gamma_slot], x[self._gamma_slot + 1])
-
     def update(self, x: np.ndarray, alpha: float) -> np.ndarray:
         p = self.problem
         self._set_zeta(x)
@@ -120,14 +108,7 @@ class ERMSaddle:
             new = np.array([m_hat * chi, chi, x[2], x[3]])
         else:
             new = np.array([m_hat * chi, (m_hat * m_hat + q_hat) * chi * chi, chi, x[3]])
-
-        def gradient(params):
-            y = x.copy()
-            y[scale_slots] = params
-            return self.stationarity(y, alpha)[scale_slots]
-
-        new[scale_slots] = newton_ascent_step(gradient, x[scale_slots].copy(),
-                                              self.stationarity(x, alpha, s)[scale_slots], chord=self._chord)
+        new[scale_slots] = self._newton_step(x, alpha, s, scale_slots)
         return new
 
     def observables(self, x: np.ndarray, alpha: float) -> dict[str, float]:

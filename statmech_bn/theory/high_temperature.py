@@ -22,11 +22,11 @@ import math
 import numpy as np
 
 from ..kernels.saddle import N_SUMS, loss_sums
-from .problem import Problem, generalization_error, nudge_off_symmetric
-from .solver import ChordJacobian, newton_ascent_step
+from .base import SaddlePointMethod
+from .problem import Problem, generalization_error
 
 
-class HighTemperatureSaddle:
+class HighTemperatureSaddle(SaddlePointMethod):
     """State: sphere [R, gamma, beta]; none [m, Q, beta]."""
 
     _gamma_slot = 1
@@ -35,11 +35,9 @@ class HighTemperatureSaddle:
     def __init__(self, problem: Problem):
         if problem.temperature <= 0.0:
             raise ValueError("the high-temperature limit needs T > 0 (it fixes alpha/T)")
-        self.problem = problem
+        super().__init__(problem)
         self.rules = problem.rules()
         self._out = np.empty(N_SUMS)
-        self._chord = ChordJacobian()
-        self.zeta = problem.gamma_decay(0.0, 1.0, 0.0)
         self._fixed_scale = problem.activation == "sign"
 
     def _sums(self, x):
@@ -59,11 +57,6 @@ class HighTemperatureSaddle:
     def initial_state(self, alpha: float, learned: bool) -> np.ndarray:
         r = 0.95 if learned else 0.2
         return np.array([r, 1.0, 0.0])
-
-    def warm_start(self, x: np.ndarray) -> np.ndarray:
-        if self.problem.spherical:
-            return nudge_off_symmetric(x, 0, 1)
-        return nudge_off_symmetric(x, 0, None)
 
     def free_entropy(self, x: np.ndarray, alpha: float, sums=None) -> float:
         """-beta f(x) = s - (alpha/T)(eps_t + zeta gamma^2) - wd Q/(2T)."""
@@ -98,11 +91,6 @@ class HighTemperatureSaddle:
             -load * s[5],
         ])
 
-    def _set_zeta(self, x: np.ndarray) -> None:
-        """Self-consistent gamma decay (bn): zeta evaluated at the current state."""
-        if self.problem.normalizer == "bn":
-            self.zeta = self.problem.gamma_decay(x[0], x[self._gamma_slot], x[self._gamma_slot + 1])
-
     def update(self, x: np.ndarray, alpha: float) -> np.ndarray:
         p = self.problem
         self._set_zeta(x)
@@ -122,15 +110,8 @@ class HighTemperatureSaddle:
             m_new = -load * (s[2] - 2.0 * m * s[4]) * v
             new = np.array([m_new, m_new * m_new + v, x[2]])
             scale_slots = slice(2, 3)
-
-        def gradient(params):
-            y = x.copy()
-            y[scale_slots] = params
-            return self.stationarity(y, alpha)[scale_slots]
-
         if scale_slots.stop > scale_slots.start:
-            new[scale_slots] = newton_ascent_step(gradient, x[scale_slots].copy(),
-                                                  self.stationarity(x, alpha, s)[scale_slots], chord=self._chord)
+            new[scale_slots] = self._newton_step(x, alpha, s, scale_slots)
         return new
 
     def observables(self, x: np.ndarray, alpha: float) -> dict[str, float]:

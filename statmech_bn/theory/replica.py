@@ -29,13 +29,13 @@ import math
 import numpy as np
 
 from ..kernels.saddle import N_SUMS, gibbs_sums
-from .problem import Problem, generalization_error, nudge_off_symmetric
-from .solver import ChordJacobian, newton_ascent_step
+from .base import SaddlePointMethod
+from .problem import Problem, generalization_error
 
 _LOG_2PI_E_HALF = 0.5 * (1.0 + math.log(2.0 * math.pi))
 
 
-class GibbsSaddle:
+class GibbsSaddle(SaddlePointMethod):
     """State: sphere [R, q, gamma, beta]; none [m, q, Q, beta] (m = w.w*/N, q and Q raw overlaps)."""
 
     _gamma_slot = 2
@@ -44,12 +44,10 @@ class GibbsSaddle:
     def __init__(self, problem: Problem):
         if problem.temperature <= 0.0:
             raise ValueError("Gibbs learning needs a temperature T > 0")
-        self.problem = problem
+        super().__init__(problem)
         self.rules = problem.rules()
         self.beta_t = 1.0 / problem.temperature
         self._out = np.empty(N_SUMS)
-        self._chord = ChordJacobian()
-        self.zeta = problem.gamma_decay(0.0, 1.0, 0.0)
         self._fixed_scale = problem.activation == "sign"
 
     def _sums(self, x):
@@ -69,11 +67,6 @@ class GibbsSaddle:
     def initial_state(self, alpha: float, learned: bool) -> np.ndarray:
         r = 0.95 if learned else 0.2
         return np.array([r, r * r, 1.0, 0.0])
-
-    def warm_start(self, x: np.ndarray) -> np.ndarray:
-        if self.problem.spherical:
-            return nudge_off_symmetric(x, 0, 2)
-        return nudge_off_symmetric(x, 0, None)
 
     def free_entropy(self, x: np.ndarray, alpha: float, sums=None) -> float:
         """Phi(x) (not extremised), per input dimension."""
@@ -109,11 +102,6 @@ class GibbsSaddle:
             alpha * s[5],
         ])
 
-    def _set_zeta(self, x: np.ndarray) -> None:
-        """Self-consistent gamma decay (bn): zeta evaluated at the current state."""
-        if self.problem.normalizer == "bn":
-            self.zeta = self.problem.gamma_decay(x[0], x[self._gamma_slot], x[self._gamma_slot + 1])
-
     def update(self, x: np.ndarray, alpha: float) -> np.ndarray:
         p = self.problem
         self._set_zeta(x)
@@ -133,13 +121,7 @@ class GibbsSaddle:
             new = np.array([m_hat * v, q_new, q_new + v, x[3]])
             scale_slots = slice(3, 4)
         if not self._fixed_scale:
-            def gradient(params):
-                y = x.copy()
-                y[scale_slots] = params
-                return self.stationarity(y, alpha)[scale_slots]
-
-            new[scale_slots] = newton_ascent_step(gradient, x[scale_slots].copy(),
-                                                  self.stationarity(x, alpha, s)[scale_slots], chord=self._chord)
+            new[scale_slots] = self._newton_step(x, alpha, s, scale_slots)
         return new
 
     def observables(self, x: np.ndarray, alpha: float) -> dict[str, float]:
