@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import integrate, optimize
+from scipy import integrate, optimize, special
 
 INF = np.inf
 
@@ -157,3 +157,96 @@ def relu_erm_fit(x, y, normalizer, zeta, weight_decay, rng, inits=3):
             best = res
     w, gamma, beta = best.x[:n], best.x[n], best.x[n + 1]
     return w, gamma, beta
+
+
+# Mini-batch SGD of the block on a fixed training set (kernels/sgd.py), with whole-batch NumPy operations.
+# kind: "batch" (bn: batch mean and biased batch std, backprop through both), "population" (pn/wn/pn_gd:
+# field gamma w.x/|w| + beta) or "plain" (none: field w.x/sqrt(N) + beta, gamma unused). Per-sample objective
+# (g(a) - y)^2/2 + zeta gamma^2 (batch, population) or + weight_decay/(2p) |w|^2 (plain), p the training-set size.
+
+
+def _g(name: str, z: np.ndarray) -> np.ndarray:
+    if name == "linear":
+        return z
+    if name == "relu":
+        return np.maximum(z, 0.0)
+    if name == "erf":
+        return special.erf(z / math.sqrt(2.0))
+    raise ValueError(name)
+
+
+def _g_prime(name: str, z: np.ndarray) -> np.ndarray:
+    if name == "linear":
+        return np.ones_like(z)
+    if name == "relu":
+        return (z > 0.0).astype(float)
+    if name == "erf":
+        return math.sqrt(2.0 / math.pi) * np.exp(-0.5 * z * z)
+    raise ValueError(name)
+
+
+def batch_fields(kind, xb, w, gamma, beta):
+    """The fields a of the batch rows xb (M, N)."""
+    h = xb @ w / math.sqrt(xb.shape[1])
+    if kind == "batch":
+        return gamma * (h - h.mean()) / h.std() + beta
+    if kind == "population":
+        return gamma * (xb @ w) / np.linalg.norm(w) + beta
+    if kind == "plain":
+        return h + beta
+    raise ValueError(kind)
+
+
+def batch_objective(kind, activation_name, xb, yb, w, gamma, beta, zeta, weight_decay, p):
+    """Batch mean of the per-sample objective (for finite differences)."""
+    a = batch_fields(kind, xb, w, gamma, beta)
+    value = 0.5 * np.mean((_g(activation_name, a) - yb) ** 2)
+    if kind == "plain":
+        return value + weight_decay / (2 * p) * (w @ w)
+    return value + zeta * gamma**2
+
+
+def batch_gradient_reference(kind, activation_name, xb, yb, w, gamma, beta, zeta, weight_decay, p):
+    """(objective, dF/dw, dF/dgamma, dF/dbeta) of the batch mean; BN by the textbook backward pass."""
+    m, n = xb.shape
+    a = batch_fields(kind, xb, w, gamma, beta)
+    da = (_g(activation_name, a) - yb) * _g_prime(activation_name, a) / m
+    objective = batch_objective(kind, activation_name, xb, yb, w, gamma, beta, zeta, weight_decay, p)
+    if kind == "plain":
+        return objective, xb.T @ da / math.sqrt(n) + weight_decay / p * w, 0.0, da.sum()
+    if kind == "population":
+        norm = np.linalg.norm(w)
+        lam = xb @ w / norm
+        dlam = gamma * da
+        grad_w = xb.T @ dlam / norm - (dlam @ lam) * w / norm**2
+        return objective, grad_w, da @ lam + 2 * zeta * gamma, da.sum()
+    h = xb @ w / math.sqrt(n)
+    mu = h.mean()
+    var = ((h - mu) ** 2).mean()
+    xhat = (h - mu) / np.sqrt(var)
+    dxhat = gamma * da
+    dvar = np.sum(dxhat * (h - mu)) * -0.5 * var**-1.5
+    dmu = -np.sum(dxhat) / np.sqrt(var) + dvar * np.mean(-2.0 * (h - mu))
+    dh = dxhat / np.sqrt(var) + dvar * 2.0 * (h - mu) / m + dmu / m
+    return objective, xb.T @ dh / math.sqrt(n), da @ xhat + 2 * zeta * gamma, da.sum()
+
+
+def sgd_epoch_reference(activation_name, kind, x, y, permutation, batch_size, lr_w, lr_scalar, zeta, weight_decay,
+                        w, gamma, beta):
+    """One epoch of mini-batch SGD, batch b = permutation[b M:(b + 1) M], the incomplete last batch skipped.
+
+    Returns (w, gamma, beta, mean over batches of the batch objective before each step); w is not modified.
+    """
+    p = x.shape[0]
+    w = np.array(w, dtype=float)
+    objectives = []
+    for b in range(p // batch_size):
+        rows = permutation[b * batch_size:(b + 1) * batch_size]
+        objective, grad_w, d_gamma, d_beta = batch_gradient_reference(kind, activation_name, x[rows], y[rows], w,
+                                                                      gamma, beta, zeta, weight_decay, p)
+        objectives.append(objective)
+        w = w - lr_w * grad_w
+        if kind != "plain":
+            gamma = gamma - lr_scalar * d_gamma
+        beta = beta - lr_scalar * d_beta
+    return w, gamma, beta, (sum(objectives) / len(objectives) if objectives else math.nan)
