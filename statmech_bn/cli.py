@@ -60,13 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("-o", "--output", help="HDF5 file to write or resume")
     sweep.add_argument("--activation", type=_str_list, help="comma list: linear, relu, erf, sign")
     sweep.add_argument("--normalizer", type=_str_list, help="comma list: pn, wn, pn_gd, bn, none")
-    sweep.add_argument("--method", type=_str_list, help="comma list: high_temperature, gibbs, erm")
+    sweep.add_argument("--method", type=_str_list,
+                       help="comma list: high_temperature, gibbs, erm (theory); sim_gibbs, sim_erm, sim_sgd (finite N)")
     sweep.add_argument("--temperature", type=_float_list, help="comma list of T > 0")
     sweep.add_argument("--zeta", type=_float_list, help="gamma-decay strengths for pn_gd (>= 0)")
     sweep.add_argument("--weight-decay", type=_float_list, help="weight decay for none (>= 0)")
     sweep.add_argument("--noise", type=_float_list, help="teacher label-noise std (>= 0)")
     sweep.add_argument("--batch-size", type=_float_list, help="batch sizes M >= 2 for bn")
     sweep.add_argument("--alpha", type=_alpha, help="start:stop:num[:log] or a comma list of loads")
+    sweep.add_argument("--size", type=int, help="simulations: width N")
+    sweep.add_argument("--seeds", type=int, help="simulations: seeds per load (>= 2)")
+    sweep.add_argument("--seed", type=int, help="simulations: master seed (per-point seeds are derived and stored)")
+    sweep.add_argument("--learning-rate", type=float, help="sim_sgd: learning rate per sample")
     sweep.add_argument("--branches", choices=("forward", "backward", "both"), help="continuation direction(s)")
     sweep.add_argument("--workers", type=int, help="worker processes (0: all cores)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -111,7 +116,8 @@ def _sweep(args) -> int:
         ("output", "output"), ("workers", "workers"), ("activation", "model.activation"),
         ("normalizer", "model.normalizer"), ("method", "model.method"), ("temperature", "model.temperature"),
         ("zeta", "model.zeta"), ("weight_decay", "model.weight_decay"), ("noise", "model.noise"),
-        ("batch_size", "model.batch_size"), ("branches", "solver.branches")))
+        ("batch_size", "model.batch_size"), ("branches", "solver.branches"), ("size", "simulation.size"),
+        ("seeds", "simulation.seeds"), ("seed", "simulation.seed"), ("learning_rate", "simulation.learning_rate")))
     if args.alpha is not None:
         raw["alpha"] = args.alpha
     config = build_config(raw)

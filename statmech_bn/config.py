@@ -19,7 +19,8 @@ from importlib import resources
 import numpy as np
 
 from .errors import UserInputError
-from .model import ACTIVATION_CODES, METHODS, NORMALIZERS, allowed_methods
+from .model import ACTIVATION_CODES, METHODS, NORMALIZERS, SIMULATION_METHODS, allowed_methods, allowed_normalizers
+from .simulate.common import SimulationSettings
 from .theory.problem import Problem, QuadratureSettings
 from .theory.solver import SolverSettings
 
@@ -44,6 +45,7 @@ DEFAULTS: dict = {
     "alpha": {"start": 0.5, "stop": 10.0, "num": 40, "spacing": "linear"},
     "solver": {f.name: f.default for f in fields(SolverSettings)},
     "quadrature": {f.name: f.default for f in fields(QuadratureSettings)},
+    "simulation": {f.name: f.default for f in fields(SimulationSettings)},
 }
 RUN_ONLY_KEYS = ("output", "workers")
 """Keys that do not change any number in the output: excluded from the config fingerprint."""
@@ -63,11 +65,21 @@ class CurveSpec:
     name: str
     problem: Problem
 
+    @property
+    def is_simulation(self) -> bool:
+        return self.problem.method in SIMULATION_METHODS
+
     def attributes(self) -> dict:
         p = self.problem
         return {"activation": p.activation, "normalizer": p.normalizer, "method": p.method,
+                "kind": "simulation" if self.is_simulation else "theory",
                 "temperature": p.temperature, "zeta": p.zeta, "weight_decay": p.weight_decay,
                 "noise": p.noise, "batch_size": p.batch_size, "input": "gaussian"}
+
+    @property
+    def key(self) -> str:
+        """The curve's physics as text (seeds of simulation points derive from it)."""
+        return json.dumps(self.attributes(), sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,7 @@ class SweepConfig:
     alphas: np.ndarray
     solver: SolverSettings
     curves: tuple[CurveSpec, ...]
+    simulation: SimulationSettings = SimulationSettings()
 
     @property
     def fingerprint(self) -> str:
@@ -196,12 +209,17 @@ def _curves(model: dict, quadrature: QuadratureSettings) -> tuple[CurveSpec, ...
         if method not in allowed_methods(act):
             raise UserInputError(f"config: method {method!r} is not defined for activation {act!r} "
                                  f"(allowed: {', '.join(allowed_methods(act))})")
+        if norm not in allowed_normalizers(method):
+            covered = ", ".join(allowed_normalizers(method))
+            raise UserInputError(f"config: method {method!r} covers normalizers {covered} (got {norm!r}); "
+                                 "the real bn student is simulated by sim_sgd")
         if norm == "bn" and act == "sign":
             raise UserInputError("config: normalizer 'bn' needs a differentiable activation (not sign): its "
                                  "gamma decay comes from the loss curvature")
-        key = (act, norm, method, 0.0 if method == "erm" else temp, zeta if norm == "pn_gd" else 0.0,
-               decay if norm == "none" else 0.0, noise, int(batch) if norm == "bn" else 0)
-        if norm == "none" and method == "gibbs" and key[5] == 0.0:
+        key = (act, norm, method, 0.0 if method in ("erm", "sim_erm", "sim_sgd") else temp,
+               zeta if norm == "pn_gd" else 0.0, decay if norm == "none" else 0.0, noise,
+               int(batch) if norm == "bn" or method == "sim_sgd" else 0)
+        if norm == "none" and method in ("gibbs", "sim_gibbs") and key[5] == 0.0:
             raise UserInputError("config: Gibbs learning of normalizer 'none' needs model.weight_decay > 0 "
                                  "(with a flat prior the posterior is improper for alpha < 1)")
         seen.setdefault(key, None)
@@ -240,9 +258,26 @@ def build_config(raw: dict) -> SweepConfig:
     solver = SolverSettings(damping, tolerance, max_iterations, solver_table["branches"])
     quad = QuadratureSettings(**{k: _number(resolved["quadrature"], k, "quadrature", kind=int, low=1)
                                  for k in resolved["quadrature"]})
+    simulation = _simulation(resolved["simulation"])
     alphas, resolved["alpha"] = _alphas(alpha_raw)
     curves = _curves(resolved["model"], quad)
-    return SweepConfig(resolved, resolved["output"], workers or (os.cpu_count() or 1), alphas, solver, curves)
+    return SweepConfig(resolved, resolved["output"], workers or (os.cpu_count() or 1), alphas, solver, curves,
+                       simulation)
+
+
+def _simulation(table: dict) -> SimulationSettings:
+    """The ``[simulation]`` table: integers with their minimum, positive numbers, seeds >= 0."""
+    minimum = {"size": 10, "seeds": 2, "seed": 0, "inits": 1, "max_iterations": 1, "chains": 2, "trajectories": 8,
+               "leapfrog_steps": 1, "max_epochs": 1, "patience": 1, "lr_halvings": 0}
+    values = {}
+    for f in fields(SimulationSettings):
+        if f.name in minimum:
+            values[f.name] = _number(table, f.name, "simulation", kind=int, low=minimum[f.name])
+        else:
+            values[f.name] = _number(table, f.name, "simulation", low=0.0, low_open=True)
+    if values["rhat_max"] <= 1.0:
+        raise UserInputError(f"config: 'simulation.rhat_max' must be > 1 (got {values['rhat_max']!r})")
+    return SimulationSettings(**values)
 
 
 def parse_toml(text: str, source: str) -> dict:

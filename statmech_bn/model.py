@@ -17,16 +17,27 @@ from .kernels import activations as _act
 ACTIVATION_CODES = {"linear": _act.LINEAR, "relu": _act.RELU, "erf": _act.ERF, "sign": _act.SIGN}
 SCALE_INVARIANT = ("pn", "wn", "pn_gd", "bn")
 NORMALIZERS = (*SCALE_INVARIANT, "none")
-METHODS = ("high_temperature", "gibbs", "erm")
+THEORY_METHODS = ("high_temperature", "gibbs", "erm")
+SIMULATION_METHODS = ("sim_gibbs", "sim_erm", "sim_sgd")
+"""Finite-N simulations (statmech_bn.simulate): HMC of the Gibbs posterior, full-batch ERM, mini-batch SGD."""
+METHODS = THEORY_METHODS + SIMULATION_METHODS
 GRADIENT_FREE_ACTIVATIONS = ("sign",)
-"""Activations without a useful gradient: only sampling-based methods (Gibbs, high temperature) apply."""
+"""Activations without a useful gradient: only the sampling theories (Gibbs, high temperature) apply."""
 
 
 def allowed_methods(activation: str) -> tuple[str, ...]:
-    """Theory methods that are defined for ``activation`` (ERM needs a non-degenerate loss landscape)."""
+    """Methods defined for ``activation``: ERM, HMC and SGD need a gradient."""
     if activation in GRADIENT_FREE_ACTIVATIONS:
         return ("high_temperature", "gibbs")
     return METHODS
+
+
+def allowed_normalizers(method: str) -> tuple[str, ...]:
+    """Normalizers a method covers. The real ``bn`` student (batch statistics) exists only in SGD; its
+    Gibbs and ERM theory is pn_gd with zeta(M) (analysis A), which the theory methods provide."""
+    if method in ("sim_gibbs", "sim_erm"):
+        return ("pn", "wn", "pn_gd", "none")
+    return NORMALIZERS
 
 
 def normalized_preactivation(normalizer: str, weights: np.ndarray, inputs: np.ndarray, gamma: float,

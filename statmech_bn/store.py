@@ -39,6 +39,8 @@ class Schema:
 
     format_name: str
     fields: dict
+    per_seed: tuple[str, ...] = ()
+    """Fields with one value per seed: 2-D datasets (points, seeds)."""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -56,6 +58,12 @@ DECOMPOSE_SCHEMA = Schema("statmech_bn.decompose", {
                                      "mc_gap_sem", "ratio_to_analytic", "ratio_to_zeta_gamma2")},
     "n_batches": np.int64, "seed": np.int64,
 })
+SIMULATION_SCHEMA = Schema("statmech_bn.sweep", {
+    **{name: np.float64 for name in ("alpha", "eps_gen", "eps_gen_sem", "eps_gen_seeds", "eps_train", "R", "L",
+                                     "gamma", "beta", "steps", "grad_norm", "acceptance_rate", "rhat")},
+    "converged": np.bool_, "seeds": np.int64,
+}, per_seed=("eps_gen_seeds", "seeds"))
+"""Simulation curves live in sweep files beside theory curves (curve attribute ``kind``)."""
 SCHEMAS = {schema.format_name: schema for schema in (SWEEP_SCHEMA, DECOMPOSE_SCHEMA)}
 FORMAT_NAME = SWEEP_SCHEMA.format_name
 FIELDS = SWEEP_SCHEMA.names
@@ -145,12 +153,15 @@ class SweepStore:
                                  f"this is {__version__}; refusing to mix results")
 
     # -- curves -----------------------------------------------------------------------------------
-    def prepare_curve(self, name: str, attributes: dict, n_alpha: int) -> tuple[int, dict | None]:
+    def prepare_curve(self, name: str, attributes: dict, n_alpha: int, schema: Schema | None = None,
+                      n_seeds: int = 0) -> tuple[int, dict | None]:
         """Create the curve group if needed; return (points already stored, last converged point).
 
+        ``schema`` (default: the file's) sets the curve's datasets; its per-seed fields are (points, n_seeds).
         A finished or consistent curve is only read; the file is written when the group is new or when
         a point that was being written at a kill has to be dropped.
         """
+        schema = schema or self.schema
         with self._open("r") as f:
             group = f["curves"].get(name)
             if group is not None:
@@ -159,12 +170,15 @@ class SweepStore:
                     raise UserInputError(f"store: curve {name} in {self.path} has different attributes; "
                                          "refusing to mix results")
                 n = int(group.attrs["n_points"])
-                ragged = any(group[field].shape[0] != n for field in self.schema.names)
+                if set(group) != set(schema.names):
+                    raise UserInputError(f"store: curve {name} in {self.path} has other datasets than expected; "
+                                         "refusing to mix results")
+                ragged = any(group[field].shape[0] != n for field in schema.names)
                 converged = group["converged"][:n] if "converged" in group else np.ones(n, dtype=bool)
                 last = None
                 if converged.any():
                     i = int(np.flatnonzero(converged)[-1])
-                    last = {field: group[field][i].item() for field in self.schema.names}
+                    last = {field: group[field][i].item() for field in schema.names if field not in schema.per_seed}
         if group is None:
             with self._open("r+") as f:
                 group = f["curves"].create_group(name)
@@ -173,23 +187,26 @@ class SweepStore:
                 group.attrs["n_points"] = 0
                 group.attrs["n_alpha"] = n_alpha
                 group.attrs["complete"] = False
-                for field, dtype in self.schema.fields.items():
-                    group.create_dataset(field, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(64,))
+                for field, dtype in schema.fields.items():
+                    if field in schema.per_seed:
+                        group.create_dataset(field, shape=(0, n_seeds), maxshape=(None, n_seeds), dtype=dtype,
+                                             chunks=(64, n_seeds))
+                    else:
+                        group.create_dataset(field, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(64,))
             return 0, None
         if ragged:  # drop the point that was being written when a run was killed
             with self._open("r+") as f:
-                for field in self.schema.names:
-                    f["curves"][name][field].resize((n,))
+                for field in schema.names:
+                    f["curves"][name][field].resize(n, axis=0)
         return n, last
 
     def append(self, name: str, record: dict) -> None:
-        """Append one point (a dict with every field of the schema) to a curve."""
+        """Append one point (a dict with every dataset of the curve) to a curve."""
         with self._open("r+") as f:
             group = f["curves"][name]
             n = int(group.attrs["n_points"])
-            for field in self.schema.names:
-                dset = group[field]
-                dset.resize((n + 1,))
+            for field, dset in group.items():
+                dset.resize(n + 1, axis=0)
                 dset[n] = record[field]
             group.attrs["n_points"] = n + 1
             group.attrs["complete"] = n + 1 == int(group.attrs["n_alpha"])

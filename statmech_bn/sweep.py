@@ -16,7 +16,9 @@ import numpy as np
 from tqdm import tqdm
 
 from .config import CurveSpec, SweepConfig
-from .store import FIELDS, SweepStore
+from .simulate import SIMULATION_TABLE, SimulationSettings, point_seeds
+from .simulate import point_record as simulation_record
+from .store import FIELDS, SIMULATION_SCHEMA, SWEEP_SCHEMA, SweepStore
 from .theory import METHOD_TABLE, solve_curve
 from .theory.solver import SolverSettings
 
@@ -30,6 +32,7 @@ class CurveTask:
     solver: SolverSettings
     start_index: int
     warm_record: dict | None
+    simulation: SimulationSettings = SimulationSettings()
 
 
 def point_record(point) -> dict:
@@ -45,6 +48,14 @@ def point_record(point) -> dict:
 
 def run_curve(task: CurveTask, emit) -> None:
     """Solve ``task`` and call ``emit(name, record)`` for each point, in ascending alpha."""
+    if task.spec.is_simulation:
+        simulate = SIMULATION_TABLE[task.spec.problem.method]
+        settings = task.simulation
+        for alpha in task.alphas[task.start_index:]:
+            seeds = point_seeds(settings.seed, task.spec.key, float(alpha), settings.seeds)
+            outcomes = [simulate(task.spec.problem, float(alpha), settings, seed) for seed in seeds]
+            emit(task.spec.name, simulation_record(float(alpha), seeds, outcomes))
+        return
     method = METHOD_TABLE[task.spec.problem.method](task.spec.problem)
     warm = None
     if task.warm_record is not None:
@@ -61,8 +72,10 @@ def _worker(task: CurveTask, results) -> str:
 
 
 def curve_attributes(spec: CurveSpec, config: SweepConfig) -> dict:
-    method = METHOD_TABLE[spec.problem.method]
     attrs = spec.attributes()
+    if spec.is_simulation:
+        return {**attrs, **SIMULATION_TABLE[spec.problem.method].attributes(config.simulation)}
+    method = METHOD_TABLE[spec.problem.method]
     attrs["free_energy_definition"] = method.free_energy_definition
     attrs["solver_damping"] = config.solver.damping
     attrs["solver_tolerance"] = config.solver.tolerance
@@ -76,10 +89,12 @@ def run_sweep(config: SweepConfig, store: SweepStore, progress: bool = True) -> 
     tasks = []
     done_before = 0
     for spec in config.curves:
-        n_done, last = store.prepare_curve(spec.name, curve_attributes(spec, config), len(config.alphas))
+        schema = SIMULATION_SCHEMA if spec.is_simulation else SWEEP_SCHEMA
+        n_done, last = store.prepare_curve(spec.name, curve_attributes(spec, config), len(config.alphas), schema,
+                                           config.simulation.seeds)
         done_before += n_done
         if n_done < len(config.alphas):
-            tasks.append(CurveTask(spec, config.alphas, config.solver, n_done, last))
+            tasks.append(CurveTask(spec, config.alphas, config.solver, n_done, last, config.simulation))
     total = len(config.alphas) * len(config.curves)
     written = {spec.name: 0 for spec in config.curves}
     bar = tqdm(total=total, initial=done_before, unit="pt", desc="sweep", disable=not progress,

@@ -15,7 +15,7 @@ import pytest
 from statmech_bn import __version__
 from statmech_bn.cli import main
 from statmech_bn.config import build_config, parse_toml
-from statmech_bn.store import FIELDS, SweepStore, read_curves
+from statmech_bn.store import FIELDS, SIMULATION_SCHEMA, SweepStore, read_curves
 
 QUICK = """
 output = "quick.h5"
@@ -230,3 +230,90 @@ def test_parallel_sweep_matches_serial(tmp_path, quick_config):
     for name in serial:
         for field in FIELDS:
             np.testing.assert_array_equal(serial[name][field], parallel[name][field])
+
+
+SIMULATED = """
+output = "sim.h5"
+workers = 1
+[model]
+activation = "relu"
+normalizer = ["pn_gd", "bn"]
+method = ["erm", "sim_sgd"]
+zeta = 0.1
+noise = 0.5
+batch_size = 8
+[alpha]
+values = [1.0, 2.0]
+[simulation]
+size = 40
+seeds = 3
+max_epochs = 40
+"""
+
+
+def test_simulation_curves_share_the_file_with_their_theory(tmp_path):
+    (tmp_path / "sim.toml").write_text(SIMULATED)
+    assert run_cli(["sweep", "sim.toml", "--no-progress"], tmp_path) == 0
+    curves = read_curves(str(tmp_path / "sim.h5"))
+    kinds = {name: c["attrs"]["kind"] for name, c in curves.items()}
+    assert sorted(kinds.values()) == ["simulation", "simulation", "theory", "theory"]
+    for name, curve in curves.items():
+        if kinds[name] == "theory":
+            assert sorted(k for k in curve if k != "attrs") == sorted(FIELDS)
+            continue
+        assert sorted(k for k in curve if k != "attrs") == sorted(SIMULATION_SCHEMA.names)
+        assert curve["eps_gen_seeds"].shape == (2, 3) and curve["seeds"].shape == (2, 3)
+        np.testing.assert_allclose(curve["eps_gen"], curve["eps_gen_seeds"].mean(axis=1), rtol=1e-12)
+        sem = curve["eps_gen_seeds"].std(axis=1, ddof=1) / np.sqrt(3)
+        np.testing.assert_allclose(curve["eps_gen_sem"], sem, rtol=1e-12)
+        attrs = curve["attrs"]
+        assert attrs["simulation_size"] == 40 and attrs["simulation_seeds"] == 3 and attrs["batch_size"] == 8
+        assert "learning_rate_definition" in attrs and attrs["simulation_learning_rate"] == 0.5
+    # the stored seeds reproduce a point bit for bit
+    from statmech_bn.config import build_config, parse_toml
+    from statmech_bn.simulate import SIMULATION_TABLE, point_seeds
+
+    config = build_config(parse_toml(SIMULATED, "test"))
+    spec = next(c for c in config.curves if c.problem.normalizer == "bn" and c.is_simulation)
+    stored = curves[spec.name]
+    seeds = point_seeds(config.simulation.seed, spec.key, 2.0, 3)
+    assert list(stored["seeds"][1]) == seeds
+    again = SIMULATION_TABLE["sim_sgd"](spec.problem, 2.0, config.simulation, seeds[2])
+    assert again.eps_gen == stored["eps_gen_seeds"][1, 2]
+
+
+def test_simulation_sweep_is_the_same_in_parallel_and_resumes(tmp_path):
+    (tmp_path / "sim.toml").write_text(SIMULATED)
+    assert run_cli(["sweep", "sim.toml", "--no-progress", "-o", "serial.h5"], tmp_path) == 0
+    assert run_cli(["sweep", "sim.toml", "--no-progress", "-o", "parallel.h5", "--workers", "2"], tmp_path) == 0
+    serial, parallel = read_curves(str(tmp_path / "serial.h5")), read_curves(str(tmp_path / "parallel.h5"))
+    for name in serial:
+        for field in serial[name]:
+            if field != "attrs":
+                np.testing.assert_array_equal(serial[name][field], parallel[name][field])
+    # drop the last point of every curve, as a kill would, and resume
+    with h5py.File(tmp_path / "parallel.h5", "r+") as f:
+        for group in f["curves"].values():
+            group.attrs["n_points"] = 1
+    assert run_cli(["sweep", "sim.toml", "--no-progress", "-o", "parallel.h5"], tmp_path) == 0
+    resumed = read_curves(str(tmp_path / "parallel.h5"))
+    for name in serial:
+        for field in serial[name]:
+            if field != "attrs":
+                np.testing.assert_array_equal(serial[name][field], resumed[name][field])
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("[model]\nnormalizer = 'bn'\nmethod = 'sim_gibbs'\n", "the real bn student is simulated by sim_sgd"),
+    ("[model]\nactivation = 'sign'\nmethod = 'sim_erm'\n", "not defined for activation 'sign'"),
+    ("[simulation]\nsize = 5\n", "simulation.size' must be >= 10"),
+    ("[simulation]\nseeds = 1\n", "simulation.seeds' must be >= 2"),
+    ("[simulation]\nrhat_max = 1.0\n", "simulation.rhat_max' must be > 1"),
+    ("[simulation]\nlearning_rate = -0.1\n", "simulation.learning_rate' must be > 0"),
+    ("[simulation]\nsteps = 3\n", "unknown key 'simulation.steps'"),
+])
+def test_bad_simulation_config_gets_one_line_and_exit_2(tmp_path, capsys, text, fragment):
+    (tmp_path / "bad.toml").write_text(text)
+    assert run_cli(["sweep", "bad.toml", "-o", "out.h5", "--no-progress"], tmp_path) == 2
+    assert fragment in one_error_line(capsys)
+    assert not (tmp_path / "out.h5").exists()
