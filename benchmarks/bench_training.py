@@ -3,6 +3,8 @@
 (a) Full-batch energy and gradient (:func:`statmech_bn.kernels.block.loss_and_gradient`, used by ERM) against a
     straightforward NumPy implementation of the same, and against the machine limit: the two BLAS matrix-vector
     products alone (np.dot(x, w) and np.dot(d, x)), each of which streams all of x once.
+(c) One Hamiltonian Monte Carlo trajectory of 16 leapfrog steps (:func:`statmech_bn.kernels.sampling.leapfrog`,
+    used by sim_gibbs) against the same trajectory in NumPy and against 16 times the BLAS pair.
 (b) One epoch of mini-batch SGD (:func:`statmech_bn.kernels.sgd.sgd_epoch`) for ``bn``, ``pn`` and ``none``
     against a NumPy loop over the same batches (the same steps, batch rows gathered with fancy indexing), and
     against the same streaming limit (x read twice; the kernel reads each row once from memory and once more
@@ -27,6 +29,7 @@ from scipy.special import erf
 
 from statmech_bn.kernels._jit import jit
 from statmech_bn.kernels.block import loss_and_gradient
+from statmech_bn.kernels.sampling import leapfrog, potential_and_gradient
 from statmech_bn.kernels.sgd import BATCH, PLAIN, POPULATION, sgd_epoch
 from statmech_bn.model import ACTIVATION_CODES
 
@@ -81,6 +84,26 @@ def numpy_loss_and_gradient(activation, scale_invariant, x, y, w, gamma, beta, z
         grad = (d_lam @ x) / (math.sqrt(n) * norm) - (d_lam @ lam) * w / (n * norm * norm)
         return energy + p * zeta * gamma**2, grad, d @ lam + 2 * p * zeta * gamma, d.sum()
     return energy + 0.5 * weight_decay * w @ w, (d @ x) / math.sqrt(n) + weight_decay * w, 0.0, d.sum()
+
+
+def numpy_leapfrog(activation, x, y, theta, momentum, inverse_mass, step, n_steps, temperature, grad):
+    """The trajectory of ``leapfrog`` for a pn student (U = E/T + |w|^2/2), with NumPy operations."""
+    n = x.shape[1]
+
+    def gradient(t):
+        energy, g_w, g_gamma, g_beta = numpy_loss_and_gradient(activation, True, x, y, t[:n], t[n], t[n + 1],
+                                                               ZETA, WEIGHT_DECAY)
+        return energy / temperature + 0.5 * t[:n] @ t[:n], np.concatenate([g_w / temperature + t[:n],
+                                                                          [g_gamma / temperature,
+                                                                           g_beta / temperature]])
+
+    theta, momentum, potential = theta.copy(), momentum.copy(), math.nan
+    for _ in range(n_steps):
+        momentum -= 0.5 * step * grad
+        theta += step * inverse_mass * momentum
+        potential, grad = gradient(theta)
+        momentum -= 0.5 * step * grad
+    return potential, 0.5 * np.sum(inverse_mass * momentum**2)
 
 
 def numpy_sgd(activation, kind, x, y, permutation, m, n_batches, lr_w, lr_scalar, zeta, weight_decay, w, gamma,
@@ -190,6 +213,22 @@ def main() -> None:
         table_b.append((name, m, n_batches, kernel, numpy_time))
     measure_limits()
 
+    leap_steps, temperature = 16, 0.5
+    theta0 = np.concatenate([w0, [gamma, beta]])
+    inverse_mass = np.concatenate([np.ones(n), [1.0 / n, 1.0 / n]])
+    momentum0 = rng.standard_normal(n + 2) / np.sqrt(inverse_mass)
+    grad0 = np.empty(n + 2)
+    potential_and_gradient(code, True, x, y, theta0, temperature, ZETA, WEIGHT_DECAY, grad0, work)
+
+    def kernel_trajectory():
+        leapfrog(code, True, x, y, theta0.copy(), momentum0.copy(), inverse_mass, 1e-3, leap_steps, temperature,
+                 ZETA, WEIGHT_DECAY, grad0.copy(), work)
+
+    kernel_hmc = best_of(kernel_trajectory, 3)
+    numpy_hmc = best_of(lambda: numpy_leapfrog(act, x, y, theta0, momentum0, inverse_mass, 1e-3, leap_steps,
+                                               temperature, grad0), 3)
+    measure_limits()
+
     limit, limit_one = limits
     print(f"\n{act} student and teacher (noise 0.5), Gaussian inputs, N = {n}, P = {p} "
           f"(x: {x.nbytes / 1e6:.0f} MB), best of {args.repeats} (SGD: best of 3)")
@@ -203,6 +242,12 @@ def main() -> None:
     for name, kernel, numpy_time in table_a:
         print(f"  {name:<11}{kernel * 1e3:12.1f}{numpy_time * 1e3:12.1f}{limit * 1e3:12.1f}{kernel / limit:14.2f}"
               f"{numpy_time / kernel:14.1f}")
+
+    print(f"\n(c) one HMC trajectory, {leap_steps} leapfrog steps (pn, T = {temperature}; both receive the "
+          "start's gradient)")
+    print(f"  kernel {kernel_hmc * 1e3:.1f} ms, numpy {numpy_hmc * 1e3:.1f} ms (numpy/kernel "
+          f"{numpy_hmc / kernel_hmc:.2f}), limit {leap_steps} x BLAS pair {leap_steps * limit * 1e3:.1f} ms "
+          f"(kernel/limit {kernel_hmc / (leap_steps * limit):.2f})")
 
     print(f"\n(b) one SGD epoch (P // M steps, lr_w = {LR_W}, lr_scalar = lr_w/N; the kernel runs on one core); numpy: "
           f"the first {args.numpy_fraction:.0%} of the epoch, time scaled to a full epoch")

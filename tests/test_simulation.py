@@ -23,9 +23,8 @@ from statmech_bn.theory.solver import SolverSettings
 
 
 def theory_eps(problem: Problem, alpha: float) -> tuple[float, bool]:
-    """The replica theory's eps_g at alpha (one point, from the solver's default start)."""
-    point = list(solve_curve(METHOD_TABLE[problem.method](problem), np.array([alpha]),
-                             SolverSettings(branches="forward")))[-1]
+    """The replica theory's eps_g at alpha (one point, the solver's default: both branches, lower free energy)."""
+    point = list(solve_curve(METHOD_TABLE[problem.method](problem), np.array([alpha]), SolverSettings()))[-1]
     return point.observables["eps_gen"], point.converged
 
 
@@ -245,3 +244,86 @@ def test_minimum_is_the_same_from_every_start_for_a_convex_case(rng):
     ends = [fit(problem, x, y, np.random.default_rng(s), SimulationSettings(size=40, inits=1, gtol=1e-10))[2]
             for s in range(3)]
     assert np.ptp(ends) < 1e-9 * ends[0]
+
+
+# -- slow: every implemented pair, finite-size scaling, real bn ---------------------------------------------
+def _pairs():
+    """(simulation method, theory problem, loads): every normalizer the simulation covers x linear, relu, erf.
+
+    Loads where the theory converges: unregularized ERM of the sphere (pn, wn) has no finite RS solution below
+    alpha ~ 5 for relu and erf (gain -> infinity; see README "Known limitations"), so it is compared at 6, 8.
+    """
+    cases = []
+    for act in ("linear", "relu", "erf"):
+        noise = 0.5
+        for norm, extra in (("pn_gd", {"zeta": 0.1}), ("none", {"weight_decay": 0.5}), ("pn", {}), ("wn", {})):
+            loads = (6.0, 8.0) if norm in ("pn", "wn") else (1.5, 4.0)
+            cases.append(("sim_erm", Problem(act, norm, "erm", noise=noise, **extra), loads))
+            cases.append(("sim_gibbs", Problem(act, norm, "gibbs", temperature=0.5, noise=noise, **extra), (1.0, 3.0)))
+            if norm in ("pn_gd", "none"):
+                cases.append(("sim_sgd", Problem(act, norm, "erm", noise=noise, batch_size=8, **extra), loads))
+    return cases
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method, problem, loads", _pairs(),
+                         ids=[f"{m}-{p.activation}-{p.normalizer}" for m, p, _ in _pairs()])
+def test_every_pair_against_theory(method, problem, loads):
+    n = 300
+    settings = SimulationSettings(size=n, seeds=8, trajectories=600)
+    for alpha in loads:
+        theory, converged = theory_eps(problem, alpha)
+        assert converged
+        record = simulate(problem, method, alpha, settings, first_seed=int(10 * alpha))
+        assert record["converged"]
+        assert_agrees(record, theory, n)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method, problem", [
+    ("sim_gibbs", Problem("relu", "pn", "gibbs", temperature=0.5, noise=0.5)),
+    ("sim_sgd", Problem("relu", "pn_gd", "erm", zeta=0.1, noise=0.5, batch_size=8)),
+])
+def test_finite_size_gap_extrapolates_to_zero(method, problem):
+    """gap(N) = sim - theory fitted by a + b/N over N = 100..800 (weighted by the seeds' errors): the
+    extrapolated gap a must vanish within MONTE_CARLO_SIGMAS of its standard error."""
+    alpha = 3.0
+    theory, _ = theory_eps(problem, alpha)
+    sizes, gaps, errors = [], [], []
+    for n in (100, 200, 400, 800):
+        record = simulate(problem, method, alpha, SimulationSettings(size=n, seeds=12, trajectories=600), 500)
+        sizes.append(n)
+        gaps.append(record["eps_gen"] - theory)
+        errors.append(record["eps_gen_sem"])
+    design = np.column_stack([np.ones(4), 1.0 / np.array(sizes)]) / np.array(errors)[:, None]
+    coef, *_ = np.linalg.lstsq(design, np.array(gaps) / np.array(errors), rcond=None)
+    cov = np.linalg.inv(design.T @ design)
+    assert abs(coef[0]) < MONTE_CARLO_SIGMAS * math.sqrt(cov[0, 0]), (sizes, gaps, errors)
+
+
+@pytest.mark.slow
+def test_real_bn_regularizes_as_its_theory_predicts():
+    """The paper's claim in the generalization setting, on the real bn student (SGD through batch statistics),
+    relu, noise 0.5, N = 300, 8 seeds. Measured with data/bn_sgd_vs_theory.toml at N = 1000 (README): at alpha = 2
+    bn(M = 4) 0.109 +- 0.001, bn(64) 0.175 +- 0.004, pn 0.268 +- 0.012; at alpha = 8 bn(64) 0.0216 +- 0.0008,
+    pn 0.0242 +- 0.0009. The theory (pn_gd with zeta(M)) gets the ordering right but not the values (off by up to
+    25 %, README), so the test asserts the ordering and the large-M limit, each beyond MONTE_CARLO_SIGMAS errors."""
+    n = 300
+    settings = SimulationSettings(size=n, seeds=8)
+
+    def sgd(normalizer, m, alpha):
+        problem = Problem("relu", normalizer, "erm", noise=0.5, batch_size=m)
+        return simulate(problem, "sim_sgd", alpha, settings, first_seed=700)
+
+    def separated(low, high):
+        return high["eps_gen"] - low["eps_gen"] > MONTE_CARLO_SIGMAS * math.hypot(low["eps_gen_sem"],
+                                                                                  high["eps_gen_sem"])
+
+    bn4, bn64, pn4 = sgd("bn", 4, 2.0), sgd("bn", 64, 2.0), sgd("pn", 4, 2.0)
+    assert separated(bn4, bn64) and separated(bn4, pn4)
+    theory4, _ = theory_eps(Problem("relu", "bn", "erm", noise=0.5, batch_size=4), 2.0)
+    theory64, _ = theory_eps(Problem("relu", "bn", "erm", noise=0.5, batch_size=64), 2.0)
+    assert theory4 < theory64
+    bn64, pn64 = sgd("bn", 64, 8.0), sgd("pn", 64, 8.0)
+    gap = abs(bn64["eps_gen"] - pn64["eps_gen"])
+    assert gap < MONTE_CARLO_SIGMAS * math.hypot(bn64["eps_gen_sem"], pn64["eps_gen_sem"]) + FINITE_SIZE_ALLOWANCE / n

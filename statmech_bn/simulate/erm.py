@@ -9,11 +9,12 @@ v = gamma sqrt(N) w/|w|, and P zeta gamma^2 = (2 alpha zeta/2)|v|^2: the normali
 unnormalized one with weight decay 2 alpha zeta on v (the same identity the theory's tests check), so one
 minimiser serves every normalizer, in the better-conditioned variables (v, beta); gamma = |v|/sqrt(N).
 
-Minimiser: L-BFGS from ``inits`` starts (the first along X^T(y - mean y), the others random), the lowest
-energy kept. relu's energy is not differentiable where a sample with y < 0 sits at h_hat = 0, and an
-extensive set of samples sits exactly there at the minimum (the theory's proximal map clamps them to 0), so
-L-BFGS alone stalls with an O(1e-2) gradient. :func:`relu_active_set` then solves the minimum exactly:
-for a partition of the samples into active (h_hat > 0), kink (h_hat = 0, y < 0) and inactive ones, the
+Minimiser: L-BFGS from ``inits`` starts (the first along X^T(y - mean y), the others random), restarted from
+its end point (up to LBFGS_RESTARTS times) while the gradient tolerance is unmet and the energy still falls;
+the lowest energy over starts is kept. relu's energy is not differentiable where a sample with y < 0 sits at
+h_hat = 0, and an extensive set of samples sits exactly there at the minimum (the theory's proximal map
+clamps them to 0), so L-BFGS alone stalls with an O(1e-2) gradient. :func:`relu_active_set` then solves the
+minimum exactly: for a partition of the samples into active (h_hat > 0), kink (h_hat = 0, y < 0) and inactive ones, the
 energy is a ridge least-squares problem under the linear constraints h_hat = 0 on the kink set; its KKT
 system gives the point and the multipliers c_mu, and the point is stationary iff every c_mu lies in the
 subdifferential [0, -y_mu] of its sample's loss and every sample is on its side of the kink. Violators change
@@ -37,6 +38,7 @@ from ..theory.problem import Problem
 from .common import SeedOutcome, SimulationSettings, student_errors, teacher_data
 
 ACTIVE_SET_ROUNDS = 50
+LBFGS_RESTARTS = 5
 
 
 def effective_ridge(problem: Problem, alpha_exact: float) -> float:
@@ -127,12 +129,16 @@ def fit(problem: Problem, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
         v0 = x.T @ (y - y.mean()) if k == 0 else rng.standard_normal(n)
         v0 *= math.sqrt(n) / max(float(np.linalg.norm(v0)), 1e-300)
         theta0 = np.concatenate([v0, [0.5 * float(np.mean(y))]])
-        result = optimize.minimize(objective, theta0, jac=True, method="L-BFGS-B",
-                                   options={"maxiter": settings.max_iterations, "gtol": settings.gtol,
-                                            "ftol": 0.0, "maxcor": 20})
-        iterations += int(result.nit)
-        theta = result.x
-        grad_norm = float(np.abs(result.jac).max())
+        theta, grad_norm, energy = theta0, math.inf, math.inf
+        for _ in range(LBFGS_RESTARTS):  # a restart clears a memory that ended in a failed line search
+            result = optimize.minimize(objective, theta, jac=True, method="L-BFGS-B",
+                                       options={"maxiter": settings.max_iterations, "gtol": settings.gtol,
+                                                "ftol": 0.0, "maxcor": 20})
+            iterations += int(result.nit)
+            improved = result.fun < energy
+            theta, grad_norm, energy = result.x, float(np.abs(result.jac).max()), float(result.fun)
+            if grad_norm <= settings.gtol or not improved or problem.activation == "relu":
+                break
         if problem.activation == "relu":
             polished, polished_norm, _ = relu_active_set(theta, x, y, ridge)
             if objective(polished)[0] <= result.fun * (1.0 + 1e-12):
