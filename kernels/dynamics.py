@@ -1,0 +1,137 @@
+"""Gaussian averages of the online-SGD drift of the block (analysis B), per sample and per batch.
+
+Fields: lambda = w.x/|w| and u = w*.x/sqrt(N) are unit Gaussians with correlation R (isotropic inputs); the
+student's pre-activation is a = scale * lambda + beta (scale = gamma for pn/wn/pn_gd, L for none) or, for bn,
+a_j = gamma z_j + beta with z_j the batch-normalized lambda_j. The error signal of a sample is
+d = (g(a) - g(u) - noise * xi) g'(a), xi ~ N(0, 1) the label noise.
+"""
+
+import math
+
+import numpy as np
+
+from ._jit import jit
+from .activations import activation, activation_derivatives
+
+SAMPLE_SLOTS = 4
+"""sample_averages fills E[d], E[d lambda], E[d u], E[d^2] (noise included)."""
+BATCH_SLOTS = 4
+"""batch_averages fills E[mean_j e_j (u_j - R lambda_j)], E[mean_j e_j^2], E[mean_j d_j z_j], E[mean_j d_j]."""
+
+
+@jit
+def _split_rule(center, legendre_x, legendre_w, cut, nodes, weights):
+    """Nodes and weights (2n) for E[f(X)], X ~ N(0, 1): Gauss-Legendre on [-cut, c] and [c, cut], c the kink."""
+    c = min(max(center, -cut + 1e-9), cut - 1e-9)
+    n = legendre_x.shape[0]
+    norm = 1.0 / math.sqrt(2.0 * math.pi)
+    for piece in range(2):
+        lo = -cut if piece == 0 else c
+        hi = c if piece == 0 else cut
+        half = 0.5 * (hi - lo)
+        mid = 0.5 * (hi + lo)
+        for k in range(n):
+            x = mid + half * legendre_x[k]
+            nodes[piece * n + k] = x
+            weights[piece * n + k] = half * legendre_w[k] * norm * math.exp(-0.5 * x * x)
+
+
+@jit
+def sample_averages(code, overlap, scale, beta, noise, legendre_x, legendre_w, cut, z_nodes, z_weights, v_nodes,
+                    v_weights, out):
+    """Per-sample averages of the drift (out: SAMPLE_SLOTS), by 2-D quadrature split at both kinks.
+
+    The student field lambda is integrated on a rule split at the student's kink lambda = -beta/scale, the
+    teacher's independent part v (u = R lambda + sqrt(1 - R^2) v) on a rule split at u = 0; for smooth g the
+    splits are harmless. z_/v_nodes and _weights are (2n) scratch.
+    """
+    for k in range(SAMPLE_SLOTS):
+        out[k] = 0.0
+    rest = math.sqrt(max(1.0 - overlap * overlap, 0.0))
+    kink = -beta / scale if scale != 0.0 else 0.0
+    _split_rule(kink, legendre_x, legendre_w, cut, z_nodes, z_weights)
+    slope_square = 0.0
+    for i in range(z_nodes.shape[0]):
+        lam = z_nodes[i]
+        a = scale * lam + beta
+        g_a = activation(code, a)
+        g1, _ = activation_derivatives(code, a)
+        if g1 == 0.0:
+            continue
+        slope_square += z_weights[i] * g1 * g1
+        if rest < 1e-12:
+            u = overlap * lam
+            d = (g_a - activation(code, u)) * g1
+            out[0] += z_weights[i] * d
+            out[1] += z_weights[i] * d * lam
+            out[2] += z_weights[i] * d * u
+            out[3] += z_weights[i] * d * d
+            continue
+        _split_rule(-overlap * lam / rest, legendre_x, legendre_w, cut, v_nodes, v_weights)
+        for j in range(v_nodes.shape[0]):
+            u = overlap * lam + rest * v_nodes[j]
+            d = (g_a - activation(code, u)) * g1
+            weight = z_weights[i] * v_weights[j]
+            out[0] += weight * d
+            out[1] += weight * d * lam
+            out[2] += weight * d * u
+            out[3] += weight * d * d
+    out[3] += noise * noise * slope_square
+
+
+@jit
+def batch_averages(code, overlap, gamma, beta, noise, lam, v, xi, out, out_sem):
+    """Averages over batches with batch statistics (bn), on fixed standard normals lam, v, xi of shape (S, M).
+
+    Per batch: u_j = R lam_j + sqrt(1 - R^2) v_j, batch mean and biased std s_B of lam, z_j = (lam_j - mean)/s_B,
+    a_j = gamma z_j + beta, d_j = (g(a_j) - g(u_j) - noise xi_j) g'(a_j), and the backpropagated
+    e_j = (d_j - mean d - z_j mean(d z))/s_B (dF_B/dh_j = gamma e_j/(M L)). Fills out (BATCH_SLOTS) with the
+    means over the S batches and out_sem with their standard errors.
+    """
+    s_count, m = lam.shape
+    rest = math.sqrt(max(1.0 - overlap * overlap, 0.0))
+    sums = np.zeros(4)
+    squares = np.zeros(4)
+    q = np.zeros(4)
+    for b in range(s_count):
+        mean = 0.0
+        for j in range(m):
+            mean += lam[b, j]
+        mean /= m
+        var = 0.0
+        for j in range(m):
+            var += (lam[b, j] - mean) ** 2
+        std = math.sqrt(var / m)
+        d_mean = 0.0
+        dz_mean = 0.0
+        for j in range(m):
+            z = (lam[b, j] - mean) / std
+            a = gamma * z + beta
+            g1, _ = activation_derivatives(code, a)
+            u = overlap * lam[b, j] + rest * v[b, j]
+            d = (activation(code, a) - activation(code, u) - noise * xi[b, j]) * g1
+            d_mean += d
+            dz_mean += d * z
+        d_mean /= m
+        dz_mean /= m
+        q[0] = 0.0
+        q[1] = 0.0
+        q[2] = dz_mean
+        q[3] = d_mean
+        for j in range(m):
+            z = (lam[b, j] - mean) / std
+            a = gamma * z + beta
+            g1, _ = activation_derivatives(code, a)
+            u = overlap * lam[b, j] + rest * v[b, j]
+            d = (activation(code, a) - activation(code, u) - noise * xi[b, j]) * g1
+            e = (d - d_mean - z * dz_mean) / std
+            q[0] += e * (u - overlap * lam[b, j]) / m
+            q[1] += e * e / m
+        for k in range(4):
+            sums[k] += q[k]
+            squares[k] += q[k] * q[k]
+    for k in range(4):
+        mean_k = sums[k] / s_count
+        out[k] = mean_k
+        var_k = max(squares[k] / s_count - mean_k * mean_k, 0.0)
+        out_sem[k] = math.sqrt(var_k / max(s_count - 1, 1))
