@@ -94,6 +94,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="summarize a sweep or decompose file")
     info.add_argument("file")
+
+    dyn = sub.add_parser("dynamics", help="online-SGD learning dynamics: ODE, finite-N simulation, eta_max")
+    dyn.add_argument("config", nargs="?", help="TOML file (default: the documented defaults)")
+    dyn.add_argument("-o", "--output", help="HDF5 file to write or resume")
+    dyn.add_argument("--activation", type=_str_list, help="comma list: linear, relu, erf")
+    dyn.add_argument("--normalizer", type=_str_list, help="comma list: bn, pn, wn, pn_gd, none")
+    dyn.add_argument("--method", type=_str_list, help="comma list: ode, sim")
+    dyn.add_argument("--learning-rate", type=_float_list, help="comma list of eta > 0")
+    dyn.add_argument("--batch-size", type=_float_list, help="comma list of M (bn: M >= 3)")
+    dyn.add_argument("--zeta", type=_float_list, help="gamma decay of pn_gd")
+    dyn.add_argument("--weight-decay", type=_float_list, help="weight decay on w")
+    dyn.add_argument("--noise", type=_float_list, help="teacher label-noise std")
+    dyn.add_argument("--t-max", type=float, help="last output time t = steps/N")
+    dyn.add_argument("--size", type=int, help="simulation width N")
+    dyn.add_argument("--seeds", type=int, help="simulation seeds (>= 2)")
+    dyn.add_argument("--no-thresholds", action="store_true", help="skip the eta_max tables")
+    dyn.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -151,6 +168,32 @@ def _decompose(args) -> int:
     return 0
 
 
+def _dynamics(args) -> int:
+    from .config import build_dynamics_config, parse_toml, read_config_file, set_override
+    from .dynamics.run import run_dynamics
+    from .store import DYNAMICS_ODE_SCHEMA, SweepStore
+    from .sweep import summarize
+
+    text = read_config_file(args.config) if args.config else ""
+    raw = parse_toml(text, args.config or "the defaults")
+    _apply_flags(raw, args, set_override, (
+        ("output", "output"), ("activation", "model.activation"), ("normalizer", "model.normalizer"),
+        ("method", "model.method"), ("learning_rate", "model.learning_rate"), ("batch_size", "model.batch_size"),
+        ("zeta", "model.zeta"), ("weight_decay", "model.weight_decay"), ("noise", "model.noise"),
+        ("t_max", "time.t_max"), ("size", "simulation.size"), ("seeds", "simulation.seeds")))
+    if args.no_thresholds:
+        set_override(raw, "thresholds.compute", False)
+    config = build_dynamics_config(raw)
+    command_line = shlex.join([sys.executable, "-m", "statmech_bn", *args.argv])
+    with SweepStore(config.output, fingerprint=config.fingerprint, config_text=text, resolved_config=config.resolved,
+                    command_line=command_line, schema=DYNAMICS_ODE_SCHEMA) as store:
+        run_dynamics(config, store, progress=not args.no_progress)
+    print(f"wrote {config.output}")
+    for line in summarize(config.output):
+        print("  " + line)
+    return 0
+
+
 def _info(args) -> int:
     from .store import read_root_attributes
     from .sweep import summarize
@@ -168,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = sys.argv[1:] if argv is None else list(argv)
         args = build_parser().parse_args(argv)
         args.argv = argv
-        return {"sweep": _sweep, "decompose": _decompose, "info": _info}[args.command](args)
+        return {"sweep": _sweep, "decompose": _decompose, "dynamics": _dynamics, "info": _info}[args.command](args)
     except UserInputError as exc:
         print(f"statmech_bn: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -391,3 +391,125 @@ def build_decompose_config(raw: dict) -> DecomposeConfig:
     )
     return DecomposeConfig(resolved, resolved["output"], tuple(sorted({int(m) for m in sizes})), samples, seed,
                            curves)
+
+
+# -- dynamics ----------------------------------------------------------------------------------------------
+DYNAMICS_DEFAULTS: dict = {
+    "output": "statmech_bn_dynamics.h5",
+    "model": {
+        "activation": ["relu"],
+        "normalizer": ["bn", "pn_gd", "pn", "none"],
+        "method": ["ode", "sim"],
+        "learning_rate": [0.5],
+        "batch_size": [8],
+        "zeta": [0.05],
+        "weight_decay": [0.0],
+        "noise": [0.3],
+    },
+    "initial": {"overlap": 0.0, "norm": 1.0, "gamma": 1.0, "beta": 0.0},
+    "time": {"t_max": 50.0, "points": 30, "t_min": 0.01},
+    "simulation": {"size": 2000, "seeds": 5, "seed": 2026},
+    "thresholds": {"compute": True},
+}
+DYNAMICS_METHODS = ("ode", "sim")
+
+
+@dataclass(frozen=True)
+class DynamicsCurve:
+    name: str
+    method: str
+    problem: object  # DynamicsProblem
+
+    def attributes(self) -> dict:
+        p = self.problem
+        return {"kind": "trajectory", "method": self.method, "activation": p.activation, "normalizer": p.normalizer,
+                "learning_rate": p.learning_rate, "batch_size": p.batch_size, "zeta": p.penalty,
+                "weight_decay": p.weight_decay, "noise": p.noise, "initial_overlap": p.initial_overlap,
+                "initial_norm": p.initial_norm, "initial_gamma": p.initial_gamma, "initial_beta": p.initial_beta,
+                "input": "gaussian"}
+
+
+@dataclass(frozen=True)
+class DynamicsConfig:
+    resolved: dict
+    output: str
+    times: np.ndarray
+    size: int
+    seeds: int
+    seed: int
+    curves: tuple[DynamicsCurve, ...]
+    thresholds: tuple[tuple[str, str, tuple[int, ...]], ...]
+
+    @property
+    def fingerprint(self) -> str:
+        physics = {k: v for k, v in self.resolved.items() if k not in RUN_ONLY_KEYS}
+        return hashlib.sha256(json.dumps(physics, sort_keys=True).encode()).hexdigest()
+
+
+def build_dynamics_config(raw: dict) -> DynamicsConfig:
+    """Validate a ``dynamics`` config: a grid of online-SGD problems x methods, times, simulation settings."""
+    from .dynamics.ode import output_times
+    from .dynamics.problem import DynamicsProblem
+    from .dynamics.stability import THRESHOLD_NORMALIZERS
+
+    resolved = _merge(raw, DYNAMICS_DEFAULTS, "")
+    if not isinstance(resolved["output"], str) or not resolved["output"]:
+        raise UserInputError("config: 'output' must be a file name")
+    model = resolved["model"]
+    acts = _as_list(model["activation"], "model.activation", str)
+    norms = _as_list(model["normalizer"], "model.normalizer", str)
+    methods = _as_list(model["method"], "model.method", str)
+    for name, values, known in (("activation", acts, ("linear", "relu", "erf")), ("normalizer", norms, NORMALIZERS),
+                                ("method", methods, DYNAMICS_METHODS)):
+        for v in values:
+            if v not in known:
+                raise UserInputError(f"config: unknown model.{name} {v!r}; choose from {', '.join(known)}")
+    rates = _as_list(model["learning_rate"], "model.learning_rate", float)
+    if any(r <= 0.0 for r in rates):
+        raise UserInputError("config: model.learning_rate must be > 0")
+    sizes = _as_list(model["batch_size"], "model.batch_size", float)
+    if any(m != int(m) or m < 1 for m in sizes):
+        raise UserInputError("config: model.batch_size must be integers >= 1")
+    if "bn" in norms and any(m < 3 for m in sizes):
+        raise UserInputError("config: bn needs model.batch_size >= 3 (at M = 2 the normalized fields are +-1 "
+                             "whatever w is, and w never learns)")
+    zetas = _as_list(model["zeta"], "model.zeta", float)
+    decays = _as_list(model["weight_decay"], "model.weight_decay", float)
+    noises = _as_list(model["noise"], "model.noise", float)
+    for name, values in (("zeta", zetas), ("weight_decay", decays), ("noise", noises)):
+        if any(v < 0.0 for v in values):
+            raise UserInputError(f"config: model.{name} must be >= 0")
+    initial = resolved["initial"]
+    r0 = _number(initial, "overlap", "initial")
+    if not -1.0 < r0 < 1.0:
+        raise UserInputError(f"config: 'initial.overlap' must lie in (-1, 1) (got {r0!r})")
+    l0 = _number(initial, "norm", "initial", low=0.0, low_open=True)
+    g0 = _number(initial, "gamma", "initial")
+    b0 = _number(initial, "beta", "initial")
+    time_table = resolved["time"]
+    t_max = _number(time_table, "t_max", "time", low=0.0, low_open=True)
+    t_min = _number(time_table, "t_min", "time", low=0.0, low_open=True)
+    points = _number(time_table, "points", "time", kind=int, low=1)
+    if t_min >= t_max:
+        raise UserInputError(f"config: 'time.t_min' ({t_min}) must be < 'time.t_max' ({t_max})")
+    sim = resolved["simulation"]
+    size = _number(sim, "size", "simulation", kind=int, low=10)
+    seeds = _number(sim, "seeds", "simulation", kind=int, low=2)
+    seed = _number(sim, "seed", "simulation", kind=int, low=0)
+    if not isinstance(resolved["thresholds"]["compute"], bool):
+        raise UserInputError("config: 'thresholds.compute' must be true or false")
+    seen: dict[tuple, None] = {}
+    for act, norm, method, rate, m, zeta, decay, noise in itertools.product(
+            acts, norms, methods, rates, sizes, zetas, decays, noises):
+        seen.setdefault((act, norm, method, rate, int(m), zeta if norm == "pn_gd" else 0.0, decay, noise), None)
+    curves = tuple(
+        DynamicsCurve(f"{i:03d}-{k[0]}-{k[1]}-M{k[4]}-eta{k[3]:g}-{k[2]}", k[2],
+                      DynamicsProblem(k[0], k[1], k[3], batch_size=k[4], zeta=k[5], weight_decay=k[6], noise=k[7],
+                                      initial_overlap=r0, initial_norm=l0, initial_gamma=g0, initial_beta=b0))
+        for i, k in enumerate(seen))
+    thresholds = ()
+    if resolved["thresholds"]["compute"]:
+        batch = tuple(sorted({int(m) for m in sizes}))
+        thresholds = tuple((act, norm, batch) for act in acts for norm in norms if norm in THRESHOLD_NORMALIZERS)
+    return DynamicsConfig(resolved, resolved["output"], output_times(t_max, points, t_min), size, seeds, seed,
+                          curves, thresholds)

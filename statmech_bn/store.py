@@ -64,7 +64,18 @@ SIMULATION_SCHEMA = Schema("statmech_bn.sweep", {
     "converged": np.bool_, "seeds": np.int64,
 }, per_seed=("eps_gen_seeds", "seeds"))
 """Simulation curves live in sweep files beside theory curves (curve attribute ``kind``)."""
-SCHEMAS = {schema.format_name: schema for schema in (SWEEP_SCHEMA, DECOMPOSE_SCHEMA)}
+DYNAMICS_ODE_SCHEMA = Schema("statmech_bn.dynamics", {
+    **{name: np.float64 for name in ("t", "R", "L", "gamma", "beta", "eps_gen", "eta_eff")}, "converged": np.bool_,
+})
+DYNAMICS_SIM_SCHEMA = Schema("statmech_bn.dynamics", {
+    **{name: np.float64 for name in ("t", "R", "R_sem", "L", "gamma", "beta", "eps_gen", "eps_gen_sem", "eta_eff",
+                                     "eps_gen_seeds", "R_seeds")}, "converged": np.bool_,
+}, per_seed=("eps_gen_seeds", "R_seeds"))
+DYNAMICS_THRESHOLD_SCHEMA = Schema("statmech_bn.dynamics", {
+    "batch_size": np.int64, "threshold_stability": np.float64, "threshold_integration": np.float64,
+})
+"""Trajectories (one point per output time) and maximal learning rates (one point per batch size)."""
+SCHEMAS = {schema.format_name: schema for schema in (SWEEP_SCHEMA, DECOMPOSE_SCHEMA, DYNAMICS_ODE_SCHEMA)}
 FORMAT_NAME = SWEEP_SCHEMA.format_name
 FIELDS = SWEEP_SCHEMA.names
 

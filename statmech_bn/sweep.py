@@ -149,7 +149,15 @@ def summarize(path: str) -> list[str]:
     lines = []
     for name, curve in read_curves(path).items():
         head = f"{name}: {curve['attrs']['n_points']}/{curve['attrs']['n_alpha']} points"
-        if "alpha" in curve:
+        if "t" in curve:
+            eps = curve["eps_gen"]
+            tail = f", t {curve['t'][-1]:.3g}: eps_gen {eps[-1]:.4g}, R {curve['R'][-1]:.4f}" if eps.size else ""
+            lines.append(f"{head} ({curve['attrs']['method']}){tail}")
+        elif "threshold_stability" in curve:
+            rows = ", ".join(f"M={m}: {a:.4g} / {b:.4g}" for m, a, b in zip(
+                curve["batch_size"], curve["threshold_stability"], curve["threshold_integration"], strict=True))
+            lines.append(f"{head}, max {curve['attrs']['quantity']} (stability / integration): {rows}")
+        elif "alpha" in curve:
             n = len(curve["alpha"])
             eps = curve["eps_gen"][curve["converged"]]
             a = curve["alpha"]

@@ -39,6 +39,8 @@ from .common import SeedOutcome, SimulationSettings, student_errors, teacher_dat
 
 ACTIVE_SET_ROUNDS = 50
 LBFGS_RESTARTS = 5
+RELU_PRESOLVE = 1000
+"""L-BFGS iterations before relu's active-set solve (L-BFGS cannot meet the tolerance at the kink anyway)."""
 
 
 def effective_ridge(problem: Problem, alpha_exact: float) -> float:
@@ -131,8 +133,10 @@ def fit(problem: Problem, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
         theta0 = np.concatenate([v0, [0.5 * float(np.mean(y))]])
         theta, grad_norm, energy = theta0, math.inf, math.inf
         for _ in range(LBFGS_RESTARTS):  # a restart clears a memory that ended in a failed line search
+            budget = min(settings.max_iterations, RELU_PRESOLVE) if problem.activation == "relu" \
+                else settings.max_iterations
             result = optimize.minimize(objective, theta, jac=True, method="L-BFGS-B",
-                                       options={"maxiter": settings.max_iterations, "gtol": settings.gtol,
+                                       options={"maxiter": budget, "gtol": settings.gtol,
                                                 "ftol": 0.0, "maxcor": 20})
             iterations += int(result.nit)
             improved = result.fun < energy

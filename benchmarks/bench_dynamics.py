@@ -1,0 +1,209 @@
+"""Benchmark: the finite-N simulation of online SGD (analysis B), Numba kernel against NumPy and the draw limit.
+
+Per case (normalizer, batch size M), with time per SGD step:
+
+- kernel: :func:`statmech_bn.kernels.online.online_steps` on pre-drawn inputs, one chunk of
+  :func:`statmech_bn.dynamics.simulation.simulate_online` (<= 8 MB, cache-warm as right after its draw in the
+  simulation) run over and over; and, apart, on 1024 rows (82 MB at N = 10^4) read from memory;
+- numpy: a NumPy loop doing the same steps on the same chunk (labels, fields, the gradient in coefficient form,
+  the updates of w, gamma and beta), on a fraction of the steps and scaled; its state after the chunk is checked
+  against the kernel's (largest difference, relative to max |w|, and of gamma and beta);
+- draw: ``rng.standard_normal`` of the M N inputs of a step plus the M label noises, in the chunks of
+  simulate_online: every input is used once, so drawing it is the limit of this simulation;
+- full: simulate_online itself (draw + kernel + checks), per step, its fixed set-up (teacher, initial state,
+  quadrature rules of eps_g, records) subtracted by timing a run to t = 0.
+
+Data: relu teacher and student, label noise 0.5, eta = 0.5, N = 10^4. ``bn`` has no M = 1 (no batch variance)
+and at M = 2 its w does not move (z_j = +-1 whatever w): its small batch is M = 4. Times are the best of several
+repeats, each after a short pause; the first calls (compilation or cache load of the kernel, and of the eps_g
+quadrature used by the records) are timed apart.
+
+    python benchmarks/bench_dynamics.py [--n 10000] [--numpy-fraction 0.25] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+
+import numpy as np
+
+from statmech_bn.dynamics.problem import DynamicsProblem
+from statmech_bn.dynamics.simulation import CHUNK_BYTES, KINDS, simulate_online
+from statmech_bn.kernels.online import online_steps
+from statmech_bn.kernels.sgd import BATCH, PLAIN
+from statmech_bn.model import ACTIVATION_CODES
+
+CASES = [("pn", 1), ("pn", 16), ("bn", 4), ("bn", 16)]
+ROWS = 1024
+LR, NOISE, ZETA, WEIGHT_DECAY = 0.5, 0.5, 0.0, 0.0
+SETTLE = 0.05
+
+
+def best_of(fn, repeats):
+    """Shortest of ``repeats`` runs, each after a pause (idle BLAS threads of a previous call spin for a while)."""
+    times = []
+    for _ in range(repeats):
+        time.sleep(SETTLE)
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def numpy_online(kind, x, noise, teacher, n_steps, m, lr, zeta, weight_decay, w, gamma, beta):
+    """The steps of ``online_steps`` (relu) as a NumPy loop over batches; returns (w, gamma, beta)."""
+    n = x.shape[1]
+    sqrt_n = math.sqrt(n)
+    w = w.copy()
+    for s in range(n_steps):
+        xb = x[s * m:(s + 1) * m]
+        y = np.maximum(xb @ teacher / sqrt_n, 0.0) + noise[s * m:(s + 1) * m]
+        h = xb @ w / sqrt_n
+        if kind == BATCH:
+            centered = h - h.mean()
+            std = math.sqrt(centered @ centered / m)
+            z = centered / std
+        elif kind == PLAIN:
+            z = h
+        else:
+            norm = math.sqrt(w @ w / n)
+            z = h / norm
+        a = z + beta if kind == PLAIN else gamma * z + beta
+        d = (np.maximum(a, 0.0) - y) * (a > 0.0) / m
+        d_beta = d.sum()
+        d_gamma = d @ z
+        if kind == BATCH:
+            w -= lr * (gamma / (std * sqrt_n) * (d - d_beta / m - z * d_gamma / m)) @ xb
+        elif kind == PLAIN:
+            w -= lr * (d @ xb) / sqrt_n
+        else:
+            w -= lr * gamma / (sqrt_n * norm) * ((d @ xb) - d_gamma * w / (sqrt_n * norm))
+        if kind != PLAIN:
+            gamma -= lr / n * (d_gamma + 2.0 * zeta * gamma)
+        beta -= lr / n * d_beta
+        w *= 1.0 - lr * weight_decay / n
+    return w, gamma, beta
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--numpy-fraction", type=float, default=0.25, help="fraction of the steps run by NumPy")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    n, code = args.n, ACTIVATION_CODES["relu"]
+    print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
+          "(other processes slow every time below)")
+
+    rng = np.random.default_rng(2026)
+    teacher = rng.standard_normal(n)
+    teacher *= math.sqrt(n) / np.linalg.norm(teacher)
+    x = rng.standard_normal((ROWS, n))
+    noise = NOISE * rng.standard_normal(ROWS)
+    labels = np.empty(ROWS)
+    w0 = rng.standard_normal(n)
+
+    start = time.perf_counter()
+    online_steps(code, BATCH, x, noise, teacher, 1, 2, LR, ZETA, WEIGHT_DECAY, w0.copy(), np.array([1.0, 0.0]),
+                 labels, np.empty(2), np.empty(2))
+    first_kernel = time.perf_counter() - start
+    start = time.perf_counter()
+    simulate_online(DynamicsProblem("relu", "pn", LR), 20, np.array([0.0, 1.0]), 0)
+    first_sim = time.perf_counter() - start
+    print(f"first call (compile or cache load): online_steps {first_kernel:.2f} s, simulate_online (eps_g "
+          f"quadrature) {first_sim:.2f} s")
+
+    table = []
+    for name, m in CASES:
+        kind = KINDS[name]
+        chunk = max(1, CHUNK_BYTES // (8 * m * n))
+        x_chunk, noise_chunk = x[:chunk * m].copy(), noise[:chunk * m].copy()
+        sweeps = max(1, ROWS // (chunk * m))
+        steps = sweeps * chunk
+        fields, deltas = np.empty(m), np.empty(m)
+
+        def kernel(inputs, label_noise, count, w, kind=kind, m=m, fields=fields, deltas=deltas):
+            scalars = np.array([1.0, 0.1])
+            online_steps(code, kind, inputs, label_noise, teacher, count, m, LR, ZETA, WEIGHT_DECAY, w, scalars,
+                         labels, fields, deltas)
+            return w, scalars
+
+        def kernel_chunks(kernel=kernel, x_chunk=x_chunk, noise_chunk=noise_chunk, chunk=chunk, sweeps=sweeps):
+            w = w0.copy()
+            for _ in range(sweeps):
+                kernel(x_chunk, noise_chunk, chunk, w)
+
+        kernel_time = best_of(kernel_chunks, args.repeats) / steps
+        memory_time = best_of(lambda kernel=kernel, m=m: kernel(x, noise, ROWS // m, w0.copy()), args.repeats) / (
+            ROWS // m)
+        part = max(int(args.numpy_fraction * steps), 1)
+
+        def numpy_chunks(kind=kind, m=m, x_chunk=x_chunk, noise_chunk=noise_chunk, chunk=chunk, part=part):
+            w, gamma, beta = w0, 1.0, 0.1
+            for first in range(0, part, chunk):
+                w, gamma, beta = numpy_online(kind, x_chunk, noise_chunk, teacher, min(chunk, part - first), m, LR,
+                                              ZETA, WEIGHT_DECAY, w, gamma, beta)
+            return w, gamma, beta
+
+        numpy_time = best_of(numpy_chunks, args.repeats) / part
+        w_np, gamma_np, beta_np = numpy_online(kind, x_chunk, noise_chunk, teacher, chunk, m, LR, ZETA,
+                                               WEIGHT_DECAY, w0, 1.0, 0.1)
+        w_k, scalars_k = kernel(x_chunk, noise_chunk, chunk, w0.copy())
+        mismatch = max(np.max(np.abs(w_k - w_np)) / np.max(np.abs(w_np)), abs(scalars_k[0] - gamma_np),
+                       abs(scalars_k[1] - beta_np))
+
+        buffer, noise_buffer = np.empty((chunk * m, n)), np.empty(chunk * m)
+        draw_rng = np.random.Generator(np.random.PCG64(1))
+
+        def draw(buffer=buffer, noise_buffer=noise_buffer, draw_rng=draw_rng, sweeps=sweeps):
+            for _ in range(sweeps):
+                draw_rng.standard_normal(out=buffer)
+                draw_rng.standard_normal(out=noise_buffer)
+
+        draw_time = best_of(draw, args.repeats) / steps
+        problem = DynamicsProblem("relu", name, LR, batch_size=m, noise=NOISE)
+        setup = best_of(lambda problem=problem: simulate_online(problem, n, np.array([0.0]), 5), args.repeats)
+        full_time = (best_of(lambda problem=problem, steps=steps: simulate_online(problem, n, np.array([steps / n]),
+                                                                                  5), args.repeats) - setup) / steps
+        table.append((name, m, steps, chunk, kernel_time, memory_time, numpy_time, draw_time, full_time, mismatch))
+
+    print(f"\nonline SGD, relu teacher and student (noise {NOISE}), eta = {LR}, N = {n}; time per step, best of "
+          f"{args.repeats}. kernel, numpy: on one cache-warm chunk of simulate_online (numpy: "
+          f"{args.numpy_fraction:.0%} of the steps, scaled); kernel (mem): on {ROWS} rows from memory; draw: the "
+          f"M N + M normals of a step, in chunks ({CHUNK_BYTES >> 20} MB); full: simulate_online minus its set-up")
+    print(f"  {'kind':<5}{'M':>4}{'steps':>7}{'chunk':>7}{'kernel [us]':>13}{'kernel (mem)':>14}{'numpy [us]':>12}"
+          f"{'draw [us]':>11}{'full [us]':>11}{'numpy/kernel':>14}{'kernel/draw':>13}{'full/draw':>11}"
+          f"{'|numpy-kernel|':>16}")
+    for name, m, steps, chunk, kernel_time, memory_time, numpy_time, draw_time, full_time, mismatch in table:
+        print(f"  {name:<5}{m:4d}{steps:7d}{chunk:7d}{kernel_time * 1e6:13.1f}{memory_time * 1e6:14.1f}"
+              f"{numpy_time * 1e6:12.1f}{draw_time * 1e6:11.1f}{full_time * 1e6:11.1f}"
+              f"{numpy_time / kernel_time:14.1f}{kernel_time / draw_time:13.2f}{full_time / draw_time:11.2f}"
+              f"{mismatch:16.1e}")
+    ode_table()
+
+
+def ode_table() -> None:
+    """The N -> infinity ODE integrated to t = 100 (40 log-spaced outputs), relu, M = 8, noise 0.3: one call
+    per normalizer after a first call (compilation or cache load) timed apart."""
+    from statmech_bn.dynamics.ode import integrate_ode, output_times
+    from statmech_bn.dynamics.problem import DynamicsProblem
+
+    times = output_times(100.0, 40)
+    start = time.perf_counter()
+    integrate_ode(DynamicsProblem("relu", "none", 0.5, batch_size=8), times[:3])
+    first = time.perf_counter() - start
+    print(f"\nODE to t = 100 (relu, eta 0.5, M = 8, noise 0.3, 40 outputs; first call {first:.2f} s apart)")
+    for normalizer in ("none", "pn", "pn_gd", "bn"):
+        problem = DynamicsProblem("relu", normalizer, 0.5, batch_size=8, zeta=0.05, noise=0.3)
+        start = time.perf_counter()
+        trajectory = integrate_ode(problem, times)
+        elapsed = time.perf_counter() - start
+        note = f" ({20000} fixed Monte-Carlo batches)" if normalizer == "bn" else ""
+        print(f"  {normalizer:<6} {elapsed:6.2f} s, eps_g(100) = {trajectory.eps_gen[-1]:.5f}{note}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The ``dynamics`` driver: ODE and finite-N trajectories of online SGD, and maximal learning rates, to HDF5.
+
+Each trajectory is a curve whose points are the output times (0 and log-spaced times up to t_max); a
+simulation curve stores the mean over seeds with its standard error and the per-seed values of eps_g and R.
+Trajectories are deterministic given the config (the ODE's bn Monte Carlo and the simulations use seeds derived
+from the master seed and the curve), so a killed run resumes by recomputing a curve and appending the missing
+points. Threshold curves hold, per batch size, the maximal learning rate by linear stability and by integration
+(:mod:`.stability`).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+import numpy as np
+from tqdm import tqdm
+
+from ..store import DYNAMICS_ODE_SCHEMA, DYNAMICS_SIM_SCHEMA, DYNAMICS_THRESHOLD_SCHEMA, SweepStore
+from .ode import integrate_ode
+from .simulation import simulate_online
+from .stability import threshold
+
+DEFINITIONS = {
+    "time_definition": "t = SGD steps / N; learning rate eta for w, eta/N for gamma and beta, weight decay "
+                       "w <- w (1 - eta wd/N) per step",
+    "eta_eff_definition": "eta gamma / L^2 for the normalized students (pn, wn, pn_gd, bn), eta for none",
+    "eps_gen_definition": "E[(g(u) - g(gamma lambda + beta))^2]/2 deployed with population statistics, noise excluded",
+}
+
+
+def curve_seed(master: int, name: str) -> int:
+    return int(np.random.SeedSequence([master, zlib.crc32(name.encode())]).generate_state(1)[0])
+
+
+def ode_records(curve, times, seed: int) -> list[dict]:
+    tr = integrate_ode(curve.problem, times, seed)
+    return [{"t": tr.t[k], "R": tr.overlap[k], "L": tr.norm[k], "gamma": tr.gamma[k], "beta": tr.beta[k],
+             "eps_gen": tr.eps_gen[k], "eta_eff": tr.eta_eff[k], "converged": bool(tr.success)}
+            for k in range(times.size)], {"ode_message": tr.message, "bn_drift_sem": tr.drift_sem}
+
+
+def sim_records(curve, times, size: int, seeds: list[int]) -> list[dict]:
+    runs = [simulate_online(curve.problem, size, times, s) for s in seeds]
+    eps = np.stack([r["eps_gen"] for r in runs], axis=1)
+    overlap = np.stack([r["R"] for r in runs], axis=1)
+    spherical = curve.problem.spherical
+    overlap = overlap * np.sign(np.stack([r["gamma"] for r in runs], axis=1)) if spherical else overlap
+    k = len(seeds)
+    records = []
+    for i in range(times.size):
+        gamma = np.mean([abs(r["gamma"][i]) for r in runs])
+        norm = np.mean([r["L"][i] for r in runs])
+        finite = bool(np.all(np.isfinite(eps[i])))
+        records.append({
+            "t": runs[0]["t"][i], "R": overlap[i].mean(), "R_sem": overlap[i].std(ddof=1) / math.sqrt(k),
+            "L": norm, "gamma": gamma, "beta": np.mean([r["beta"][i] for r in runs]), "eps_gen": eps[i].mean(),
+            "eps_gen_sem": eps[i].std(ddof=1) / math.sqrt(k),
+            "eta_eff": np.mean([curve.problem.learning_rate * abs(r["gamma"][i]) / r["L"][i] ** 2 if spherical
+                                else curve.problem.learning_rate for r in runs]),
+            "eps_gen_seeds": eps[i], "R_seeds": overlap[i], "converged": finite})
+    return records
+
+
+def run_dynamics(config, store: SweepStore, progress: bool = True) -> None:
+    n_times = config.times.size
+    total = len(config.curves) * n_times + sum(len(m) for _, _, m in config.thresholds)
+    with tqdm(total=total, unit="pt", desc="dynamics", disable=not progress, dynamic_ncols=True) as bar:
+        for curve in config.curves:
+            seed = curve_seed(config.seed, curve.name)
+            attrs = {**curve.attributes(), **DEFINITIONS, "seed": seed}
+            if curve.method == "sim":
+                seeds = [curve_seed(seed, str(k)) for k in range(config.seeds)]
+                attrs.update({"simulation_size": config.size, "simulation_seeds": np.array(seeds, dtype=np.int64)})
+                done, _ = store.prepare_curve(curve.name, attrs, n_times, DYNAMICS_SIM_SCHEMA, config.seeds)
+                bar.update(done)
+                if done < n_times:
+                    for record in sim_records(curve, config.times, config.size, seeds)[done:]:
+                        store.append(curve.name, record)
+                        bar.update(1)
+            else:
+                done, _ = store.prepare_curve(curve.name, attrs, n_times, DYNAMICS_ODE_SCHEMA)
+                bar.update(done)
+                if done < n_times:
+                    records, _ = ode_records(curve, config.times, seed)
+                    for record in records[done:]:
+                        store.append(curve.name, record)
+                        bar.update(1)
+        for act, norm, sizes in config.thresholds:
+            from .problem import DynamicsProblem
+
+            name = f"thresholds-{act}-{norm}"
+            attrs = {"kind": "thresholds", "activation": act, "normalizer": norm,
+                     "quantity": "eta_eff" if norm != "none" else "eta",
+                     "definition": "largest eta (none) or eta_eff = eta gamma*/L^2 at L = 1 (pn, wn) for which the "
+                                   "noise-free ODE returns to the teacher: by the sign of the Jacobian's spectral "
+                                   "abscissa (threshold_stability) and by integration from a perturbed state "
+                                   "(threshold_integration, bisection in [0.5, 1.5] x the former; NaN if it does "
+                                   "not switch there)"}
+            done, _ = store.prepare_curve(name, attrs, len(sizes), DYNAMICS_THRESHOLD_SCHEMA)
+            bar.update(done)
+            for m in sizes[done:]:
+                stable, integrated = threshold(DynamicsProblem(act, norm, 1.0, batch_size=m))
+                store.append(name, {"batch_size": m, "threshold_stability": stable,
+                                    "threshold_integration": integrated})
+                bar.update(1)
