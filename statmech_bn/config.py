@@ -407,8 +407,8 @@ DYNAMICS_DEFAULTS: dict = {
         "noise": [0.3],
     },
     "initial": {"overlap": 0.0, "norm": 1.0, "gamma": 1.0, "beta": 0.0},
-    "time": {"t_max": 50.0, "points": 30, "t_min": 0.01},
-    "simulation": {"size": 2000, "seeds": 5, "seed": 2026},
+    "time": {"t_max": 20.0, "points": 30, "t_min": 0.01},
+    "simulation": {"size": 1000, "seeds": 5, "seed": 2026},
     "thresholds": {"compute": True},
 }
 DYNAMICS_METHODS = ("ode", "sim")
