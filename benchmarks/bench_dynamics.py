@@ -183,6 +183,26 @@ def main() -> None:
               f"{numpy_time / kernel_time:14.1f}{kernel_time / draw_time:13.2f}{full_time / draw_time:11.2f}"
               f"{mismatch:16.1e}")
     ode_table()
+    reduced_table()
+
+
+def reduced_table() -> None:
+    """The reduced simulation's time per step (draws included) at N = 10^3, 10^4, 10^5: independent of N."""
+    from statmech_bn.dynamics.problem import DynamicsProblem
+    from statmech_bn.dynamics.reduced import simulate_reduced
+
+    simulate_reduced(DynamicsProblem("relu", "bn", 0.5, batch_size=4), 100, np.array([0.0, 1.0]), 0)
+    print("\nreduced simulation (exact in law, O(M^2) per step), relu, eta 0.5: microseconds per step, draws included")
+    print(f"  {'kind':<5}{'M':>4}" + "".join(f"{f'N = {n:g}':>12}" for n in (1e3, 1e4, 1e5)))
+    for name, m in (("pn", 1), ("bn", 4), ("bn", 16)):
+        row = []
+        for n in (1000, 10_000, 100_000):
+            steps = 200_000
+            problem = DynamicsProblem("relu", name, 0.5, batch_size=m, noise=NOISE)
+            start = time.perf_counter()
+            simulate_reduced(problem, n, np.array([0.0, steps / n]), 1)
+            row.append((time.perf_counter() - start) / steps)
+        print(f"  {name:<5}{m:4d}" + "".join(f"{t * 1e6:12.2f}" for t in row))
 
 
 def ode_table() -> None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from ._jit import jit
 from .activations import activation
-from .sgd import PLAIN, batch_coefficients
+from .sgd import PLAIN, batch_coefficients, field_coefficients
 
 
 @jit
@@ -103,3 +103,81 @@ def online_steps(code, kind, x, noise, teacher, n_steps, batch_size, lr, zeta, w
     if n_steps == 0:
         return math.nan
     return total / n_steps
+
+
+@jit
+def reduced_steps(code, kind, state, n, teacher_fields, other_fields, noise, chi, below, lr, zeta, weight_decay,
+                  fields, labels, rows, deltas, lower):
+    """The steps of :func:`online_steps` simulated exactly in distribution on (m, Q, gamma, beta) alone.
+
+    For isotropic Gaussian inputs write each x_j in an orthonormal basis (e1 = w*/|w*|, e2 = the unit part of w
+    orthogonal to w*, and N - 2 further directions): its first two coordinates u_j = x_j.e1 (= the teacher field)
+    and v_j = x_j.e2 are independent standard normals, and the Gram matrix of its remaining parts is
+    Wishart(N - 2, I_M) = A A^T with A lower triangular (Bartlett: A_jj = sqrt(chi^2 with N - 2 - j degrees of
+    freedom), A_jk ~ N(0, 1) below the diagonal). The student field is h_j = m u_j + sqrt(Q - m^2) v_j, and with
+    dF_B/dw = sum_j c_j x_j + c_w w (:func:`statmech_bn.kernels.sgd.field_coefficients`) the update
+    w' = (w - lr dF_B/dw)(1 - lr wd/N) changes m = w.w*/N and Q = |w|^2/N through x_j.w* = sqrt(N) u_j,
+    x_j.w = sqrt(N) h_j and x_j.x_k = u_j u_k + v_j v_k + (A A^T)_jk only: the cost per step is O(M^2),
+    independent of N.
+
+    Parameters
+    ----------
+    state : (4,) float64
+        [m, Q, gamma, beta], updated in place.
+    n : int
+        N.
+    teacher_fields, other_fields, noise : (S, M) float64
+        u_j, v_j and the label noise (already times the noise std) of each step's batch, drawn by the driver.
+    chi : (S, M) float64
+        sqrt of chi-square draws with N - 2 - j degrees of freedom (column j).
+    below : (S, M, M) float64
+        Standard normals; the strictly lower triangle is used.
+    fields, labels, deltas : (M,) float64; rows : (M,) int64 = arange(M); lower : (M, M) float64
+        Scratch.
+
+    Returns
+    -------
+    float
+        Mean batch objective over the steps (NaN when a step diverged; the state is then that of the step before).
+    """
+    steps, m = teacher_fields.shape
+    sqrt_n = math.sqrt(n)
+    total = 0.0
+    for s in range(steps):
+        overlap_m, square, gamma, beta = state[0], state[1], state[2], state[3]
+        rest = math.sqrt(max(square - overlap_m * overlap_m, 0.0))
+        for j in range(m):
+            u = teacher_fields[s, j]
+            fields[j] = overlap_m * u + rest * other_fields[s, j]
+            labels[j] = activation(code, u) + noise[s, j]
+        objective, c_w, d_gamma, d_beta = field_coefficients(code, kind, fields, labels, rows, square, n, 1, gamma,
+                                                             beta, zeta, 0.0, deltas)
+        if not math.isfinite(objective):
+            return math.nan
+        total += objective
+        for j in range(m):
+            lower[j, j] = chi[s, j]
+            for k in range(j):
+                lower[j, k] = below[s, j, k]
+        along_teacher = 0.0
+        along_student = 0.0
+        for j in range(m):
+            along_teacher += deltas[j] * teacher_fields[s, j]
+            along_student += deltas[j] * (overlap_m * teacher_fields[s, j] + rest * other_fields[s, j])
+        gram = 0.0  # sum_jk c_j c_k x_j.x_k
+        for j in range(m):
+            for k in range(m):
+                dot = teacher_fields[s, j] * teacher_fields[s, k] + other_fields[s, j] * other_fields[s, k]
+                for i in range(min(j, k) + 1):
+                    dot += lower[j, i] * lower[k, i]
+                gram += deltas[j] * deltas[k] * dot
+        step_teacher = -lr * (along_teacher * sqrt_n + c_w * n * overlap_m)  # dw.w*
+        step_student = -lr * (along_student * sqrt_n + c_w * n * square)  # dw.w
+        step_square = lr * lr * (gram + 2.0 * c_w * along_student * sqrt_n + c_w * c_w * n * square)  # |dw|^2
+        shrink = 1.0 - lr * weight_decay / n
+        state[0] = (overlap_m + step_teacher / n) * shrink
+        state[1] = (square + (2.0 * step_student + step_square) / n) * shrink * shrink
+        if kind != PLAIN:
+            state[2] = gamma - lr / n * d_gamma
+        state[3] = beta - lr / n * d_beta
+    return total / steps

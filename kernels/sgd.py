@@ -77,12 +77,27 @@ def batch_coefficients(code, kind, x, y, rows, w, gamma, beta, zeta, weight_deca
     (F_B, c_w, dF_B/dgamma, dF_B/dbeta) : tuple of float
         The batch mean of the per-sample objective, evaluated before any step.
     """
-    m = rows.shape[0]
     n = x.shape[1]
     sqrt_n = math.sqrt(n)
-    inv_m = 1.0 / m
-    for j in range(m):
+    for j in range(rows.shape[0]):
         fields[j] = np.dot(x[rows[j]], w) / sqrt_n
+    square = 1.0
+    if kind == POPULATION or (kind == PLAIN and weight_decay != 0.0):
+        square = np.dot(w, w) / n
+    return field_coefficients(code, kind, fields, y, rows, square, n, x.shape[0], gamma, beta, zeta, weight_decay,
+                              deltas)
+
+
+@jit
+def field_coefficients(code, kind, fields, y, rows, square, n, p, gamma, beta, zeta, weight_decay, deltas):
+    """:func:`batch_coefficients` from the batch's fields h_j = w.x_j/sqrt(N) (``fields``, overwritten) instead of
+    its rows: ``square`` = |w|^2/N (read by POPULATION, and by PLAIN with weight decay), ``n`` = N, ``p`` = P.
+    The coefficients refer to the raw rows: dF_B/dw = sum_j deltas[j] x_j + c_w w. Used by the reduced
+    simulation, which knows the fields of a batch without its rows.
+    """
+    m = rows.shape[0]
+    sqrt_n = math.sqrt(n)
+    inv_m = 1.0 / m
     norm = 1.0
     std = 1.0
     penalty = 0.0
@@ -100,12 +115,12 @@ def batch_coefficients(code, kind, x, y, rows, w, gamma, beta, zeta, weight_deca
         for j in range(m):
             fields[j] /= std  # z_j, the normalized field
     elif kind == POPULATION:
-        norm = math.sqrt(np.dot(w, w) / n)  # |w|/sqrt(N), exact for every batch
+        norm = math.sqrt(square)  # |w|/sqrt(N), exact for every batch
         for j in range(m):
             fields[j] /= norm  # lambda_j
     elif weight_decay != 0.0:
-        penalty = 0.5 * weight_decay * np.dot(w, w) / x.shape[0]
-        c_w = weight_decay / x.shape[0]
+        penalty = 0.5 * weight_decay * square * n / p
+        c_w = weight_decay / p
     # fields[j] now holds z_j (BATCH), lambda_j (POPULATION) or h_j (PLAIN); deltas[j] <- dl_j/da_j.
     loss = 0.0
     d_beta = 0.0

@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     dyn.add_argument("-o", "--output", help="HDF5 file to write or resume")
     dyn.add_argument("--activation", type=_str_list, help="comma list: linear, relu, erf")
     dyn.add_argument("--normalizer", type=_str_list, help="comma list: bn, pn, wn, pn_gd, none")
-    dyn.add_argument("--method", type=_str_list, help="comma list: ode, sim")
+    dyn.add_argument("--method", type=_str_list, help="comma list: ode, sim (full), reduced (exact, O(M^2)/step)")
     dyn.add_argument("--learning-rate", type=_float_list, help="comma list of eta > 0")
     dyn.add_argument("--batch-size", type=_float_list, help="comma list of M (bn: M >= 3)")
     dyn.add_argument("--zeta", type=_float_list, help="gamma decay of pn_gd")

@@ -411,7 +411,8 @@ DYNAMICS_DEFAULTS: dict = {
     "simulation": {"size": 1000, "seeds": 5, "seed": 2026},
     "thresholds": {"compute": True},
 }
-DYNAMICS_METHODS = ("ode", "sim")
+DYNAMICS_METHODS = ("ode", "sim", "reduced")
+"""ode: N -> infinity; sim: full weight vectors at N; reduced: the exact reduced simulation at N."""
 
 
 @dataclass(frozen=True)

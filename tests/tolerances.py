@@ -28,3 +28,9 @@ eps_g at second order). Measured coefficients N * gap, 8-16 seeds, alpha = 3, no
 ERM erf/pn_gd |N gap| < 0.15. 1.5 covers the largest measured coefficient with margin, and at N = 120 it is
 0.0125, a tenth of a typical eps_g: mistakes of the physics (a wrong temperature, normalizer or penalty) move
 eps_g by more."""
+
+KS_P_VALUE_MIN = 1e-4
+"""Two samples are called indistinguishable when the two-sample Kolmogorov-Smirnov test gives p > 1e-4 (the
+false-alarm rate of one comparison; 20 comparisons in tests/test_reduced.py keep the family's below 2e-3). The
+KS test compares whole distributions, so it also sees the heavy tail of bn's L at M = 4 (rare batches with a
+tiny variance give large steps) that makes standard deviations a poor statistic there."""

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from ..store import DYNAMICS_ODE_SCHEMA, DYNAMICS_SIM_SCHEMA, DYNAMICS_THRESHOLD_SCHEMA, SweepStore
 from .ode import integrate_ode
+from .reduced import simulate_reduced
 from .simulation import simulate_online
 from .stability import threshold
 
@@ -40,8 +41,12 @@ def ode_records(curve, times, seed: int) -> list[dict]:
             for k in range(times.size)], {"ode_message": tr.message, "bn_drift_sem": tr.drift_sem}
 
 
+SIMULATORS = {"sim": simulate_online, "reduced": simulate_reduced}
+
+
 def sim_records(curve, times, size: int, seeds: list[int]) -> list[dict]:
-    runs = [simulate_online(curve.problem, size, times, s) for s in seeds]
+    """Mean, standard error and per-seed values over the seeds of a simulated trajectory (full or reduced)."""
+    runs = [SIMULATORS[curve.method](curve.problem, size, times, s) for s in seeds]
     eps = np.stack([r["eps_gen"] for r in runs], axis=1)
     overlap = np.stack([r["R"] for r in runs], axis=1)
     spherical = curve.problem.spherical
@@ -69,7 +74,7 @@ def run_dynamics(config, store: SweepStore, progress: bool = True) -> None:
         for curve in config.curves:
             seed = curve_seed(config.seed, curve.name)
             attrs = {**curve.attributes(), **DEFINITIONS, "seed": seed}
-            if curve.method == "sim":
+            if curve.method in SIMULATORS:
                 seeds = [curve_seed(seed, str(k)) for k in range(config.seeds)]
                 attrs.update({"simulation_size": config.size, "simulation_seeds": np.array(seeds, dtype=np.int64)})
                 done, _ = store.prepare_curve(curve.name, attrs, n_times, DYNAMICS_SIM_SCHEMA, config.seeds)
