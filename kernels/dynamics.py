@@ -93,6 +93,9 @@ def batch_averages(code, overlap, gamma, beta, noise, lam, v, xi, out, out_sem):
     sums = np.zeros(4)
     squares = np.zeros(4)
     q = np.zeros(4)
+    d = np.empty(m)
+    z = np.empty(m)
+    u = np.empty(m)
     for b in range(s_count):
         mean = 0.0
         for j in range(m):
@@ -105,13 +108,13 @@ def batch_averages(code, overlap, gamma, beta, noise, lam, v, xi, out, out_sem):
         d_mean = 0.0
         dz_mean = 0.0
         for j in range(m):
-            z = (lam[b, j] - mean) / std
-            a = gamma * z + beta
+            z[j] = (lam[b, j] - mean) / std
+            a = gamma * z[j] + beta
             g1, _ = activation_derivatives(code, a)
-            u = overlap * lam[b, j] + rest * v[b, j]
-            d = (activation(code, a) - activation(code, u) - noise * xi[b, j]) * g1
-            d_mean += d
-            dz_mean += d * z
+            u[j] = overlap * lam[b, j] + rest * v[b, j]
+            d[j] = (activation(code, a) - activation(code, u[j]) - noise * xi[b, j]) * g1
+            d_mean += d[j]
+            dz_mean += d[j] * z[j]
         d_mean /= m
         dz_mean /= m
         q[0] = 0.0
@@ -119,13 +122,8 @@ def batch_averages(code, overlap, gamma, beta, noise, lam, v, xi, out, out_sem):
         q[2] = dz_mean
         q[3] = d_mean
         for j in range(m):
-            z = (lam[b, j] - mean) / std
-            a = gamma * z + beta
-            g1, _ = activation_derivatives(code, a)
-            u = overlap * lam[b, j] + rest * v[b, j]
-            d = (activation(code, a) - activation(code, u) - noise * xi[b, j]) * g1
-            e = (d - d_mean - z * dz_mean) / std
-            q[0] += e * (u - overlap * lam[b, j]) / m
+            e = (d[j] - d_mean - z[j] * dz_mean) / std
+            q[0] += e * (u[j] - overlap * lam[b, j]) / m
             q[1] += e * e / m
         for k in range(4):
             sums[k] += q[k]

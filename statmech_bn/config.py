@@ -409,7 +409,8 @@ DYNAMICS_DEFAULTS: dict = {
     "initial": {"overlap": 0.0, "norm": 1.0, "gamma": 1.0, "beta": 0.0},
     "time": {"t_max": 20.0, "points": 30, "t_min": 0.01},
     "simulation": {"size": 1000, "seeds": 5, "seed": 2026},
-    "thresholds": {"compute": True},
+    "thresholds": {"compute": True, "eta_scan": [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0], "target": 0.01,
+                   "t_max": 200.0},
 }
 DYNAMICS_METHODS = ("ode", "sim", "reduced")
 """ode: N -> infinity; sim: full weight vectors at N; reduced: the exact reduced simulation at N."""
@@ -440,6 +441,10 @@ class DynamicsConfig:
     seed: int
     curves: tuple[DynamicsCurve, ...]
     thresholds: tuple[tuple[str, str, tuple[int, ...]], ...]
+    scans: tuple[tuple[str, str, int], ...] = ()
+    eta_scan: tuple[float, ...] = ()
+    target: float = 0.01
+    scan_t_max: float = 200.0
 
     @property
     def fingerprint(self) -> str:
@@ -497,8 +502,14 @@ def build_dynamics_config(raw: dict) -> DynamicsConfig:
     size = _number(sim, "size", "simulation", kind=int, low=10)
     seeds = _number(sim, "seeds", "simulation", kind=int, low=2)
     seed = _number(sim, "seed", "simulation", kind=int, low=0)
-    if not isinstance(resolved["thresholds"]["compute"], bool):
+    table = resolved["thresholds"]
+    if not isinstance(table["compute"], bool):
         raise UserInputError("config: 'thresholds.compute' must be true or false")
+    eta_scan = tuple(sorted(set(_as_list(table["eta_scan"], "thresholds.eta_scan", float))))
+    if any(eta <= 0.0 for eta in eta_scan):
+        raise UserInputError("config: thresholds.eta_scan must be > 0")
+    target = _number(table, "target", "thresholds", low=0.0, low_open=True)
+    scan_t_max = _number(table, "t_max", "thresholds", low=0.0, low_open=True)
     seen: dict[tuple, None] = {}
     for act, norm, method, rate, m, zeta, decay, noise in itertools.product(
             acts, norms, methods, rates, sizes, zetas, decays, noises):
@@ -508,9 +519,10 @@ def build_dynamics_config(raw: dict) -> DynamicsConfig:
                       DynamicsProblem(k[0], k[1], k[3], batch_size=k[4], zeta=k[5], weight_decay=k[6], noise=k[7],
                                       initial_overlap=r0, initial_norm=l0, initial_gamma=g0, initial_beta=b0))
         for i, k in enumerate(seen))
-    thresholds = ()
-    if resolved["thresholds"]["compute"]:
+    thresholds, scans = (), ()
+    if table["compute"]:
         batch = tuple(sorted({int(m) for m in sizes}))
         thresholds = tuple((act, norm, batch) for act in acts for norm in norms if norm in THRESHOLD_NORMALIZERS)
+        scans = tuple((act, norm, m) for act in acts for norm in norms if norm != "none" for m in batch)
     return DynamicsConfig(resolved, resolved["output"], output_times(t_max, points, t_min), size, seeds, seed,
-                          curves, thresholds)
+                          curves, thresholds, scans, eta_scan, target, scan_t_max)

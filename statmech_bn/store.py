@@ -74,7 +74,12 @@ DYNAMICS_SIM_SCHEMA = Schema("statmech_bn.dynamics", {
 DYNAMICS_THRESHOLD_SCHEMA = Schema("statmech_bn.dynamics", {
     "batch_size": np.int64, "threshold_stability": np.float64, "threshold_integration": np.float64,
 })
-"""Trajectories (one point per output time) and maximal learning rates (one point per batch size)."""
+DYNAMICS_SCAN_SCHEMA = Schema("statmech_bn.dynamics", {
+    **{name: np.float64 for name in ("learning_rate", "t_target", "eta_eff_at_target", "eta_eff_final",
+                                     "eps_gen_final", "norm_final")}, "reached": np.bool_,
+})
+"""Trajectories (one point per output time), maximal learning rates (one point per batch size) and learning-rate
+scans (one point per eta)."""
 SCHEMAS = {schema.format_name: schema for schema in (SWEEP_SCHEMA, DECOMPOSE_SCHEMA, DYNAMICS_ODE_SCHEMA)}
 FORMAT_NAME = SWEEP_SCHEMA.format_name
 FIELDS = SWEEP_SCHEMA.names

@@ -153,6 +153,10 @@ def summarize(path: str) -> list[str]:
             eps = curve["eps_gen"]
             tail = f", t {curve['t'][-1]:.3g}: eps_gen {eps[-1]:.4g}, R {curve['R'][-1]:.4f}" if eps.size else ""
             lines.append(f"{head} ({curve['attrs']['method']}){tail}")
+        elif "t_target" in curve:
+            rows = ", ".join(f"eta {e:g}: t {t:.3g}, eta_eff {f:.3g}" for e, t, f in zip(
+                curve["learning_rate"], curve["t_target"], curve["eta_eff_final"], strict=True))
+            lines.append(f"{head}, time to eps_gen <= {curve['attrs']['target']:g} and final eta_eff: {rows}")
         elif "threshold_stability" in curve:
             rows = ", ".join(f"M={m}: {a:.4g} / {b:.4g}" for m, a, b in zip(
                 curve["batch_size"], curve["threshold_stability"], curve["threshold_integration"], strict=True))

@@ -12,6 +12,7 @@ from tolerances import CLOSED_FORM_RTOL, FINITE_SIZE_ALLOWANCE, MONTE_CARLO_SIGM
 from statmech_bn.cli import main
 from statmech_bn.dynamics.ode import Drift, integrate_ode
 from statmech_bn.dynamics.problem import DynamicsProblem
+from statmech_bn.dynamics.reduced import simulate_reduced
 from statmech_bn.dynamics.simulation import simulate_online
 from statmech_bn.dynamics.stability import spectral_abscissa, threshold
 from statmech_bn.store import read_curves
@@ -142,18 +143,24 @@ def test_bn_against_pn_gd_at_its_analytic_zeta(activation):
     assert gaps[0] > gaps[1] > gaps[2]
 
 
-def test_dynamics_command_writes_trajectories_and_thresholds(tmp_path, capsys):
+def test_dynamics_command_writes_trajectories_thresholds_and_scans(tmp_path, capsys):
     out = tmp_path / "dyn.h5"
-    args = ["dynamics", "--normalizer", "bn,none", "--batch-size", "4", "--t-max", "2", "--size", "200",
-            "--seeds", "2", "--no-progress", "-o", str(out)]
+    (tmp_path / "dyn.toml").write_text("[thresholds]\neta_scan = [1.0, 8.0]\nt_max = 30.0\ntarget = 0.05\n")
+    args = ["dynamics", str(tmp_path / "dyn.toml"), "--normalizer", "bn,none", "--batch-size", "4", "--t-max", "2",
+            "--size", "200", "--seeds", "2", "--no-progress", "-o", str(out)]
     assert main(args) == 0
     curves = read_curves(str(out))
     kinds = sorted(c["attrs"]["kind"] for c in curves.values())
-    assert kinds == ["thresholds"] + ["trajectory"] * 4
+    assert kinds == ["eta_scan", "thresholds"] + ["trajectory"] * 4
     for curve in curves.values():
         if curve["attrs"]["kind"] == "thresholds":
             assert curve["attrs"]["normalizer"] == "none" and curve["batch_size"].tolist() == [4]
             assert curve["threshold_stability"][0] == pytest.approx(8.0, rel=1e-3)
+            continue
+        if curve["attrs"]["kind"] == "eta_scan":  # bn: a larger eta reaches the target sooner, eta_eff stays O(1)
+            assert curve["learning_rate"].tolist() == [1.0, 8.0] and np.all(curve["reached"])
+            assert curve["t_target"][1] < curve["t_target"][0]
+            assert np.all(curve["eta_eff_final"] < 2.0)
             continue
         assert curve["t"][0] == 0.0 and curve["t"][-1] == pytest.approx(2.0, rel=1e-2)
         assert np.all(curve["converged"]) and np.all(np.isfinite(curve["eps_gen"]))
@@ -183,3 +190,28 @@ def test_dynamics_bad_input_gets_one_line_and_exit_2(tmp_path, capsys, flags, fr
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and fragment in err[0]
     assert not out.exists()
+
+
+def test_eta_max_of_linear_none_checked_by_simulation():
+    """The reduced finite-N simulation (N = 1000) converges just below eta_max = 2 and diverges just above."""
+    times = np.array([0.0, 50.0])
+    below = simulate_reduced(DynamicsProblem("linear", "none", 1.8, initial_overlap=0.5), 1000, times, 1)
+    above = simulate_reduced(DynamicsProblem("linear", "none", 2.2, initial_overlap=0.5), 1000, times, 1)
+    assert below["eps_gen"][-1] < 1e-5
+    assert not above["eps_gen"][-1] < 1e3
+
+
+@pytest.mark.parametrize("eta", [10.0, 50.0])
+def test_scale_invariance_lets_any_learning_rate_converge(eta):
+    """pn (relu, noise-free, no weight decay) at eta far above its threshold eta_eff_max = 2: the norm grows until
+    eta_eff = eta gamma/L^2 is below the threshold, then the student converges to the teacher (SCIENCE.md claim 2);
+    the ODE and the reduced simulation (N = 1000) agree on it."""
+    problem = DynamicsProblem("relu", "pn", eta, initial_overlap=0.2)
+    stable, _ = threshold(problem)
+    times = np.array([0.0, 50.0])
+    ode = integrate_ode(problem, times)
+    run = simulate_reduced(problem, 1000, times, 3)
+    for eps, norm, gamma in ((ode.eps_gen[-1], ode.norm[-1], ode.gamma[-1]),
+                             (run["eps_gen"][-1], run["L"][-1], abs(run["gamma"][-1]))):
+        assert eps < 1e-6 and norm > 2.0
+        assert eta * gamma / norm**2 < stable < eta

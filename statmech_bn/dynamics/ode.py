@@ -42,7 +42,7 @@ from .problem import DynamicsProblem
 
 LEGENDRE_NODES = 40
 TAIL_CUT = 9.0
-BN_BATCHES = 20000
+BN_BATCHES = 8000
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,15 @@ import zlib
 import numpy as np
 from tqdm import tqdm
 
-from ..store import DYNAMICS_ODE_SCHEMA, DYNAMICS_SIM_SCHEMA, DYNAMICS_THRESHOLD_SCHEMA, SweepStore
-from .ode import integrate_ode
+from ..store import (
+    DYNAMICS_ODE_SCHEMA,
+    DYNAMICS_SCAN_SCHEMA,
+    DYNAMICS_SIM_SCHEMA,
+    DYNAMICS_THRESHOLD_SCHEMA,
+    SweepStore,
+)
+from .ode import integrate_ode, output_times
+from .problem import DynamicsProblem
 from .reduced import simulate_reduced
 from .simulation import simulate_online
 from .stability import threshold
@@ -67,9 +74,30 @@ def sim_records(curve, times, size: int, seeds: list[int]) -> list[dict]:
     return records
 
 
+def scan_record(problem: DynamicsProblem, target: float, t_max: float) -> dict:
+    """Noise-free ODE at one eta: first time eps_g <= target (linear interpolation on 400 log-spaced outputs),
+    eta_eff then and at t_max, and the final eps_g and L."""
+    times = output_times(t_max, 400, 1e-3)
+    tr = integrate_ode(problem, times)
+    below = np.flatnonzero(tr.eps_gen <= target)
+    reached = bool(below.size)
+    t_target = eta_at = math.nan
+    if reached:
+        k = int(below[0])
+        t_target = float(times[k])
+        if k > 0:
+            e0, e1 = tr.eps_gen[k - 1], tr.eps_gen[k]
+            t_target = float(times[k - 1] + (times[k] - times[k - 1]) * (e0 - target) / (e0 - e1))
+        eta_at = float(np.interp(t_target, times, tr.eta_eff))
+    return {"learning_rate": problem.learning_rate, "t_target": t_target, "eta_eff_at_target": eta_at,
+            "eta_eff_final": tr.eta_eff[-1], "eps_gen_final": tr.eps_gen[-1], "norm_final": tr.norm[-1],
+            "reached": reached}
+
+
 def run_dynamics(config, store: SweepStore, progress: bool = True) -> None:
     n_times = config.times.size
-    total = len(config.curves) * n_times + sum(len(m) for _, _, m in config.thresholds)
+    total = (len(config.curves) * n_times + sum(len(m) for _, _, m in config.thresholds)
+             + len(config.scans) * len(config.eta_scan))
     with tqdm(total=total, unit="pt", desc="dynamics", disable=not progress, dynamic_ncols=True) as bar:
         for curve in config.curves:
             seed = curve_seed(config.seed, curve.name)
@@ -92,8 +120,6 @@ def run_dynamics(config, store: SweepStore, progress: bool = True) -> None:
                         store.append(curve.name, record)
                         bar.update(1)
         for act, norm, sizes in config.thresholds:
-            from .problem import DynamicsProblem
-
             name = f"thresholds-{act}-{norm}"
             attrs = {"kind": "thresholds", "activation": act, "normalizer": norm,
                      "quantity": "eta_eff" if norm != "none" else "eta",
@@ -108,4 +134,22 @@ def run_dynamics(config, store: SweepStore, progress: bool = True) -> None:
                 stable, integrated = threshold(DynamicsProblem(act, norm, 1.0, batch_size=m))
                 store.append(name, {"batch_size": m, "threshold_stability": stable,
                                     "threshold_integration": integrated})
+                bar.update(1)
+        for act, norm, m in config.scans:
+            name = f"eta-scan-{act}-{norm}-M{m}"
+            zetas = sorted({c.problem.zeta for c in config.curves if c.problem.normalizer == "pn_gd"}) or [0.0]
+            zeta = zetas[0] if norm == "pn_gd" else 0.0
+            attrs = {"kind": "eta_scan", "activation": act, "normalizer": norm, "batch_size": m, "zeta": zeta,
+                     "target": config.target, "t_max": config.scan_t_max, "noise": 0.0,
+                     "definition": "noise-free ODE from the config's initial state, no weight decay: t_target = first "
+                                   "t with eps_gen <= target (NaN if not reached by t_max), eta_eff = eta gamma/L^2 "
+                                   "there and at t_max; the growth of L lowers eta_eff by itself"}
+            done, _ = store.prepare_curve(name, attrs, len(config.eta_scan), DYNAMICS_SCAN_SCHEMA)
+            bar.update(done)
+            base = config.curves[0].problem
+            for eta in config.eta_scan[done:]:
+                problem = DynamicsProblem(act, norm, eta, batch_size=m, zeta=zeta,
+                                          initial_overlap=base.initial_overlap, initial_norm=base.initial_norm,
+                                          initial_gamma=base.initial_gamma, initial_beta=base.initial_beta)
+                store.append(name, scan_record(problem, config.target, config.scan_t_max))
                 bar.update(1)
