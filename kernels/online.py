@@ -23,7 +23,7 @@ import numpy as np
 
 from ._jit import jit
 from .activations import activation
-from .sgd import PLAIN, batch_coefficients, field_coefficients
+from .sgd import PLAIN, apply_step, batch_coefficients, field_coefficients
 
 
 @jit
@@ -85,15 +85,7 @@ def online_steps(code, kind, x, noise, teacher, n_steps, batch_size, lr, zeta, w
         if not math.isfinite(objective):
             return math.nan
         total += objective
-        if c_w != 0.0:
-            shrink = 1.0 - lr * c_w
-            for i in range(n):
-                w[i] *= shrink
-        for j in range(batch_size):
-            row = x[start + j]
-            c = lr * deltas[j]
-            for i in range(n):
-                w[i] -= c * row[i]
+        apply_step(x, rows, deltas, c_w, lr, w)
         if kind != PLAIN:
             scalars[0] -= lr_scalar * d_gamma
         scalars[1] -= lr_scalar * d_beta

@@ -181,6 +181,21 @@ def batch_gradient(code, kind, x, y, rows, w, gamma, beta, zeta, weight_decay, f
 
 
 @jit
+def apply_step(x, rows, deltas, c_w, lr, w):
+    """w <- w - lr (sum_j deltas[j] x[rows[j]] + c_w w), in place (rows re-read from cache after the fields)."""
+    n = w.shape[0]
+    if c_w != 0.0:
+        shrink = 1.0 - lr * c_w
+        for i in range(n):
+            w[i] *= shrink
+    for j in range(rows.shape[0]):
+        row = x[rows[j]]
+        c = lr * deltas[j]
+        for i in range(n):
+            w[i] -= c * row[i]
+
+
+@jit
 def sgd_epoch(code, kind, x, y, permutation, batch_size, lr_w, lr_scalar, zeta, weight_decay, w, scalars, fields,
               deltas):
     """One epoch of mini-batch SGD over the training set, in place.
@@ -216,7 +231,6 @@ def sgd_epoch(code, kind, x, y, permutation, batch_size, lr_w, lr_scalar, zeta, 
         (a cheap progress value; NaN when P < M, i.e. no complete batch).
     """
     p = x.shape[0]
-    n = x.shape[1]
     n_batches = p // batch_size
     total = 0.0
     for b in range(n_batches):
@@ -224,15 +238,7 @@ def sgd_epoch(code, kind, x, y, permutation, batch_size, lr_w, lr_scalar, zeta, 
         objective, c_w, d_gamma, d_beta = batch_coefficients(code, kind, x, y, rows, w, scalars[0], scalars[1],
                                                              zeta, weight_decay, fields, deltas)
         total += objective
-        if c_w != 0.0:
-            shrink = 1.0 - lr_w * c_w
-            for i in range(n):
-                w[i] *= shrink
-        for j in range(batch_size):
-            row = x[rows[j]]
-            c = lr_w * deltas[j]
-            for i in range(n):
-                w[i] -= c * row[i]
+        apply_step(x, rows, deltas, c_w, lr_w, w)
         if kind != PLAIN:
             scalars[0] -= lr_scalar * d_gamma
         scalars[1] -= lr_scalar * d_beta

@@ -16,9 +16,8 @@ import math
 import numpy as np
 
 from ..kernels.online import reduced_steps
-from ..theory.problem import generalization_error
 from .problem import DynamicsProblem
-from .simulation import KINDS, RECORD_KEYS, theory_problem, validate
+from .simulation import KINDS, RECORD_KEYS, record_state, theory_problem, validate
 
 CHUNK_STEPS = 4096
 
@@ -59,13 +58,5 @@ def simulate_reduced(problem: DynamicsProblem, n: int, times: np.ndarray, seed: 
             if not (math.isfinite(objective) and np.all(np.isfinite(state)) and state[1] > 0.0):
                 return records
         norm = math.sqrt(state[1])
-        overlap = state[0] / norm
-        gamma, beta = float(state[2]), float(state[3])
-        if problem.spherical:
-            sign = -1.0 if gamma < 0.0 else 1.0
-            eps = generalization_error(theory, rules, sign * overlap, sign * gamma, beta)
-        else:
-            eps = generalization_error(theory, rules, overlap, norm, beta)
-        records["R"][k], records["L"][k], records["gamma"][k], records["beta"][k] = overlap, norm, gamma, beta
-        records["eps_gen"][k] = eps
+        record_state(records, k, problem, theory, rules, state[0] / norm, norm, float(state[2]), float(state[3]))
     return records

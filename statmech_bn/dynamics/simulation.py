@@ -184,8 +184,13 @@ def _record(records: dict, k: int, problem: DynamicsProblem, theory: Problem, ru
     if not (math.isfinite(norm_square) and norm_square > 0.0 and math.isfinite(projection)):
         return
     norm = math.sqrt(norm_square / n)
-    overlap = projection / (norm * n)
-    gamma, beta = float(scalars[0]), float(scalars[1])
+    record_state(records, k, problem, theory, rules, projection / (norm * n), norm, float(scalars[0]),
+                 float(scalars[1]))
+
+
+def record_state(records: dict, k: int, problem: DynamicsProblem, theory: Problem, rules, overlap: float,
+                 norm: float, gamma: float, beta: float) -> None:
+    """Fill record k from the order parameters (eps_g with the sign convention of the module docstring)."""
     if problem.spherical:
         sign = -1.0 if gamma < 0.0 else 1.0
         eps = generalization_error(theory, rules, sign * overlap, sign * gamma, beta)
