@@ -63,3 +63,35 @@ def leapfrog(code, scale_invariant, x, y, theta, momentum, inverse_mass, step, n
     for i in range(size):
         kinetic += 0.5 * inverse_mass[i] * momentum[i] * momentum[i]
     return potential, kinetic
+
+
+@jit
+def sign_metropolis_sweep(columns, y, w, fields, temperature, proposals, uniforms):
+    """One sweep of single-site Metropolis updates of w for the sign student (gamma = 1, beta = 0: the sign
+    theory's fixed point), in place.
+
+    Target exp(-E/T - |w|^2/2) with E = sum_mu (y_mu - sign(h_mu))^2/2, h = X w/sqrt(N): E sees only the direction
+    of w, which the Gaussian term makes uniform a priori. ``columns`` is X transposed (N, P), C-contiguous, so
+    that moving w_i by proposals[i] changes every field by proposals[i] X[:, i]/sqrt(N) in O(P); ``fields``
+    (P,) holds h and is kept in step with w. Accept when uniforms[i] < exp(-dE/T - d(w_i^2)/2).
+    Returns the number of accepted moves.
+    """
+    n, p = columns.shape
+    scale = 1.0 / math.sqrt(n)
+    accepted = 0
+    for i in range(n):
+        step = proposals[i]
+        change = 0.0
+        for mu in range(p):
+            old = 1.0 if fields[mu] > 0.0 else (-1.0 if fields[mu] < 0.0 else 0.0)
+            h = fields[mu] + step * columns[i, mu] * scale
+            new = 1.0 if h > 0.0 else (-1.0 if h < 0.0 else 0.0)
+            if new != old:
+                change += 0.5 * ((y[mu] - new) ** 2 - (y[mu] - old) ** 2)
+        log_ratio = -change / temperature - 0.5 * ((w[i] + step) ** 2 - w[i] ** 2)
+        if log_ratio >= 0.0 or uniforms[i] < math.exp(log_ratio):
+            w[i] += step
+            for mu in range(p):
+                fields[mu] += step * columns[i, mu] * scale
+            accepted += 1
+    return accepted

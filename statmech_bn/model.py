@@ -26,9 +26,9 @@ GRADIENT_FREE_ACTIVATIONS = ("sign",)
 
 
 def allowed_methods(activation: str) -> tuple[str, ...]:
-    """Methods defined for ``activation``: ERM, HMC and SGD need a gradient."""
+    """Methods defined for ``activation``: ERM and SGD need a gradient (sign is sampled by Metropolis)."""
     if activation in GRADIENT_FREE_ACTIVATIONS:
-        return ("high_temperature", "gibbs")
+        return ("high_temperature", "gibbs", "sim_gibbs")
     return METHODS
 
 

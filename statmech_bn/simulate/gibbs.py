@@ -19,13 +19,14 @@ import math
 
 import numpy as np
 
-from ..kernels.sampling import leapfrog, potential_and_gradient
+from ..kernels.sampling import leapfrog, potential_and_gradient, sign_metropolis_sweep
 from ..theory.problem import Problem
 from .common import SeedOutcome, SimulationSettings, student_errors, teacher_data
 
 TARGET_ACCEPTANCE = 0.75
 ADAPTATION_RATE = 0.05
 RECORD_EVERY = 1
+SIGN_TARGET_ACCEPTANCE = 0.4
 
 
 def split_rhat(chains: np.ndarray) -> float:
@@ -94,20 +95,53 @@ def run_chain(problem: Problem, x, y, teacher, theta, settings: SimulationSettin
     return np.array(records), accepted / max(sampled, 1), gradients
 
 
+def run_sign_chain(problem: Problem, columns, y, teacher, w, settings: SimulationSettings, rng, rules):
+    """One single-site Metropolis chain of the sign student (no gradient: HMC does not apply); one sweep of N
+    proposals per trajectory of the settings. The proposal width adapts toward acceptance 0.4 during burn-in.
+    Same outputs as :func:`run_chain` (gain 1, beta 0: the sign theory's fixed point)."""
+    n, p = columns.shape
+    fields = columns.T @ w / math.sqrt(n)
+    width = 1.0
+    burn_in = settings.trajectories // 2
+    records, accepted, proposals_made = [], 0, 0
+    for k in range(settings.trajectories):
+        proposals = width * rng.standard_normal(n)
+        uniforms = rng.random(n)
+        moved = sign_metropolis_sweep(columns, y, w, fields, problem.temperature, proposals, uniforms)
+        proposals_made += n
+        if k < burn_in:
+            width *= math.exp(ADAPTATION_RATE * (moved / n - SIGN_TARGET_ACCEPTANCE))
+            continue
+        accepted += moved
+        if (k - burn_in) % RECORD_EVERY == 0:
+            sign = np.where(fields > 0.0, 1.0, np.where(fields < 0.0, -1.0, 0.0))
+            energy = 0.5 * float(np.sum((y - sign) ** 2))
+            eps, overlap, norm = student_errors(problem, rules, w, teacher, 1.0, 0.0)
+            records.append((energy, overlap, eps, 1.0, 0.0, norm))
+    sampled = settings.trajectories - burn_in
+    return np.array(records), accepted / max(sampled * n, 1), proposals_made
+
+
 def simulate_gibbs(problem: Problem, alpha: float, settings: SimulationSettings, seed: int) -> SeedOutcome:
     """One seed of one load: draw the data, run the chains, test equilibration, average."""
     rng = np.random.Generator(np.random.PCG64(seed))
     teacher, x, y = teacher_data(problem, alpha, settings.size, rng)
     rules = problem.rules()
-    runs = [run_chain(problem, x, y, teacher, _start(problem, x, y, rng, informed=c == 0), settings, rng, rules)
-            for c in range(settings.chains)]
+    if problem.activation == "sign":
+        columns = np.ascontiguousarray(x.T)
+        runs = [run_sign_chain(problem, columns, y, teacher, _start(problem, x, y, rng, informed=c == 0)[:-2],
+                               settings, rng, rules) for c in range(settings.chains)]
+    else:
+        runs = [run_chain(problem, x, y, teacher, _start(problem, x, y, rng, informed=c == 0), settings, rng, rules)
+                for c in range(settings.chains)]
     samples = np.stack([r[0] for r in runs])  # (chains, draws, field)
     acceptance = float(np.mean([r[1] for r in runs]))
     rhat = max(split_rhat(samples[:, :, 0]), split_rhat(samples[:, :, 1]))
     flat = samples.reshape(-1, samples.shape[2])
     energy, overlap, eps, gamma, beta, norm = flat.mean(axis=0)
     p = x.shape[0]
-    penalty = (p * problem.gamma_decay(0.0, 1.0, 0.0) * float(np.mean(flat[:, 3] ** 2)) if problem.spherical
+    penalty = 0.0 if problem.activation == "sign" else (
+        p * problem.gamma_decay(0.0, 1.0, 0.0) * float(np.mean(flat[:, 3] ** 2)) if problem.spherical
                else 0.5 * problem.weight_decay * settings.size * float(np.mean(flat[:, 5] ** 2)))
     finite = bool(np.all(np.isfinite(flat)))
     return SeedOutcome(eps_gen=float(eps), eps_train=float(energy - penalty) / p, overlap=float(overlap),
