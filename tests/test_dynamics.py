@@ -215,3 +215,18 @@ def test_scale_invariance_lets_any_learning_rate_converge(eta):
                              (run["eps_gen"][-1], run["L"][-1], abs(run["gamma"][-1]))):
         assert eps < 1e-6 and norm > 2.0
         assert eta * gamma / norm**2 < stable < eta
+
+
+def test_weight_decay_parks_the_normalized_student_at_the_edge_of_stability():
+    """pn, relu, noise-free, weight decay 0.01: the teacher is learned, then the decay shrinks L until
+    eta_eff = eta gamma/L^2 reaches the stability threshold eta_eff_max (2 for relu, M = 1), where it stays with a
+    residual error: with weight decay no eta converges to R = 1 exactly, every eta ends at eta_eff ~ eta_eff_max.
+    The ODE and the reduced simulation (N = 1000) agree."""
+    problem = DynamicsProblem("relu", "pn", 0.5, weight_decay=0.01)
+    stable, _ = threshold(problem)
+    times = np.array([0.0, 100.0, 2000.0])
+    ode = integrate_ode(problem, times)
+    run = simulate_reduced(problem, 1000, times, 1)
+    assert ode.eps_gen[1] < 1e-4 < ode.eps_gen[2]
+    for eta_eff in (ode.eta_eff[-1], 0.5 * abs(run["gamma"][-1]) / run["L"][-1] ** 2):
+        assert eta_eff == pytest.approx(stable, rel=0.03)
