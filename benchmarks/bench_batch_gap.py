@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 from scipy.special import erf
+from timing import best_of
 
 from statmech_bn.theory.decomposition import monte_carlo_gap
 
@@ -30,15 +31,6 @@ def numpy_gap(activation, batch_size, n_batches, seed, overlap=0.8, gamma=1.0, b
     pn = y - g(gamma * z + beta)
     gaps = 0.5 * (bn**2 - pn**2).mean(axis=1)
     return gaps.mean(), gaps.std(ddof=1) / np.sqrt(n_batches)
-
-
-def best_of(fn, repeats=3):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ import os
 import time
 
 import numpy as np
+from timing import best_of
 
 from statmech_bn.dynamics.problem import DynamicsProblem
 from statmech_bn.dynamics.simulation import CHUNK_BYTES, KINDS, simulate_online
@@ -39,18 +40,6 @@ from statmech_bn.model import ACTIVATION_CODES
 CASES = [("pn", 1), ("pn", 16), ("bn", 4), ("bn", 16)]
 ROWS = 1024
 LR, NOISE, ZETA, WEIGHT_DECAY = 0.5, 0.5, 0.0, 0.0
-SETTLE = 0.05
-
-
-def best_of(fn, repeats):
-    """Shortest of ``repeats`` runs, each after a pause (idle BLAS threads of a previous call spin for a while)."""
-    times = []
-    for _ in range(repeats):
-        time.sleep(SETTLE)
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def numpy_online(kind, x, noise, teacher, n_steps, m, lr, zeta, weight_decay, w, gamma, beta):

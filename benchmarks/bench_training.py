@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 from scipy.special import erf
+from timing import best_of
 
 from statmech_bn.kernels._jit import jit
 from statmech_bn.kernels.block import loss_and_gradient
@@ -41,19 +42,6 @@ ACTIVATIONS = {
 KINDS = {"bn": BATCH, "pn": POPULATION, "none": PLAIN}
 SGD_CASES = [("bn", 4), ("bn", 16), ("bn", 64), ("pn", 1), ("pn", 16), ("none", 1), ("none", 16)]
 ZETA, WEIGHT_DECAY, LR_W = 0.0, 0.1, 0.5
-SETTLE = 0.05
-
-
-def best_of(fn, repeats=5):
-    """Shortest of ``repeats`` runs, each after a pause: NumPy and SciPy (called by Numba) ship two OpenBLAS
-    builds whose idle threads spin for a while after a call and would steal the 2 cores from the other one."""
-    times = []
-    for _ in range(repeats):
-        time.sleep(SETTLE)
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 @jit

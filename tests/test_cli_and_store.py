@@ -215,6 +215,13 @@ def test_bad_input_gets_one_line_and_exit_2(tmp_path, capsys, args, fragment):
     ("[solver]\nbranches = 'sideways'\n", "solver.branches"),
     ("[quadrature]\nteacher_nodes = 0\n", "quadrature.teacher_nodes' must be >= 1"),
     ("[model]\ntemperature = 'hot'\n", "must be finite numbers"),
+    ("[model]\nnormalizer = 'bn'\nmethod = 'sim_gibbs'\n", "the real bn student is simulated by sim_sgd"),
+    ("[model]\nactivation = 'sign'\nmethod = 'sim_erm'\n", "not defined for activation 'sign'"),
+    ("[simulation]\nsize = 5\n", "simulation.size' must be >= 10"),
+    ("[simulation]\nseeds = 1\n", "simulation.seeds' must be >= 2"),
+    ("[simulation]\nrhat_max = 1.0\n", "simulation.rhat_max' must be > 1"),
+    ("[simulation]\nlearning_rate = -0.1\n", "simulation.learning_rate' must be > 0"),
+    ("[simulation]\nsteps = 3\n", "unknown key 'simulation.steps'"),
 ])
 def test_bad_config_gets_one_line_and_exit_2(tmp_path, capsys, text, fragment):
     (tmp_path / "bad.toml").write_text(text)
@@ -301,19 +308,3 @@ def test_simulation_sweep_is_the_same_in_parallel_and_resumes(tmp_path):
         for field in serial[name]:
             if field != "attrs":
                 np.testing.assert_array_equal(serial[name][field], resumed[name][field])
-
-
-@pytest.mark.parametrize("text,fragment", [
-    ("[model]\nnormalizer = 'bn'\nmethod = 'sim_gibbs'\n", "the real bn student is simulated by sim_sgd"),
-    ("[model]\nactivation = 'sign'\nmethod = 'sim_erm'\n", "not defined for activation 'sign'"),
-    ("[simulation]\nsize = 5\n", "simulation.size' must be >= 10"),
-    ("[simulation]\nseeds = 1\n", "simulation.seeds' must be >= 2"),
-    ("[simulation]\nrhat_max = 1.0\n", "simulation.rhat_max' must be > 1"),
-    ("[simulation]\nlearning_rate = -0.1\n", "simulation.learning_rate' must be > 0"),
-    ("[simulation]\nsteps = 3\n", "unknown key 'simulation.steps'"),
-])
-def test_bad_simulation_config_gets_one_line_and_exit_2(tmp_path, capsys, text, fragment):
-    (tmp_path / "bad.toml").write_text(text)
-    assert run_cli(["sweep", "bad.toml", "-o", "out.h5", "--no-progress"], tmp_path) == 2
-    assert fragment in one_error_line(capsys)
-    assert not (tmp_path / "out.h5").exists()

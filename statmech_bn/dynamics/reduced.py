@@ -17,7 +17,7 @@ import numpy as np
 
 from ..kernels.online import reduced_steps
 from .problem import DynamicsProblem
-from .simulation import KINDS, RECORD_KEYS, record_state, theory_problem, validate
+from .simulation import KINDS, empty_records, record_state, theory_problem, validate
 
 CHUNK_STEPS = 4096
 
@@ -39,9 +39,7 @@ def simulate_reduced(problem: DynamicsProblem, n: int, times: np.ndarray, seed: 
     dof = n - 2 - np.arange(m)
     fields, labels, deltas = np.empty(m), np.empty(m), np.empty(m)
     rows, lower = np.arange(m, dtype=np.int64), np.zeros((m, m))
-    records = {key: np.full(steps.size, math.nan) for key in RECORD_KEYS}
-    records["t"] = steps / n
-    records["steps"] = steps
+    records = empty_records(steps, n)
     done = 0
     for k, target in enumerate(steps):
         while done < target:

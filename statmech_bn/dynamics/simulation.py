@@ -154,9 +154,7 @@ def simulate_online(problem: DynamicsProblem, n: int, times: np.ndarray, seed: i
     labels = np.empty(chunk * m)
     fields, deltas = np.empty(m), np.empty(m)
 
-    records = {key: np.full(steps.size, math.nan) for key in RECORD_KEYS}
-    records["t"] = steps / n
-    records["steps"] = steps
+    records = empty_records(steps, n)
     done = 0
     for k, target in enumerate(steps):
         while done < target:
@@ -186,6 +184,14 @@ def _record(records: dict, k: int, problem: DynamicsProblem, theory: Problem, ru
     norm = math.sqrt(norm_square / n)
     record_state(records, k, problem, theory, rules, projection / (norm * n), norm, float(scalars[0]),
                  float(scalars[1]))
+
+
+def empty_records(steps: np.ndarray, n: int) -> dict:
+    """NaN records at the recording steps, with their times t = steps/N (filled as the run reaches them)."""
+    records = {key: np.full(steps.size, math.nan) for key in RECORD_KEYS}
+    records["t"] = steps / n
+    records["steps"] = steps
+    return records
 
 
 def record_state(records: dict, k: int, problem: DynamicsProblem, theory: Problem, rules, overlap: float,
