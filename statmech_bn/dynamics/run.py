@@ -124,10 +124,10 @@ def run_dynamics(config, store: SweepStore, progress: bool = True) -> None:
             attrs = {"kind": "thresholds", "activation": act, "normalizer": norm,
                      "quantity": "eta_eff" if norm != "none" else "eta",
                      "definition": "largest eta (none) or eta_eff = eta gamma*/L^2 at L = 1 (pn, wn) for which the "
-                                   "noise-free ODE returns to the teacher: by the sign of the Jacobian's spectral "
-                                   "abscissa (threshold_stability) and by integration from a perturbed state "
-                                   "(threshold_integration, bisection in [0.5, 1.5] x the former; NaN if it does "
-                                   "not switch there)"}
+                                   "noise-free ODE without weight decay returns to the teacher: by the sign of the "
+                                   "Jacobian's spectral abscissa (threshold_stability) and by integration from a "
+                                   "perturbed state (threshold_integration, bisection in [0.5, 1.5] x the former; NaN "
+                                   "if it does not switch there)"}
             done, _ = store.prepare_curve(name, attrs, len(sizes), DYNAMICS_THRESHOLD_SCHEMA)
             bar.update(done)
             for m in sizes[done:]:
