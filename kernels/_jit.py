@@ -13,3 +13,7 @@ import numba
 FASTMATH_FLAGS = {"contract", "arcp", "nsz", "afn"}
 
 jit = numba.njit(cache=True, fastmath=FASTMATH_FLAGS, error_model="numpy", nogil=True)
+
+jit_parallel = numba.njit(cache=True, fastmath=FASTMATH_FLAGS, error_model="numpy", nogil=True, parallel=True)
+"""The same options with ``numba.prange`` loops run on threads: for kernels whose result does not depend on the
+thread count (fixed blocks, each summed in order, combined in order)."""

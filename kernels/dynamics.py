@@ -9,8 +9,9 @@ d = (g(a) - g(u) - noise * xi) g'(a), xi ~ N(0, 1) the label noise.
 import math
 
 import numpy as np
+from numba import prange
 
-from ._jit import jit
+from ._jit import jit, jit_parallel
 from .activations import activation, activation_derivatives
 
 SAMPLE_SLOTS = 4
@@ -79,7 +80,12 @@ def sample_averages(code, overlap, scale, beta, noise, legendre_x, legendre_w, c
     out[3] += noise * noise * slope_square
 
 
-@jit
+BATCH_BLOCKS = 16
+"""Fixed blocks of batches summed in order on threads, then combined in order: the result does not depend on the
+number of threads."""
+
+
+@jit_parallel
 def batch_averages(code, overlap, gamma, beta, noise, lam, v, xi, out, out_sem):
     """Averages over batches with batch statistics (bn), on fixed standard normals lam, v, xi of shape (S, M).
 
@@ -90,46 +96,53 @@ def batch_averages(code, overlap, gamma, beta, noise, lam, v, xi, out, out_sem):
     """
     s_count, m = lam.shape
     rest = math.sqrt(max(1.0 - overlap * overlap, 0.0))
-    sums = np.zeros(4)
-    squares = np.zeros(4)
-    q = np.zeros(4)
-    d = np.empty(m)
-    z = np.empty(m)
-    u = np.empty(m)
-    for b in range(s_count):
-        mean = 0.0
-        for j in range(m):
-            mean += lam[b, j]
-        mean /= m
-        var = 0.0
-        for j in range(m):
-            var += (lam[b, j] - mean) ** 2
-        std = math.sqrt(var / m)
-        d_mean = 0.0
-        dz_mean = 0.0
-        for j in range(m):
-            z[j] = (lam[b, j] - mean) / std
-            a = gamma * z[j] + beta
-            g1, _ = activation_derivatives(code, a)
-            u[j] = overlap * lam[b, j] + rest * v[b, j]
-            d[j] = (activation(code, a) - activation(code, u[j]) - noise * xi[b, j]) * g1
-            d_mean += d[j]
-            dz_mean += d[j] * z[j]
-        d_mean /= m
-        dz_mean /= m
-        q[0] = 0.0
-        q[1] = 0.0
-        q[2] = dz_mean
-        q[3] = d_mean
-        for j in range(m):
-            e = (d[j] - d_mean - z[j] * dz_mean) / std
-            q[0] += e * (u[j] - overlap * lam[b, j]) / m
-            q[1] += e * e / m
-        for k in range(4):
-            sums[k] += q[k]
-            squares[k] += q[k] * q[k]
+    partial = np.zeros((BATCH_BLOCKS, 8))
+    for block in prange(BATCH_BLOCKS):
+        d = np.empty(m)
+        z = np.empty(m)
+        u = np.empty(m)
+        for b in range(block * s_count // BATCH_BLOCKS, (block + 1) * s_count // BATCH_BLOCKS):
+            mean = 0.0
+            for j in range(m):
+                mean += lam[b, j]
+            mean /= m
+            var = 0.0
+            for j in range(m):
+                var += (lam[b, j] - mean) ** 2
+            std = math.sqrt(var / m)
+            d_mean = 0.0
+            dz_mean = 0.0
+            for j in range(m):
+                z[j] = (lam[b, j] - mean) / std
+                a = gamma * z[j] + beta
+                g1, _ = activation_derivatives(code, a)
+                u[j] = overlap * lam[b, j] + rest * v[b, j]
+                d[j] = (activation(code, a) - activation(code, u[j]) - noise * xi[b, j]) * g1
+                d_mean += d[j]
+                dz_mean += d[j] * z[j]
+            d_mean /= m
+            dz_mean /= m
+            q0 = 0.0
+            q1 = 0.0
+            for j in range(m):
+                e = (d[j] - d_mean - z[j] * dz_mean) / std
+                q0 += e * (u[j] - overlap * lam[b, j]) / m
+                q1 += e * e / m
+            partial[block, 0] += q0
+            partial[block, 1] += q1
+            partial[block, 2] += dz_mean
+            partial[block, 3] += d_mean
+            partial[block, 4] += q0 * q0
+            partial[block, 5] += q1 * q1
+            partial[block, 6] += dz_mean * dz_mean
+            partial[block, 7] += d_mean * d_mean
     for k in range(4):
-        mean_k = sums[k] / s_count
+        total = 0.0
+        square = 0.0
+        for block in range(BATCH_BLOCKS):
+            total += partial[block, k]
+            square += partial[block, 4 + k]
+        mean_k = total / s_count
         out[k] = mean_k
-        var_k = max(squares[k] / s_count - mean_k * mean_k, 0.0)
+        var_k = max(square / s_count - mean_k * mean_k, 0.0)
         out_sem[k] = math.sqrt(var_k / max(s_count - 1, 1))
