@@ -122,10 +122,28 @@ def _apply_flags(raw: dict, args, set_override, pairs) -> None:
             set_override(raw, key, value)
 
 
+def _write(args, config, text: str, schema, run) -> None:
+    """Open the store of ``config`` (provenance: the config text and this command line), run into it, report."""
+    from .store import SweepStore
+
+    command_line = shlex.join([sys.executable, "-m", "statmech_bn", *args.argv])
+    with SweepStore(config.output, fingerprint=config.fingerprint, config_text=text, resolved_config=config.resolved,
+                    command_line=command_line, schema=schema) as store:
+        run(config, store, progress=not args.no_progress)
+    print(f"wrote {config.output}")
+
+
+def _print_summary(path: str) -> None:
+    from .sweep import summarize
+
+    for line in summarize(path):
+        print("  " + line)
+
+
 def _sweep(args) -> int:
     from .config import build_config, default_config_text, parse_toml, read_config_file, set_override
-    from .store import SweepStore
-    from .sweep import run_sweep, summarize
+    from .store import SWEEP_SCHEMA
+    from .sweep import run_sweep
 
     text = read_config_file(args.config) if args.config else default_config_text()
     raw = parse_toml(text, args.config or "the embedded default")
@@ -138,20 +156,15 @@ def _sweep(args) -> int:
     if args.alpha is not None:
         raw["alpha"] = args.alpha
     config = build_config(raw)
-    command_line = shlex.join([sys.executable, "-m", "statmech_bn", *args.argv])
-    with SweepStore(config.output, fingerprint=config.fingerprint, config_text=text,
-                    resolved_config=config.resolved, command_line=command_line) as store:
-        run_sweep(config, store, progress=not args.no_progress)
-    print(f"wrote {config.output}")
-    for line in summarize(config.output):
-        print("  " + line)
+    _write(args, config, text, SWEEP_SCHEMA, run_sweep)
+    _print_summary(config.output)
     return 0
 
 
 def _decompose(args) -> int:
     from .config import build_decompose_config, parse_toml, read_config_file, set_override
     from .decompose import run_decompose
-    from .store import DECOMPOSE_SCHEMA, SweepStore
+    from .store import DECOMPOSE_SCHEMA
 
     text = read_config_file(args.config) if args.config else ""
     raw = parse_toml(text, args.config or "the defaults")
@@ -160,19 +173,14 @@ def _decompose(args) -> int:
         ("overlap", "model.overlap"), ("gamma", "model.gamma"), ("beta", "model.beta"), ("noise", "model.noise"),
         ("batch_sizes", "batch.sizes"), ("samples", "batch.samples"), ("seed", "batch.seed")))
     config = build_decompose_config(raw)
-    command_line = shlex.join([sys.executable, "-m", "statmech_bn", *args.argv])
-    with SweepStore(config.output, fingerprint=config.fingerprint, config_text=text, resolved_config=config.resolved,
-                    command_line=command_line, schema=DECOMPOSE_SCHEMA) as store:
-        run_decompose(config, store, progress=not args.no_progress)
-    print(f"wrote {config.output}")
+    _write(args, config, text, DECOMPOSE_SCHEMA, run_decompose)
     return 0
 
 
 def _dynamics(args) -> int:
     from .config import build_dynamics_config, parse_toml, read_config_file, set_override
     from .dynamics.run import run_dynamics
-    from .store import DYNAMICS_ODE_SCHEMA, SweepStore
-    from .sweep import summarize
+    from .store import DYNAMICS_ODE_SCHEMA
 
     text = read_config_file(args.config) if args.config else ""
     raw = parse_toml(text, args.config or "the defaults")
@@ -184,25 +192,18 @@ def _dynamics(args) -> int:
     if args.no_thresholds:
         set_override(raw, "thresholds.compute", False)
     config = build_dynamics_config(raw)
-    command_line = shlex.join([sys.executable, "-m", "statmech_bn", *args.argv])
-    with SweepStore(config.output, fingerprint=config.fingerprint, config_text=text, resolved_config=config.resolved,
-                    command_line=command_line, schema=DYNAMICS_ODE_SCHEMA) as store:
-        run_dynamics(config, store, progress=not args.no_progress)
-    print(f"wrote {config.output}")
-    for line in summarize(config.output):
-        print("  " + line)
+    _write(args, config, text, DYNAMICS_ODE_SCHEMA, run_dynamics)
+    _print_summary(config.output)
     return 0
 
 
 def _info(args) -> int:
     from .store import read_root_attributes
-    from .sweep import summarize
 
     attrs = read_root_attributes(args.file)
     print(f"{args.file}: statmech_bn {attrs['package_version']}, created {attrs['created']}")
     print(f"  command: {attrs['command_line']}")
-    for line in summarize(args.file):
-        print("  " + line)
+    _print_summary(args.file)
     return 0
 
 
