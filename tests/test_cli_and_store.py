@@ -217,6 +217,7 @@ def test_bad_input_gets_one_line_and_exit_2(tmp_path, capsys, args, fragment):
     ("[model]\ntemperature = 'hot'\n", "must be finite numbers"),
     ("[model]\nnormalizer = 'bn'\nmethod = 'sim_gibbs'\n", "the real bn student is simulated by sim_sgd"),
     ("[model]\nactivation = 'sign'\nmethod = 'sim_erm'\n", "not defined for activation 'sign'"),
+    ("[model]\nactivation = 'sign'\nmethod = 'sim_sgd'\n", "not defined for activation 'sign'"),
     ("[simulation]\nsize = 5\n", "simulation.size' must be >= 10"),
     ("[simulation]\nseeds = 1\n", "simulation.seeds' must be >= 2"),
     ("[simulation]\nrhat_max = 1.0\n", "simulation.rhat_max' must be > 1"),
