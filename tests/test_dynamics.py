@@ -6,6 +6,7 @@ import math
 import h5py
 import numpy as np
 import pytest
+from naive import gauss_expect
 from scipy.special import erf
 from tolerances import CLOSED_FORM_RTOL, FINITE_SIZE_ALLOWANCE, MONTE_CARLO_SIGMAS
 
@@ -230,3 +231,20 @@ def test_weight_decay_parks_the_normalized_student_at_the_edge_of_stability():
     assert ode.eps_gen[1] < 1e-4 < ode.eps_gen[2]
     for eta_eff in (ode.eta_eff[-1], 0.5 * abs(run["gamma"][-1]) / run["L"][-1] ** 2):
         assert eta_eff == pytest.approx(stable, rel=0.03)
+
+
+@pytest.mark.parametrize("gamma, beta", [(0.69, 0.22), (1.3, -0.4)])
+def test_drift_near_the_teacher_direction_matches_one_dimensional_quadrature(gamma, beta):
+    """relu, pn_gd, R = 1 - 1e-9: the teacher's kink sits at lambda = 0, smoothed over sqrt(1 - R^2); the 2-D rule
+    must resolve it (a rule split only at the student's kink was off by 4e-4 here). Reference: E over lambda at
+    R = 1 by adaptive quadrature (tests/naive.py); the drift moves by O(1 - R) between the two."""
+    problem = DynamicsProblem("relu", "pn_gd", 1.0, zeta=0.05)
+    drift = Drift(problem)(0.0, np.array([1.0 - 1e-9, 1.0, gamma, beta]))
+
+    def error(z):
+        return max(gamma * z + beta, 0.0) - max(z, 0.0) if gamma * z + beta > 0.0 else 0.0
+
+    kinks = (0.0, -beta / gamma)
+    e_d = gauss_expect(error, 0.0, 1.0, kinks)
+    e_dl = gauss_expect(lambda z: error(z) * z, 0.0, 1.0, kinks)
+    np.testing.assert_allclose(drift[2:], [-(e_dl + 2 * 0.05 * gamma), -e_d], atol=1e-7)

@@ -68,7 +68,7 @@ class Drift:
     def __init__(self, problem: DynamicsProblem, seed: int = 0, batches: int = BN_BATCHES):
         self.problem = problem
         x, w = np.polynomial.legendre.leggauss(LEGENDRE_NODES)
-        self._rule = (x, w, TAIL_CUT, np.empty(2 * LEGENDRE_NODES), np.empty(2 * LEGENDRE_NODES),
+        self._rule = (x, w, TAIL_CUT, np.empty(5 * LEGENDRE_NODES), np.empty(5 * LEGENDRE_NODES),
                       np.empty(2 * LEGENDRE_NODES), np.empty(2 * LEGENDRE_NODES))
         self._out = np.empty(max(SAMPLE_SLOTS, BATCH_SLOTS))
         self._sem = np.zeros(BATCH_SLOTS)
