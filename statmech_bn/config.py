@@ -442,6 +442,7 @@ class DynamicsConfig:
     curves: tuple[DynamicsCurve, ...]
     thresholds: tuple[tuple[str, str, tuple[int, ...]], ...]
     scans: tuple[tuple[str, str, int], ...] = ()
+    stationary: tuple[tuple[str, str, int], ...] = ()
     eta_scan: tuple[float, ...] = ()
     target: float = 0.01
     scan_t_max: float = 200.0
@@ -456,7 +457,7 @@ def build_dynamics_config(raw: dict) -> DynamicsConfig:
     """Validate a ``dynamics`` config: a grid of online-SGD problems x methods, times, simulation settings."""
     from .dynamics.ode import output_times
     from .dynamics.problem import DynamicsProblem
-    from .dynamics.stability import THRESHOLD_NORMALIZERS
+    from .dynamics.stability import RESIDUAL_NORMALIZERS, THRESHOLD_NORMALIZERS
 
     resolved = _merge(raw, DYNAMICS_DEFAULTS, "")
     if not isinstance(resolved["output"], str) or not resolved["output"]:
@@ -519,10 +520,12 @@ def build_dynamics_config(raw: dict) -> DynamicsConfig:
                       DynamicsProblem(k[0], k[1], k[3], batch_size=k[4], zeta=k[5], weight_decay=k[6], noise=k[7],
                                       initial_overlap=r0, initial_norm=l0, initial_gamma=g0, initial_beta=b0))
         for i, k in enumerate(seen))
-    thresholds, scans = (), ()
+    thresholds, scans, stationary = (), (), ()
     if table["compute"]:
         batch = tuple(sorted({int(m) for m in sizes}))
         thresholds = tuple((act, norm, batch) for act in acts for norm in norms if norm in THRESHOLD_NORMALIZERS)
         scans = tuple((act, norm, m) for act in acts for norm in norms if norm != "none" for m in batch)
+        residual = [norm for norm in norms if norm in RESIDUAL_NORMALIZERS and (norm == "bn" or min(zetas) > 0.0)]
+        stationary = tuple((act, norm, m) for act in acts for norm in residual for m in batch)
     return DynamicsConfig(resolved, resolved["output"], output_times(t_max, points, t_min), size, seeds, seed,
-                          curves, thresholds, scans, eta_scan, target, scan_t_max)
+                          curves, thresholds, scans, stationary, eta_scan, target, scan_t_max)

@@ -78,8 +78,13 @@ DYNAMICS_SCAN_SCHEMA = Schema("statmech_bn.dynamics", {
     **{name: np.float64 for name in ("learning_rate", "t_target", "eta_eff_at_target", "eta_eff_final",
                                      "eps_gen_final", "norm_final")}, "reached": np.bool_,
 })
-"""Trajectories (one point per output time), maximal learning rates (one point per batch size) and learning-rate
-scans (one point per eta)."""
+DYNAMICS_STATIONARY_SCHEMA = Schema("statmech_bn.dynamics", {
+    **{name: np.float64 for name in ("learning_rate", "eta_eff", "eta_eff_sem", "R", "R_sem", "gamma", "gamma_sem",
+                                     "beta", "beta_sem", "eps_gen", "eps_gen_sem", "abscissa", "residual")},
+    "converged": np.bool_,
+})
+"""Trajectories (one point per output time), maximal learning rates (one point per batch size), learning-rate
+scans and stationary branches (one point per eta)."""
 SCHEMAS = {schema.format_name: schema for schema in (SWEEP_SCHEMA, DECOMPOSE_SCHEMA, DYNAMICS_ODE_SCHEMA)}
 FORMAT_NAME = SWEEP_SCHEMA.format_name
 FIELDS = SWEEP_SCHEMA.names

@@ -156,7 +156,14 @@ def summarize(path: str) -> list[str]:
         elif "t_target" in curve:
             rows = ", ".join(f"eta {e:g}: t {t:.3g}, eta_eff {f:.3g}" for e, t, f in zip(
                 curve["learning_rate"], curve["t_target"], curve["eta_eff_final"], strict=True))
-            lines.append(f"{head}, time to eps_gen <= {curve['attrs']['target']:g} and final eta_eff: {rows}")
+            reference = curve["attrs"].get("reference_eps_gen", 0.0)
+            above = f"{reference:.4g} + " if reference else ""
+            lines.append(f"{head}, time to eps_gen <= {above}{curve['attrs']['target']:g} and final eta_eff: {rows}")
+        elif "abscissa" in curve:
+            rows = ", ".join(f"eta_eff {f:.3g}: R {r:.4f}, eps {e:.3g}{'' if a < 0 else ' UNSTABLE'}"
+                             for f, r, e, a in zip(curve["eta_eff"], curve["R"], curve["eps_gen"], curve["abscissa"],
+                                                   strict=True))
+            lines.append(f"{head}, noise-free stationary state at frozen norm: {rows}")
         elif "threshold_stability" in curve:
             rows = ", ".join(f"M={m}: {a:.4g} / {b:.4g}" for m, a, b in zip(
                 curve["batch_size"], curve["threshold_stability"], curve["threshold_integration"], strict=True))

@@ -7,6 +7,7 @@ import h5py
 import numpy as np
 import pytest
 from naive import gauss_expect
+from scipy import optimize
 from scipy.special import erf
 from tolerances import CLOSED_FORM_RTOL, FINITE_SIZE_ALLOWANCE, MONTE_CARLO_SIGMAS
 
@@ -15,7 +16,7 @@ from statmech_bn.dynamics.ode import Drift, integrate_ode
 from statmech_bn.dynamics.problem import DynamicsProblem
 from statmech_bn.dynamics.reduced import simulate_reduced
 from statmech_bn.dynamics.simulation import simulate_online
-from statmech_bn.dynamics.stability import spectral_abscissa, threshold
+from statmech_bn.dynamics.stability import converges, spectral_abscissa, stationary_branch, threshold
 from statmech_bn.store import read_curves
 from statmech_bn.theory.decomposition import zeta as analytic_zeta
 
@@ -152,14 +153,21 @@ def test_dynamics_command_writes_trajectories_thresholds_and_scans(tmp_path, cap
     assert main(args) == 0
     curves = read_curves(str(out))
     kinds = sorted(c["attrs"]["kind"] for c in curves.values())
-    assert kinds == ["eta_scan", "thresholds"] + ["trajectory"] * 4
+    assert kinds == ["eta_scan", "stationary", "thresholds"] + ["trajectory"] * 4
     for curve in curves.values():
+        if curve["attrs"]["kind"] == "stationary":  # bn's branch: stable, R* falls as eta_eff grows, MC error given
+            assert curve["learning_rate"].tolist() == [1.0, 8.0] and np.all(curve["converged"])
+            assert np.all(curve["abscissa"] < 0.0) and curve["R"][1] < curve["R"][0] < 1.0
+            assert np.all(curve["eta_eff"] == pytest.approx(curve["learning_rate"] * curve["gamma"], rel=1e-12))
+            assert np.all(curve["R_sem"] > 0.0) and curve["attrs"]["drift_seeds"].size == 4
+            continue
         if curve["attrs"]["kind"] == "thresholds":
             assert curve["attrs"]["normalizer"] == "none" and curve["batch_size"].tolist() == [4]
             assert curve["threshold_stability"][0] == pytest.approx(8.0, rel=1e-3)
             continue
         if curve["attrs"]["kind"] == "eta_scan":  # bn: a larger eta reaches the target sooner, eta_eff stays O(1)
             assert curve["learning_rate"].tolist() == [1.0, 8.0] and np.all(curve["reached"])
+            assert 0.0 < curve["attrs"]["reference_eps_gen"] < 0.05  # bn's error as eta_eff -> 0
             assert curve["t_target"][1] < curve["t_target"][0]
             assert np.all(curve["eta_eff_final"] < 2.0)
             continue
@@ -233,6 +241,66 @@ def test_weight_decay_parks_the_normalized_student_at_the_edge_of_stability():
         assert eta_eff == pytest.approx(stable, rel=0.03)
 
 
+def test_stationary_branch_at_small_eta_minimizes_the_gamma_decayed_loss():
+    """pn_gd, relu: as eta_eff -> 0 the stationary state goes to R = 1 with (gamma, beta) minimizing
+    E[(relu(gamma lambda + beta) - relu(lambda))^2]/2 + zeta gamma^2 (the drift of gamma and beta is its gradient),
+    minimized here independently by Nelder-Mead over adaptive quadrature (tests/naive.py)."""
+    zeta = 0.05
+
+    def loss(x):
+        gamma, beta = x
+        return 0.5 * gauss_expect(lambda z: (max(gamma * z + beta, 0.0) - max(z, 0.0)) ** 2, 0.0, 1.0,
+                                  kinks=(0.0, -beta / gamma)) + zeta * gamma**2
+
+    best = optimize.minimize(loss, [0.7, 0.2], method="Nelder-Mead", options={"xatol": 1e-9, "fatol": 1e-14}).x
+    state = stationary_branch(DynamicsProblem("relu", "pn_gd", 1.0, zeta=zeta), [1e-3])[0]
+    assert state.converged and 1.0 - state.overlap < 1e-4
+    np.testing.assert_allclose([state.gamma, state.beta], best, atol=1e-4)  # R* = 1 - O(eta_eff)
+
+
+def test_gamma_decay_stays_stable_where_the_teacher_of_pn_is_unstable():
+    """SCIENCE.md claim 2, at M = 1 (relu, noise-free): pn's teacher loses stability at eta_eff = 2; pn_gd's
+    stationary state at eta_eff = 2.24 is linearly stable (negative spectral abscissa) and the ODE integrated from a
+    perturbed state returns to it, while R* < 1 and eps_g* grow continuously along the branch."""
+    pn_threshold, _ = threshold(DynamicsProblem("relu", "pn", 1.0))
+    branch = stationary_branch(DynamicsProblem("relu", "pn_gd", 1.0, zeta=0.05), [0.5, 1.0, 2.0, 4.0, 16.0])
+    assert all(s.converged and s.abscissa < 0.0 for s in branch)
+    overlaps = [s.overlap for s in branch]
+    assert np.all(np.diff(overlaps) < 0.0) and np.all(np.diff([s.eps_gen for s in branch]) > 0.0)
+    above = branch[3]
+    assert above.eta_eff > 1.1 * pn_threshold
+    assert spectral_abscissa(DynamicsProblem("relu", "pn", above.eta_eff)) > 0.0
+    state = np.array([above.overlap, above.gamma, above.beta])
+    assert converges(DynamicsProblem("relu", "pn_gd", above.learning_rate, zeta=0.05), state=state)
+
+
+def _late_means(runs, times, eta, t_from):
+    late = times >= t_from
+    values = {"R": [r["R"][late].mean() for r in runs], "gamma": [abs(r["gamma"][late]).mean() for r in runs],
+              "beta": [r["beta"][late].mean() for r in runs],
+              "eta_eff": [(eta * np.abs(r["gamma"]) / r["L"] ** 2)[late].mean() for r in runs]}
+    return {k: (np.mean(v), np.std(v, ddof=1) / math.sqrt(len(v))) for k, v in values.items()}
+
+
+def test_weight_decay_fixed_point_lies_on_the_stationary_branch_and_is_simulated():
+    """pn_gd, relu, noise-free, eta = 25 with weight decay 0.01: the full ODE settles where
+    eta_eff^2 E[d^2] = 2 eta wd, above pn's threshold 2. Its (R, gamma, beta) equal the frozen-norm branch at the same
+    eta_eff (root finding by continuation against integration, 1e-6), and the reduced simulation (N = 10^4, 8 seeds,
+    time averages over t in [50, 100]) agrees within MONTE_CARLO_SIGMAS SEM + FINITE_SIZE_ALLOWANCE/N."""
+    problem = DynamicsProblem("relu", "pn_gd", 25.0, zeta=0.05, weight_decay=0.01, initial_overlap=0.2)
+    ode = integrate_ode(problem, np.array([0.0, 300.0, 400.0]))
+    assert abs(ode.overlap[-1] - ode.overlap[-2]) < 1e-8 and ode.eta_eff[-1] > 2.1
+    state = stationary_branch(problem, [ode.eta_eff[-1] / ode.gamma[-1]])[0]
+    np.testing.assert_allclose([state.overlap, state.gamma, state.beta, state.eta_eff],
+                               [ode.overlap[-1], ode.gamma[-1], ode.beta[-1], ode.eta_eff[-1]], rtol=1e-6)
+    times = np.linspace(0.0, 100.0, 51)
+    n = 10_000
+    means = _late_means([simulate_reduced(problem, n, times, s) for s in range(8)], times, 25.0, 50.0)
+    for name, expected in (("R", state.overlap), ("gamma", state.gamma), ("beta", state.beta)):
+        mean, sem = means[name]
+        assert abs(mean - expected) < MONTE_CARLO_SIGMAS * sem + FINITE_SIZE_ALLOWANCE / n, name
+
+
 @pytest.mark.parametrize("gamma, beta", [(0.69, 0.22), (1.3, -0.4)])
 def test_drift_near_the_teacher_direction_matches_one_dimensional_quadrature(gamma, beta):
     """relu, pn_gd, R = 1 - 1e-9: the teacher's kink sits at lambda = 0, smoothed over sqrt(1 - R^2); the 2-D rule
@@ -248,3 +316,27 @@ def test_drift_near_the_teacher_direction_matches_one_dimensional_quadrature(gam
     e_d = gauss_expect(error, 0.0, 1.0, kinks)
     e_dl = gauss_expect(lambda z: error(z) * z, 0.0, 1.0, kinks)
     np.testing.assert_allclose(drift[2:], [-(e_dl + 2 * 0.05 * gamma), -e_d], atol=1e-7)
+
+
+@pytest.mark.slow
+def test_bn_weight_decay_fixed_point_against_simulation_and_branch():
+    """bn, M = 8, relu, noise-free, eta = 25, weight decay 0.01: the ODE's fixed point (3 Monte-Carlo batch sets of
+    the drift: mean +- SEM) against the reduced simulation (N = 10^4, 8 seeds, time averages over t in [50, 100]),
+    within MONTE_CARLO_SIGMAS combined SEM + FINITE_SIZE_ALLOWANCE/N; and, for each batch set, the frozen-norm
+    stationary branch at the same eta_eff equals the fixed point (1e-6)."""
+    problem = DynamicsProblem("relu", "bn", 25.0, batch_size=8, weight_decay=0.01, initial_overlap=0.2)
+    fixed = []
+    for seed in range(3):
+        ode = integrate_ode(problem, np.array([0.0, 300.0, 400.0]), seed)
+        state = stationary_branch(problem, [ode.eta_eff[-1] / ode.gamma[-1]], seed)[0]
+        np.testing.assert_allclose([state.overlap, state.gamma, state.beta],
+                                   [ode.overlap[-1], ode.gamma[-1], ode.beta[-1]], rtol=1e-6)
+        fixed.append({"R": ode.overlap[-1], "gamma": ode.gamma[-1], "beta": ode.beta[-1]})
+    times = np.linspace(0.0, 100.0, 51)
+    n = 10_000
+    means = _late_means([simulate_reduced(problem, n, times, s) for s in range(8)], times, 25.0, 50.0)
+    for name in ("R", "gamma", "beta"):
+        theory = np.array([f[name] for f in fixed])
+        mean, sem = means[name]
+        combined = math.hypot(sem, theory.std(ddof=1) / math.sqrt(theory.size))
+        assert abs(mean - theory.mean()) < MONTE_CARLO_SIGMAS * combined + FINITE_SIZE_ALLOWANCE / n, name

@@ -10,6 +10,7 @@ points. Threshold curves hold, per batch size, the maximal learning rate by line
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import zlib
 
@@ -20,6 +21,7 @@ from ..store import (
     DYNAMICS_ODE_SCHEMA,
     DYNAMICS_SCAN_SCHEMA,
     DYNAMICS_SIM_SCHEMA,
+    DYNAMICS_STATIONARY_SCHEMA,
     DYNAMICS_THRESHOLD_SCHEMA,
     SweepStore,
 )
@@ -27,7 +29,7 @@ from .ode import integrate_ode, output_times
 from .problem import DynamicsProblem
 from .reduced import simulate_reduced
 from .simulation import simulate_online
-from .stability import threshold
+from .stability import stationary_branch, threshold
 
 DEFINITIONS = {
     "time_definition": "t = SGD steps / N; learning rate eta for w, eta/N for gamma and beta, weight decay "
@@ -74,11 +76,46 @@ def sim_records(curve, times, size: int, seeds: list[int]) -> list[dict]:
     return records
 
 
-def scan_record(problem: DynamicsProblem, target: float, t_max: float) -> dict:
-    """Noise-free ODE at one eta: first time eps_g <= target (linear interpolation on 400 log-spaced outputs),
-    eta_eff then and at t_max, and the final eps_g and L."""
+BRANCH_SEEDS = 4
+"""Independent Monte-Carlo batch sets of bn's drift over which a stationary branch is averaged (its standard error
+is the Monte-Carlo error of the branch); the quadrature normalizers need one."""
+REFERENCE_RATE = 1e-3
+"""eta (at L = 1) of the stationary state taken as the eta_eff -> 0 limit: the error pn_gd and bn tend to."""
+
+
+def reference_error(problem: DynamicsProblem) -> float:
+    """eps_g* of the frozen-norm stationary state as eta_eff -> 0 (0 for the students that can match the teacher):
+    the error the free-norm noise-free dynamics of pn_gd and bn tends to as L grows."""
+    if not (problem.normalizer == "bn" or problem.penalty > 0.0):
+        return 0.0
+    return stationary_branch(problem, [REFERENCE_RATE])[0].eps_gen
+
+
+def stationary_records(problem: DynamicsProblem, rates, seeds: list[int]) -> list[dict]:
+    """The stationary branch at ``rates``, averaged over the drift's Monte-Carlo seeds (bn) with standard errors;
+    the abscissa is the largest over seeds and a point is converged only if it is for every seed."""
+    branches = [stationary_branch(problem, rates, s) for s in seeds]
+    k = len(seeds)
+    records = []
+    for i, eta in enumerate(rates):
+        states = [b[i] for b in branches]
+        record = {"learning_rate": eta, "abscissa": max(s.abscissa for s in states),
+                  "residual": max(s.residual for s in states), "converged": all(s.converged for s in states)}
+        for field, attr in (("eta_eff", "eta_eff"), ("R", "overlap"), ("gamma", "gamma"), ("beta", "beta"),
+                            ("eps_gen", "eps_gen")):
+            values = np.array([getattr(s, attr) for s in states])
+            record[field] = values.mean()
+            record[field + "_sem"] = values.std(ddof=1) / math.sqrt(k) if k > 1 else 0.0
+        records.append(record)
+    return records
+
+
+def scan_record(problem: DynamicsProblem, target: float, t_max: float, reference: float = 0.0) -> dict:
+    """Noise-free ODE at one eta: first time eps_g <= reference + target (linear interpolation on 400 log-spaced
+    outputs), eta_eff then and at t_max, and the final eps_g and L."""
     times = output_times(t_max, 400, 1e-3)
     tr = integrate_ode(problem, times)
+    target = reference + target
     below = np.flatnonzero(tr.eps_gen <= target)
     reached = bool(below.size)
     t_target = eta_at = math.nan
@@ -97,7 +134,7 @@ def scan_record(problem: DynamicsProblem, target: float, t_max: float) -> dict:
 def run_dynamics(config, store: SweepStore, progress: bool = True) -> None:
     n_times = config.times.size
     total = (len(config.curves) * n_times + sum(len(m) for _, _, m in config.thresholds)
-             + len(config.scans) * len(config.eta_scan))
+             + (len(config.scans) + len(config.stationary)) * len(config.eta_scan))
     with tqdm(total=total, unit="pt", desc="dynamics", disable=not progress, dynamic_ncols=True) as bar:
         for curve in config.curves:
             seed = curve_seed(config.seed, curve.name)
@@ -137,19 +174,50 @@ def run_dynamics(config, store: SweepStore, progress: bool = True) -> None:
                 bar.update(1)
         for act, norm, m in config.scans:
             name = f"eta-scan-{act}-{norm}-M{m}"
-            zetas = sorted({c.problem.zeta for c in config.curves if c.problem.normalizer == "pn_gd"}) or [0.0]
-            zeta = zetas[0] if norm == "pn_gd" else 0.0
-            attrs = {"kind": "eta_scan", "activation": act, "normalizer": norm, "batch_size": m, "zeta": zeta,
-                     "target": config.target, "t_max": config.scan_t_max, "noise": 0.0,
+            base = config.curves[0].problem
+            problem = DynamicsProblem(act, norm, 1.0, batch_size=m, zeta=_scan_zeta(config, norm),
+                                      initial_overlap=base.initial_overlap, initial_norm=base.initial_norm,
+                                      initial_gamma=base.initial_gamma, initial_beta=base.initial_beta)
+            reference = reference_error(problem)
+            attrs = {"kind": "eta_scan", "activation": act, "normalizer": norm, "batch_size": m,
+                     "zeta": problem.penalty, "target": config.target, "reference_eps_gen": reference,
+                     "t_max": config.scan_t_max, "noise": 0.0,
                      "definition": "noise-free ODE from the config's initial state, no weight decay: t_target = first "
-                                   "t with eps_gen <= target (NaN if not reached by t_max), eta_eff = eta gamma/L^2 "
-                                   "there and at t_max; the growth of L lowers eta_eff by itself"}
+                                   "t with eps_gen <= reference_eps_gen + target (NaN if not reached by t_max), "
+                                   "eta_eff = eta gamma/L^2 there and at t_max; the growth of L lowers eta_eff by "
+                                   "itself. reference_eps_gen: 0 for students that can match the teacher, else (pn_gd, "
+                                   "bn) eps_gen of the frozen-norm stationary state as eta_eff -> 0, the error the "
+                                   "free-norm dynamics tends to"}
             done, _ = store.prepare_curve(name, attrs, len(config.eta_scan), DYNAMICS_SCAN_SCHEMA)
             bar.update(done)
-            base = config.curves[0].problem
             for eta in config.eta_scan[done:]:
-                problem = DynamicsProblem(act, norm, eta, batch_size=m, zeta=zeta,
-                                          initial_overlap=base.initial_overlap, initial_norm=base.initial_norm,
-                                          initial_gamma=base.initial_gamma, initial_beta=base.initial_beta)
-                store.append(name, scan_record(problem, config.target, config.scan_t_max))
+                at = dataclasses.replace(problem, learning_rate=eta)
+                store.append(name, scan_record(at, config.target, config.scan_t_max, reference))
                 bar.update(1)
+        for act, norm, m in config.stationary:
+            name = f"stationary-{act}-{norm}-M{m}"
+            problem = DynamicsProblem(act, norm, 1.0, batch_size=m, zeta=_scan_zeta(config, norm))
+            seed = curve_seed(config.seed, name)
+            seeds = [curve_seed(seed, str(k)) for k in range(BRANCH_SEEDS if norm == "bn" else 1)]
+            attrs = {"kind": "stationary", "activation": act, "normalizer": norm, "batch_size": m,
+                     "zeta": problem.penalty, "noise": 0.0, "seed": seed,
+                     "drift_seeds": np.array(seeds, dtype=np.int64),
+                     "definition": "noise-free stationary state of (R, gamma, beta) at frozen norm L = 1 and learning "
+                                   "rate eta (so eta_eff = eta gamma*), continued in eta from eta_eff -> 0; it is the "
+                                   "state the free-norm dynamics passes through at that eta_eff, and with weight decay "
+                                   "wd the fixed point where eta_eff^2 E[d^2]/M = 2 eta wd. abscissa: largest real "
+                                   "part of the Jacobian's eigenvalues (negative: linearly stable); *_sem: Monte-Carlo "
+                                   "error over the drift_seeds (bn), 0 for quadrature"}
+            done, _ = store.prepare_curve(name, attrs, len(config.eta_scan), DYNAMICS_STATIONARY_SCHEMA)
+            bar.update(done)
+            if done < len(config.eta_scan):
+                for record in stationary_records(problem, config.eta_scan, seeds)[done:]:
+                    store.append(name, record)
+                    bar.update(1)
+
+
+def _scan_zeta(config, normalizer: str) -> float:
+    """pn_gd's zeta for the scans and branches: the smallest of the config's (0 for the others)."""
+    if normalizer != "pn_gd":
+        return 0.0
+    return min((c.problem.zeta for c in config.curves if c.problem.normalizer == "pn_gd"), default=0.0)
