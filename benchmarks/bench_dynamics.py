@@ -5,17 +5,20 @@ Per case (normalizer, batch size M), with time per SGD step:
 - kernel: :func:`statmech_bn.kernels.online.online_steps` on pre-drawn inputs, one chunk of
   :func:`statmech_bn.dynamics.simulation.simulate_online` (<= 8 MB, cache-warm as right after its draw in the
   simulation) run over and over; and, apart, on 1024 rows (82 MB at N = 10^4) read from memory;
-- numpy: a NumPy loop doing the same steps on the same chunk (labels, fields, the gradient in coefficient form,
-  the updates of w, gamma and beta), on a fraction of the steps and scaled; its state after the chunk is checked
-  against the kernel's (largest difference, relative to max |w|, and of gamma and beta);
-- draw: ``rng.standard_normal`` of the M N inputs of a step plus the M label noises, in the chunks of
-  simulate_online: every input is used once, so drawing it is the limit of this simulation;
+- numpy steps: a NumPy loop doing the same steps on the same chunk (labels, fields, the gradient in coefficient
+  form, the updates of w, gamma and beta), on a fraction of the steps and scaled; its state after the chunk is
+  checked against the kernel's (largest difference, relative to max |w|, and of gamma and beta);
+- numpy sim: the straightforward NumPy simulation, i.e. the same loop drawing its inputs chunk by chunk with
+  ``numpy.random.Generator.standard_normal`` (PCG64), as simulate_online is organized;
+- draw: the simulation's own draw of the M N inputs of a step (:class:`statmech_bn.rng.NormalRows`, xoshiro256++
+  and a compiled ziggurat, on the Numba threads) plus the M label noises: every input is used once, so drawing it
+  is the limit of this simulation;
 - full: simulate_online itself (draw + kernel + checks), per step, its fixed set-up (teacher, initial state,
-  quadrature rules of eps_g, records) subtracted by timing a run to t = 0.
+  quadrature rules of eps_g, records) subtracted by timing a run to t = 0; on all Numba threads and on one.
 
 Data: relu teacher and student, label noise 0.5, eta = 0.5, N = 10^4. ``bn`` has no M = 1 (no batch variance)
 and at M = 2 its w does not move (z_j = +-1 whatever w): its small batch is M = 4. Times are the best of several
-repeats, each after a short pause; the first calls (compilation or cache load of the kernel, and of the eps_g
+repeats, each after a short pause; the first calls (compilation or cache load of the kernels, and of the eps_g
 quadrature used by the records) are timed apart.
 
     python benchmarks/bench_dynamics.py [--n 10000] [--numpy-fraction 0.25] [--repeats 3]
@@ -28,17 +31,20 @@ import math
 import os
 import time
 
+import numba
 import numpy as np
 from timing import best_of
 
 from statmech_bn.dynamics.problem import DynamicsProblem
-from statmech_bn.dynamics.simulation import CHUNK_BYTES, KINDS, simulate_online
+from statmech_bn.dynamics.simulation import CHUNK_BYTES, INPUT_STREAM_KEY, KINDS, simulate_online
 from statmech_bn.kernels.online import online_steps
 from statmech_bn.kernels.sgd import BATCH, PLAIN
 from statmech_bn.model import ACTIVATION_CODES
+from statmech_bn.rng import NormalRows
 
-CASES = [("pn", 1), ("pn", 16), ("bn", 4), ("bn", 16)]
+CASES = [("pn", 1), ("none", 1), ("pn", 16), ("bn", 4), ("bn", 16)]
 ROWS = 1024
+THREADS = numba.get_num_threads()
 LR, NOISE, ZETA, WEIGHT_DECAY = 0.5, 0.5, 0.0, 0.0
 
 
@@ -86,6 +92,10 @@ def main() -> None:
     n, code = args.n, ACTIVATION_CODES["relu"]
     print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
           "(other processes slow every time below)")
+    # first: the ODE's short threaded Monte-Carlo calls are slowed several-fold by BLAS threads still spinning
+    # after the NumPy loops below
+    ode_table()
+    reduced_table()
 
     rng = np.random.default_rng(2026)
     teacher = rng.standard_normal(n)
@@ -100,10 +110,13 @@ def main() -> None:
                  labels, np.empty(2), np.empty(2))
     first_kernel = time.perf_counter() - start
     start = time.perf_counter()
+    NormalRows([0, INPUT_STREAM_KEY]).fill(np.empty((2, 10)))
+    first_draw = time.perf_counter() - start
+    start = time.perf_counter()
     simulate_online(DynamicsProblem("relu", "pn", LR), 20, np.array([0.0, 1.0]), 0)
     first_sim = time.perf_counter() - start
-    print(f"first call (compile or cache load): online_steps {first_kernel:.2f} s, simulate_online (eps_g "
-          f"quadrature) {first_sim:.2f} s")
+    print(f"first call (compile or cache load): online_steps {first_kernel:.2f} s, NormalRows.fill {first_draw:.2f} s, "
+          f"simulate_online (eps_g quadrature) {first_sim:.2f} s")
 
     table = []
     for name, m in CASES:
@@ -138,6 +151,21 @@ def main() -> None:
             return w, gamma, beta
 
         numpy_time = best_of(numpy_chunks, args.repeats) / part
+        np_rng = np.random.Generator(np.random.PCG64(1))
+        np_x, np_noise = np.empty((chunk * m, n)), np.empty(chunk * m)
+
+        def numpy_simulation(kind=kind, m=m, chunk=chunk, part=part, np_rng=np_rng, np_x=np_x, np_noise=np_noise):
+            w, gamma, beta = w0, 1.0, 0.1
+            for first in range(0, part, chunk):
+                count = min(chunk, part - first)
+                np_rng.standard_normal(out=np_x[:count * m])
+                np_rng.standard_normal(out=np_noise[:count * m])
+                np_noise *= NOISE
+                w, gamma, beta = numpy_online(kind, np_x, np_noise, teacher, count, m, LR, ZETA, WEIGHT_DECAY, w,
+                                              gamma, beta)
+            return w, gamma, beta
+
+        numpy_sim_time = best_of(numpy_simulation, args.repeats) / part
         w_np, gamma_np, beta_np = numpy_online(kind, x_chunk, noise_chunk, teacher, chunk, m, LR, ZETA,
                                                WEIGHT_DECAY, w0, 1.0, 0.1)
         w_k, scalars_k = kernel(x_chunk, noise_chunk, chunk, w0.copy())
@@ -145,34 +173,42 @@ def main() -> None:
                        abs(scalars_k[1] - beta_np))
 
         buffer, noise_buffer = np.empty((chunk * m, n)), np.empty(chunk * m)
-        draw_rng = np.random.Generator(np.random.PCG64(1))
+        rows, noise_rng = NormalRows([1, INPUT_STREAM_KEY]), np.random.Generator(np.random.PCG64(1))
 
-        def draw(buffer=buffer, noise_buffer=noise_buffer, draw_rng=draw_rng, sweeps=sweeps):
+        def draw(buffer=buffer, noise_buffer=noise_buffer, rows=rows, noise_rng=noise_rng, sweeps=sweeps):
             for _ in range(sweeps):
-                draw_rng.standard_normal(out=buffer)
-                draw_rng.standard_normal(out=noise_buffer)
+                rows.fill(buffer)
+                noise_rng.standard_normal(out=noise_buffer)
 
         draw_time = best_of(draw, args.repeats) / steps
         problem = DynamicsProblem("relu", name, LR, batch_size=m, noise=NOISE)
-        setup = best_of(lambda problem=problem: simulate_online(problem, n, np.array([0.0]), 5), args.repeats)
-        full_time = (best_of(lambda problem=problem, steps=steps: simulate_online(problem, n, np.array([steps / n]),
-                                                                                  5), args.repeats) - setup) / steps
-        table.append((name, m, steps, chunk, kernel_time, memory_time, numpy_time, draw_time, full_time, mismatch))
+        full = []
+        for threads in (numba.get_num_threads(), 1):
+            numba.set_num_threads(threads)
+            setup = best_of(lambda problem=problem: simulate_online(problem, n, np.array([0.0]), 5), args.repeats)
+            full.append((best_of(lambda problem=problem, steps=steps: simulate_online(
+                problem, n, np.array([steps / n]), 5), args.repeats) - setup) / steps)
+        numba.set_num_threads(THREADS)
+        table.append((name, m, steps, chunk, kernel_time, memory_time, numpy_time, numpy_sim_time, draw_time, *full,
+                      mismatch))
 
     print(f"\nonline SGD, relu teacher and student (noise {NOISE}), eta = {LR}, N = {n}; time per step, best of "
-          f"{args.repeats}. kernel, numpy: on one cache-warm chunk of simulate_online (numpy: "
-          f"{args.numpy_fraction:.0%} of the steps, scaled); kernel (mem): on {ROWS} rows from memory; draw: the "
-          f"M N + M normals of a step, in chunks ({CHUNK_BYTES >> 20} MB); full: simulate_online minus its set-up")
-    print(f"  {'kind':<5}{'M':>4}{'steps':>7}{'chunk':>7}{'kernel [us]':>13}{'kernel (mem)':>14}{'numpy [us]':>12}"
-          f"{'draw [us]':>11}{'full [us]':>11}{'numpy/kernel':>14}{'kernel/draw':>13}{'full/draw':>11}"
-          f"{'|numpy-kernel|':>16}")
-    for name, m, steps, chunk, kernel_time, memory_time, numpy_time, draw_time, full_time, mismatch in table:
-        print(f"  {name:<5}{m:4d}{steps:7d}{chunk:7d}{kernel_time * 1e6:13.1f}{memory_time * 1e6:14.1f}"
-              f"{numpy_time * 1e6:12.1f}{draw_time * 1e6:11.1f}{full_time * 1e6:11.1f}"
-              f"{numpy_time / kernel_time:14.1f}{kernel_time / draw_time:13.2f}{full_time / draw_time:11.2f}"
-              f"{mismatch:16.1e}")
-    ode_table()
-    reduced_table()
+          f"{args.repeats}. kernel, numpy steps: on one cache-warm chunk of simulate_online (numpy: "
+          f"{args.numpy_fraction:.0%} of the steps, scaled); kernel (mem): on {ROWS} rows from memory; numpy sim: "
+          f"the NumPy loop drawing its inputs with NumPy; draw: the simulation's M N + M normals of a step, in chunks "
+          f"({CHUNK_BYTES >> 20} MB), on {THREADS} threads; full: simulate_online minus its set-up, on {THREADS} "
+          f"threads and on 1")
+    print(f"  {'kind':<5}{'M':>4}{'steps':>7}{'chunk':>7}{'kernel':>8}{'kernel(mem)':>12}{'numpy steps':>12}"
+          f"{'numpy sim':>10}{'draw':>7}{'full':>7}{'full 1t':>8}{'numpy sim/full':>15}{'(1 thread)':>11}"
+          f"{'full/draw':>10}{'numpy steps/kernel':>19}{'|numpy-kernel|':>16}")
+    for (name, m, steps, chunk, kernel_time, memory_time, numpy_time, numpy_sim_time, draw_time, full_time,
+         full_one, mismatch) in table:
+        print(f"  {name:<5}{m:4d}{steps:7d}{chunk:7d}{kernel_time * 1e6:8.1f}{memory_time * 1e6:12.1f}"
+              f"{numpy_time * 1e6:12.1f}{numpy_sim_time * 1e6:10.1f}{draw_time * 1e6:7.1f}{full_time * 1e6:7.1f}"
+              f"{full_one * 1e6:8.1f}"
+              f"{numpy_sim_time / full_time:15.1f}{numpy_sim_time / full_one:11.1f}{full_time / draw_time:10.2f}"
+              f"{numpy_time / kernel_time:19.1f}{mismatch:16.1e}")
+    print("  (times in microseconds per step)")
 
 
 def reduced_table() -> None:

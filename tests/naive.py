@@ -250,3 +250,26 @@ def sgd_epoch_reference(activation_name, kind, x, y, permutation, batch_size, lr
             gamma = gamma - lr_scalar * d_gamma
         beta = beta - lr_scalar * d_beta
     return w, gamma, beta, (sum(objectives) / len(objectives) if objectives else math.nan)
+
+
+def xoshiro256pp(state: list[int], count: int) -> list[int]:
+    """xoshiro256++ in plain Python integers, transcribed from the reference C code (xoshiro256plusplus.c) of
+    Blackman & Vigna, ACM TOMS 47 (2021); advances ``state`` (4 ints) in place."""
+    mask = (1 << 64) - 1
+
+    def rotl(x, k):
+        return ((x << k) | (x >> (64 - k))) & mask
+
+    out = []
+    for _ in range(count):
+        s0, s1, s2, s3 = state
+        out.append((rotl((s0 + s3) & mask, 23) + s0) & mask)
+        t = (s1 << 17) & mask
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = rotl(s3, 45)
+        state[:] = [s0, s1, s2, s3]
+    return out

@@ -12,11 +12,13 @@ Conventions:
 - Initial student w = L0 sqrt(N) (R0 e* + sqrt(1 - R0^2) e_perp), e* = w*/|w*| and e_perp a random unit vector
   orthogonal to e* (so R = R0 and L = L0 exactly); gamma = gamma0 and beta = beta0 of the problem. ``none`` has no
   gamma: its gain is L, the recorded gamma is 1 and ``initial_gamma`` is ignored.
-- Random numbers: ``numpy.random.Generator(PCG64(seed))`` draws the teacher, then e_perp, then the inputs, row after
-  row; the label noise comes from an independent stream of the same seed (the PCG64 state jumped once, taken
-  before any draw). Consecutive draws of a stream continue one another, so the trajectory of a seed depends neither
-  on the chunk size nor on the recording times: a seed reproduces its run bit for bit, and recording at more times
-  only adds points to the same trajectory.
+- Random numbers: ``numpy.random.Generator(PCG64(seed))`` draws the teacher, then e_perp; the label noise comes
+  from an independent stream of the same seed (the PCG64 state jumped once, taken before any draw); the inputs,
+  which are the cost of this simulation (M N per step), come from :class:`statmech_bn.rng.NormalRows` seeded by
+  (seed, :data:`INPUT_STREAM_KEY`): xoshiro256++ streams and a compiled ziggurat, input row r from stream
+  r mod 8, the streams filled on threads. Consecutive draws of a stream continue one another, so the trajectory of
+  a seed depends neither on the chunk size, nor on the recording times, nor on the number of threads: a seed
+  reproduces its run bit for bit, and recording at more times only adds points to the same trajectory.
 - Inputs are drawn in chunks of at most ``chunk_steps`` steps and at most :data:`CHUNK_BYTES` bytes (a chunk that
   fits in cache is consumed by the kernel right after being drawn), split at the recording steps.
 - Records at step round(t N) of every requested t (``t`` in the result is that step over N): R = w.w*/(|w||w*|)
@@ -37,6 +39,7 @@ import numpy as np
 from ..kernels.online import online_steps
 from ..kernels.sgd import BATCH, PLAIN, POPULATION
 from ..model import ACTIVATION_CODES, GRADIENT_FREE_ACTIVATIONS
+from ..rng import NormalRows
 from ..theory.problem import Problem, generalization_error
 from .problem import DynamicsProblem
 
@@ -45,6 +48,8 @@ CHUNK_BYTES = 1 << 23
 """Largest input chunk, in bytes (8 MB: fits a last-level cache, and drawing it takes ~1 ms, far more than a
 kernel call costs)."""
 MIN_SIZE = 10
+INPUT_STREAM_KEY = 1
+"""Second word of the seed of the input streams, (seed, INPUT_STREAM_KEY)."""
 RECORD_KEYS = ("t", "R", "L", "gamma", "beta", "eps_gen")
 
 
@@ -125,7 +130,7 @@ def simulate_online(problem: DynamicsProblem, n: int, times: np.ndarray, seed: i
     times : (K,) array_like
         Recording times t >= 0, sorted; t = 0 records the initial state. Step counts are round(t N).
     seed : int
-        Seed of the PCG64 generator.
+        Seed of the PCG64 generator (teacher, initial student, label noise) and of the input streams.
     chunk_steps : int
         Most steps whose inputs are drawn at once (memory is also capped by :data:`CHUNK_BYTES`); the result does
         not depend on it.
@@ -146,6 +151,7 @@ def simulate_online(problem: DynamicsProblem, n: int, times: np.ndarray, seed: i
 
     rng = np.random.Generator(np.random.PCG64(seed))
     noise_rng = np.random.Generator(rng.bit_generator.jumped())
+    inputs = NormalRows([int(seed), INPUT_STREAM_KEY])
     teacher, w, scalars = initial_state(problem, n, rng)
 
     chunk = int(min(chunk_steps, max(1, CHUNK_BYTES // (8 * m * n)), max(1, int(steps[-1]))))
@@ -160,7 +166,7 @@ def simulate_online(problem: DynamicsProblem, n: int, times: np.ndarray, seed: i
         while done < target:
             count = int(min(chunk, target - done))
             rows = count * m
-            rng.standard_normal(out=x[:rows])
+            inputs.fill(x[:rows])
             noise_rng.standard_normal(out=noise[:rows])
             noise[:rows] *= problem.noise
             objective = online_steps(problem.code, kind, x, noise, teacher, count, m, problem.learning_rate,

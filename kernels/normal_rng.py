@@ -1,0 +1,96 @@
+"""Standard normal variates for the finite-N online simulation: xoshiro256++ streams and a 256-layer ziggurat.
+
+- Uniform bits: xoshiro256++ (Blackman & Vigna, "Scrambled linear pseudorandom number generators", ACM TOMS 47,
+  2021), 256 bits of state per stream, period 2^256 - 1; the state must not be all zero.
+- Normals: the ziggurat of Marsaglia & Tsang (J. Stat. Softw. 5(8), 2000) with 256 layers of equal area v, the
+  tail beyond r by Marsaglia's exponential method, and the improvement of Doornik (2005): the layer index, the sign
+  and the 53-bit uniform of a draw come from disjoint bits of one 64-bit word (bits 0-7, 8 and 11-63), so they
+  are independent. The tables (x_i, f(x_i)) are built by :func:`statmech_bn.rng.ziggurat_tables`.
+
+Rows of an output are assigned to streams by their global row index (row r to stream r mod S), and each stream
+draws its rows in order: the numbers depend neither on how the rows are split into calls nor on the number of
+threads.
+"""
+
+import math
+
+from numba import prange, uint64
+
+from ._jit import jit, jit_parallel
+
+_UNIT = 1.0 / 9007199254740992.0  # 2^-53
+
+
+@jit
+def _rotl(x, k):
+    return (x << uint64(k)) | (x >> uint64(64 - k))
+
+
+@jit
+def next_u64(s0, s1, s2, s3):
+    """One xoshiro256++ step on the state (s0, s1, s2, s3), kept in scalars so that it lives in registers:
+    returns (output, s0, s1, s2, s3)."""
+    result = _rotl(s0 + s3, 23) + s0
+    t = s1 << uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    return result, s0, s1, s2, s3
+
+
+@jit
+def fill_normal_stream(state, out, x_table, f_table):
+    """Fill the 1-D ``out`` with N(0, 1) variates by the ziggurat from the stream ``state`` (4 uint64, advanced in
+    place). x_table (257) holds the layer edges (x_0 = v/f(r) the base strip's width, x_1 = r, ..., x_256 = 0) and
+    f_table = exp(-x^2/2) at them. The loop calls no function with array arguments, whose reference counting
+    would cost more than the draw."""
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    r = x_table[1]
+    for j in range(out.shape[0]):
+        while True:
+            bits, s0, s1, s2, s3 = next_u64(s0, s1, s2, s3)
+            layer = int(bits & uint64(0xFF))
+            negative = ((bits >> uint64(8)) & uint64(1)) == uint64(1)
+            z = float(bits >> uint64(11)) * _UNIT * x_table[layer]
+            if z < x_table[layer + 1]:  # inside the layer's rectangle under the density: 98.8 % of draws
+                break
+            if layer == 0:  # the tail beyond r
+                while True:
+                    u, s0, s1, s2, s3 = next_u64(s0, s1, s2, s3)
+                    a = -math.log(1.0 - float(u >> uint64(11)) * _UNIT) / r
+                    u, s0, s1, s2, s3 = next_u64(s0, s1, s2, s3)
+                    b = -math.log(1.0 - float(u >> uint64(11)) * _UNIT)
+                    if 2.0 * b > a * a:
+                        break
+                z = r + a
+                break
+            u, s0, s1, s2, s3 = next_u64(s0, s1, s2, s3)
+            height = f_table[layer + 1] + (f_table[layer] - f_table[layer + 1]) * (float(u >> uint64(11)) * _UNIT)
+            if height < math.exp(-0.5 * z * z):  # the wedge between the rectangle and the density
+                break
+        out[j] = -z if negative else z
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+
+
+@jit_parallel
+def fill_normal_rows(states, first_row, x_table, f_table, out):
+    """Fill ``out`` (rows, n) with N(0, 1) variates; global row first_row + i comes from stream
+    (first_row + i) mod S of ``states`` (S, 4), the streams run on threads."""
+    n_streams = states.shape[0]
+    rows = out.shape[0]
+    for s in prange(n_streams):
+        start = (s - first_row % n_streams + n_streams) % n_streams
+        for i in range(start, rows, n_streams):
+            fill_normal_stream(states[s], out[i], x_table, f_table)
+
+
+@jit
+def fill_u64(state, out):
+    """Raw xoshiro256++ outputs (for tests against a reference implementation); advances ``state``."""
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    for k in range(out.shape[0]):
+        out[k], s0, s1, s2, s3 = next_u64(s0, s1, s2, s3)
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
