@@ -457,7 +457,7 @@ def build_dynamics_config(raw: dict) -> DynamicsConfig:
     """Validate a ``dynamics`` config: a grid of online-SGD problems x methods, times, simulation settings."""
     from .dynamics.ode import output_times
     from .dynamics.problem import DynamicsProblem
-    from .dynamics.stability import RESIDUAL_NORMALIZERS, THRESHOLD_NORMALIZERS
+    from .dynamics.stability import RESIDUAL_NORMALIZERS
 
     resolved = _merge(raw, DYNAMICS_DEFAULTS, "")
     if not isinstance(resolved["output"], str) or not resolved["output"]:
@@ -523,7 +523,7 @@ def build_dynamics_config(raw: dict) -> DynamicsConfig:
     thresholds, scans, stationary = (), (), ()
     if table["compute"]:
         batch = tuple(sorted({int(m) for m in sizes}))
-        thresholds = tuple((act, norm, batch) for act in acts for norm in norms if norm in THRESHOLD_NORMALIZERS)
+        thresholds = tuple((act, norm, batch) for act in acts for norm in norms)
         scans = tuple((act, norm, m) for act in acts for norm in norms if norm != "none" for m in batch)
         residual = [norm for norm in norms if norm in RESIDUAL_NORMALIZERS and (norm == "bn" or min(zetas) > 0.0)]
         stationary = tuple((act, norm, m) for act in acts for norm in residual for m in batch)

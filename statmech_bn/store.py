@@ -72,7 +72,8 @@ DYNAMICS_SIM_SCHEMA = Schema("statmech_bn.dynamics", {
                                      "eps_gen_seeds", "R_seeds")}, "converged": np.bool_,
 }, per_seed=("eps_gen_seeds", "R_seeds"))
 DYNAMICS_THRESHOLD_SCHEMA = Schema("statmech_bn.dynamics", {
-    "batch_size": np.int64, "threshold_stability": np.float64, "threshold_integration": np.float64,
+    "batch_size": np.int64, "threshold_stability": np.float64, "threshold_stability_sem": np.float64,
+    "threshold_integration": np.float64, "limit_kind": np.int64,
 })
 DYNAMICS_SCAN_SCHEMA = Schema("statmech_bn.dynamics", {
     **{name: np.float64 for name in ("learning_rate", "t_target", "eta_eff_at_target", "eta_eff_final",

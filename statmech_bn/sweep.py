@@ -165,8 +165,10 @@ def summarize(path: str) -> list[str]:
                                                    strict=True))
             lines.append(f"{head}, noise-free stationary state at frozen norm: {rows}")
         elif "threshold_stability" in curve:
-            rows = ", ".join(f"M={m}: {a:.4g} / {b:.4g}" for m, a, b in zip(
-                curve["batch_size"], curve["threshold_stability"], curve["threshold_integration"], strict=True))
+            kinds = curve.get("limit_kind", np.zeros(len(curve["batch_size"]), dtype=int))
+            rows = ", ".join(f"M={m}: {a:.4g} / {b:.4g} (kind {k})" for m, a, b, k in zip(
+                curve["batch_size"], curve["threshold_stability"], curve["threshold_integration"], kinds,
+                strict=True))
             lines.append(f"{head}, max {curve['attrs']['quantity']} (stability / integration): {rows}")
         elif "alpha" in curve:
             n = len(curve["alpha"])

@@ -29,7 +29,7 @@ from .ode import integrate_ode, output_times
 from .problem import DynamicsProblem
 from .reduced import simulate_reduced
 from .simulation import simulate_online
-from .stability import stationary_branch, threshold
+from .stability import LIMIT_KINDS, maximal_rate, stationary_branch
 
 DEFINITIONS = {
     "time_definition": "t = SGD steps / N; learning rate eta for w, eta/N for gamma and beta, weight decay "
@@ -76,6 +76,16 @@ def sim_records(curve, times, size: int, seeds: list[int]) -> list[dict]:
     return records
 
 
+THRESHOLD_DEFINITION = (
+    "largest eta (none) or eta_eff = eta gamma*/L^2 at L = 1 (normalized students) of the noise-free ODE without "
+    "weight decay. Students that can reach the teacher (limit_kind 0: none, pn, wn, pn_gd at zeta = 0): the teacher "
+    "state stays linearly stable. pn_gd (zeta > 0) and bn: the stationary state continued from eta_eff -> 0 exists "
+    "and is linearly stable (1: it loses stability there; 2: the branch ends; 3: no limit below eta_eff = 16 M, "
+    "stored as inf). threshold_stability: by the sign of the Jacobian's spectral abscissa (bn: with the "
+    "first drift seed, threshold_stability_sem the standard error over the drift_seeds, NaN when they disagree on "
+    "whether a limit exists; at M <= 5 bn's Monte-Carlo noise term has infinite variance: values biased high, "
+    "branch ends can be spurious); threshold_integration: by integration from a perturbed state "
+    "(bisection in [0.5, 1.5] x the former, first drift seed; NaN if it does not switch there)")
 BRANCH_SEEDS = 4
 """Independent Monte-Carlo batch sets of bn's drift over which a stationary branch is averaged (its standard error
 is the Monte-Carlo error of the branch); the quadrature normalizers need one."""
@@ -158,19 +168,22 @@ def run_dynamics(config, store: SweepStore, progress: bool = True) -> None:
                         bar.update(1)
         for act, norm, sizes in config.thresholds:
             name = f"thresholds-{act}-{norm}"
-            attrs = {"kind": "thresholds", "activation": act, "normalizer": norm,
-                     "quantity": "eta_eff" if norm != "none" else "eta",
-                     "definition": "largest eta (none) or eta_eff = eta gamma*/L^2 at L = 1 (pn, wn) for which the "
-                                   "noise-free ODE without weight decay returns to the teacher: by the sign of the "
-                                   "Jacobian's spectral abscissa (threshold_stability) and by integration from a "
-                                   "perturbed state (threshold_integration, bisection in [0.5, 1.5] x the former; NaN "
-                                   "if it does not switch there)"}
+            zeta = _scan_zeta(config, norm)
+            seed = curve_seed(config.seed, name)
+            seeds = [curve_seed(seed, str(k)) for k in range(BRANCH_SEEDS if norm == "bn" else 1)]
+            attrs = {"kind": "thresholds", "activation": act, "normalizer": norm, "zeta": zeta,
+                     "quantity": "eta_eff" if norm != "none" else "eta", "seed": seed,
+                     "drift_seeds": np.array(seeds, dtype=np.int64),
+                     "limit_kind_codes": ", ".join(f"{code} {text}" for text, code in LIMIT_KINDS.items()),
+                     "definition": THRESHOLD_DEFINITION}
             done, _ = store.prepare_curve(name, attrs, len(sizes), DYNAMICS_THRESHOLD_SCHEMA)
             bar.update(done)
             for m in sizes[done:]:
-                stable, integrated = threshold(DynamicsProblem(act, norm, 1.0, batch_size=m))
+                problem = DynamicsProblem(act, norm, 1.0, batch_size=m, zeta=zeta)
+                stable, integrated, kind = maximal_rate(problem, seed=seeds[0])
                 store.append(name, {"batch_size": m, "threshold_stability": stable,
-                                    "threshold_integration": integrated})
+                                    "threshold_stability_sem": _seed_spread(problem, stable, seeds),
+                                    "threshold_integration": integrated, "limit_kind": kind})
                 bar.update(1)
         for act, norm, m in config.scans:
             name = f"eta-scan-{act}-{norm}-M{m}"
@@ -214,6 +227,18 @@ def run_dynamics(config, store: SweepStore, progress: bool = True) -> None:
                 for record in stationary_records(problem, config.eta_scan, seeds)[done:]:
                     store.append(name, record)
                     bar.update(1)
+
+
+def _seed_spread(problem: DynamicsProblem, first: float, seeds: list[int]) -> float:
+    """Standard error of the maximal rate over bn's drift seeds (std/sqrt(k), 0 for one seed): NaN when the seeds
+    disagree on whether it is finite (the Monte-Carlo drift decides, as at M <= 5), 0 when all are inf."""
+    if len(seeds) == 1:
+        return 0.0
+    values = np.array([first, *(maximal_rate(problem, seed=s, integrate=False)[0] for s in seeds[1:])])
+    finite = np.isfinite(values)
+    if finite.all():
+        return float(values.std(ddof=1) / math.sqrt(values.size))
+    return 0.0 if np.all(np.isinf(values)) else math.nan
 
 
 def _scan_zeta(config, normalizer: str) -> float:

@@ -19,12 +19,14 @@ the threshold the return slows down like 1/(threshold - eta)). For the normalize
 R* = 1 only when the student can match the teacher (pn, wn); otherwise the residual error drives the norm and
 R* < 1 (pn_gd, bn).
 
-pn_gd and bn have no threshold of this kind: they never reach R = 1, and their stationary state R*(eta_eff),
-continued from eta_eff -> 0 (:func:`stationary_branch`), stays linearly stable while R* falls continuously as
-eta_eff grows (measured for relu up to eta_eff ~ 20; pn_gd at M = 1 is stable at eta_eff = 2.2, where the
-teacher of pn is already unstable). They are reported by that branch (R*, eps_g*, the spectral abscissa per
-eta_eff), by eta-scans of the free-norm dynamics, and with weight decay by the fixed point of the full ODE, which
-lies on the branch: with weight decay wd the norm settles where eta_eff^2 E[d^2]/M = 2 eta wd.
+pn_gd (zeta > 0) and bn never reach R = 1 (except bn with a linear activation, whose backpropagated signal
+vanishes at R = 1). Their maximal rate is that of their stationary state R*(eta_eff), continued from
+eta_eff -> 0 (:func:`stationary_branch`): the largest eta_eff up to which it exists and is linearly stable
+(:func:`branch_limit`, checked by integration; :func:`maximal_rate` serves every normalizer). Measured: for relu
+and erf it stays stable up to the search cap eta_eff = 16 M while R* falls continuously (pn_gd at M = 1 is stable
+at eta_eff = 2.2, where the teacher of pn is already unstable); linear bn loses stability at eta_eff = 12.0
+(M = 8) and 28.3 (M = 16), below pn's 2M. With weight decay wd the free-norm ODE settles on the branch where
+eta_eff^2 E[d^2]/M = 2 eta wd.
 """
 
 from __future__ import annotations
@@ -78,13 +80,23 @@ def _reduced_drift(problem: DynamicsProblem, drift: Drift):
     return g
 
 
-def spectral_abscissa(problem: DynamicsProblem, step: float = 1e-6, state: np.ndarray | None = None,
+BN_JACOBIAN_STEP = 1e-3
+"""Finite-difference step of bn's Jacobian. bn's drift is a Monte-Carlo mean over fixed batches, and with relu its
+error signal (g(a) - y) g'(a) jumps where a sample crosses the kink: a jump of ~|y|/(samples) in the mean. A
+step of 1e-6 can straddle one such jump and read a slope of O(10) (measured: a spurious abscissa of +20 on a
+stable branch point); a step of 1e-3 straddles thousands, whose jumps average into the true slope."""
+
+
+def spectral_abscissa(problem: DynamicsProblem, step: float | None = None, state: np.ndarray | None = None,
                       seed: int = 0) -> float:
     """Largest real part of the Jacobian's eigenvalues at the fixed point (negative: stable).
 
+    ``step``: of the central differences, by default 1e-6 (quadrature drifts) or :data:`BN_JACOBIAN_STEP` (bn).
     ``state``: the reduced fixed point z* if already known (e.g. from :func:`stationary_branch`); by default the
     one :func:`_fixed_point` finds.
     """
+    if step is None:
+        step = BN_JACOBIAN_STEP if problem.normalizer == "bn" else 1e-6
     noiseless = dataclasses.replace(problem, noise=0.0)
     z0 = _fixed_point(noiseless) if state is None else np.asarray(state, dtype=float)
     f = _reduced_drift(noiseless, Drift(noiseless, seed))
@@ -148,7 +160,7 @@ def _bisect(stable, low: float, high: float, rtol: float, ceiling: float = 1e4) 
 
 THRESHOLD_NORMALIZERS = ("none", "pn", "wn")
 """Students that can match the teacher exactly, so that "reaches R -> 1" defines a threshold. pn_gd (zeta > 0) and
-bn keep a residual error at their fixed point, whose R* < 1 depends on eta itself: no threshold of this kind."""
+bn keep a residual error at their fixed point, whose R* < 1 depends on eta itself: see :func:`branch_limit`."""
 
 
 def threshold(problem: DynamicsProblem, rtol: float = 1e-4) -> tuple[float, float]:
@@ -175,10 +187,33 @@ def threshold(problem: DynamicsProblem, rtol: float = 1e-4) -> tuple[float, floa
 
 RESIDUAL_NORMALIZERS = ("pn_gd", "bn")
 """Students with a residual error at their noise-free fixed point (gamma decay; batch statistics): they get the
-stationary branch R*(eta_eff) of :func:`stationary_branch` instead of a threshold."""
+stationary branch R*(eta_eff) of :func:`stationary_branch` and the limit of :func:`branch_limit` instead of the
+threshold of :func:`threshold` (bn with a linear activation is the exception that matches the teacher: its branch
+is R* = 1)."""
 
 BRANCH_STEP_RATIO = 1.2
 """Largest ratio between successive learning rates of the continuation (the previous state is the next guess)."""
+BRANCH_MAX_JUMP = 0.1
+"""Largest change of theta = arccos R, of gamma (relative) and of beta accepted in one continuation step; a larger
+one means the root finder left the branch, and the step is halved (in log eta)."""
+BRANCH_MIN_STEP = 1e-4
+"""Smallest relative step in eta: below it the branch is declared lost (it ends, e.g. at a fold)."""
+BRANCH_RESIDUAL = 1e-10
+"""Largest |drift|/eta at an accepted branch point (every component of the drift is proportional to eta)."""
+BN_BRANCH_RESIDUAL = 1e-5
+"""The same for bn: its Monte-Carlo drift (fixed batches) jumps by ~|y|/(batches M) ~ 1e-5 where a sample crosses
+relu's kink, so a zero may fall inside a jump; 1e-5 is still far below the Monte-Carlo error of the drift
+(standard errors ~ 1e-3)."""
+
+
+def _tolerance(problem: DynamicsProblem, eta: float) -> float:
+    return (BN_BRANCH_RESIDUAL if problem.normalizer == "bn" else BRANCH_RESIDUAL) * eta
+BRANCH_START = 1e-2
+"""Learning rate (at L = 1) where the continuation starts at the latest, from a guess near the teacher."""
+BRANCH_ETA_EFF_CAP = 16.0
+"""The limit search stops at eta_eff = BRANCH_ETA_EFF_CAP * M (8 x the teacher threshold 2M of pn): no limit
+below it is reported as inf. (Far beyond, R* ~ 0.1 and gamma* ~ 0.1, the continuation can lose the branch for
+numerical reasons while it is still strongly stable, e.g. erf pn_gd at eta_eff ~ 38, M = 1.)"""
 
 
 @dataclass(frozen=True)
@@ -198,48 +233,203 @@ class StationaryState:
     converged: bool
 
 
+def _branch_point(problem: DynamicsProblem, eta: float, guess: np.ndarray, seed: int):
+    """(z, residual, found): the zero z = (R*, gamma*, beta*) of the reduced drift at eta near ``guess``.
+
+    Solved in theta = arccos R (which keeps R <= 1); when theta goes to 0 or the guess is the teacher direction,
+    the zero is sought at R = 1 (a student that matches the teacher's direction, e.g. linear bn, whose
+    backpropagated signal vanishes there) by solving (gamma, beta) and requiring the R-drift to vanish too.
+    """
+    at = dataclasses.replace(problem, learning_rate=float(eta))
+    f = _reduced_drift(at, Drift(at, seed))
+    if guess[0] < 1.0 - 1e-12:
+        def in_angle(x):
+            d_overlap, d_gamma, d_beta = f(np.array([math.cos(x[0]), x[1], x[2]]))
+            return np.array([-d_overlap / math.sin(x[0]), d_gamma, d_beta])
+
+        start = np.array([math.acos(guess[0]), guess[1], guess[2]])
+        for method in ("hybr", "lm"):  # lm minimizes |drift|: it copes with bn's small Monte-Carlo jumps
+            angle = optimize.root(in_angle, start, method=method, tol=1e-13).x
+            if np.all(np.isfinite(angle)) and angle[0] > 1e-7:
+                z = np.array([math.cos(angle[0]), angle[1], angle[2]])
+                residual = float(np.max(np.abs(f(z))))
+                if residual < _tolerance(problem, eta) and z[1] > 0.0:  # the residual decides (hybr may stall)
+                    return z, residual, True
+    solution = optimize.root(lambda y: f(np.array([1.0, y[0], y[1]]))[1:], np.asarray(guess[1:], dtype=float),
+                             tol=1e-13)
+    z = np.array([1.0, *solution.x])
+    residual = float(np.max(np.abs(f(z)))) if np.all(np.isfinite(z)) else math.inf
+    return z, residual, bool(residual < _tolerance(problem, eta) and z[1] > 0.0)
+
+
+def _jumped(old: np.ndarray, new: np.ndarray) -> bool:
+    angle = abs(math.acos(min(new[0], 1.0)) - math.acos(min(old[0], 1.0)))
+    return (angle > BRANCH_MAX_JUMP or abs(new[1] - old[1]) > BRANCH_MAX_JUMP * max(abs(old[1]), 0.1)
+            or abs(new[2] - old[2]) > BRANCH_MAX_JUMP)
+
+
+def _continuation(problem: DynamicsProblem, eta_start: float, seed: int):
+    """Generator of (eta, z) along the branch, from its zero at eta_start (guess R = cos 0.05, gamma = 1, beta = 0)
+    upward; each ``send(target)`` continues to eta = target with adaptive steps and yields (target, z), or
+    (eta_reached, None) once the branch is lost (no acceptable step of relative size BRANCH_MIN_STEP)."""
+    z, _, found = _branch_point(problem, eta_start, np.array([math.cos(0.05), 1.0, 0.0]), seed)
+    eta = eta_start
+    target = yield (eta, z if found else None)
+    ratio = BRANCH_STEP_RATIO
+    while found:
+        while eta < target:
+            trial = eta * min(ratio, target / eta)
+            z_new, _, ok = _branch_point(problem, trial, z, seed)
+            if ok and not _jumped(z, z_new):
+                eta, z = trial, z_new
+                ratio = min(BRANCH_STEP_RATIO, ratio * ratio)
+                continue
+            ratio = math.sqrt(ratio)
+            if ratio - 1.0 < BRANCH_MIN_STEP:
+                found = False
+                break
+        target = yield (eta, z if found else None)
+    while True:
+        yield (eta, None)
+
+
+def _require_branch(problem: DynamicsProblem, rates) -> np.ndarray:
+    rates = np.asarray(rates, dtype=float)
+    if rates.size == 0 or np.any(rates <= 0.0) or np.any(np.diff(rates) <= 0.0):
+        raise ValueError("the stationary branch needs increasing learning rates > 0")
+    if not problem.spherical:
+        raise ValueError(f"no stationary branch at frozen norm for {problem.normalizer}")
+    return rates
+
+
 def stationary_branch(problem: DynamicsProblem, learning_rates, seed: int = 0) -> list[StationaryState]:
     """The stationary state reached by the noise-free dynamics at frozen norm, continued in eta from eta -> 0.
 
     Definition (analysis B, the normalizers of :data:`RESIDUAL_NORMALIZERS`): the direction and (gamma, beta) see
     eta only through eta_eff = eta gamma/L^2, so the branch at L = 1 holds every stationary state the free-norm
     dynamics passes through, indexed by eta_eff. The state is the zero of the reduced drift (R, gamma, beta) of
-    :func:`_reduced_drift`, solved in the angle theta = arccos R (which keeps R <= 1) by continuation in
-    ascending eta with steps of at most :data:`BRANCH_STEP_RATIO`, starting from :func:`_fixed_point` at eta / 10
-    of the smallest requested one. A point is converged when the root finder succeeds with max |drift| < 1e-10
-    and 0 < R* < 1. ``seed`` draws the fixed Monte-Carlo batches of bn's drift (:class:`.ode.Drift`); the branch
-    is deterministic given it, and its spread over seeds is the Monte-Carlo error of the branch.
+    :func:`_reduced_drift` (:func:`_branch_point`), continued in ascending eta from min(eta / 10 of the smallest
+    requested one, BRANCH_START) with steps of at most :data:`BRANCH_STEP_RATIO`, halved when a step fails or jumps
+    (:data:`BRANCH_MAX_JUMP`). A point is converged when it was reached with max |drift| < BRANCH_RESIDUAL eta
+    (bn: BN_BRANCH_RESIDUAL eta); past
+    the end of the branch (no step of relative size BRANCH_MIN_STEP is acceptable, e.g. at a fold) the points are
+    NaN and not converged. ``seed`` draws the fixed Monte-Carlo batches of bn's drift (:class:`.ode.Drift`); the
+    branch is deterministic given it, and its spread over seeds is the Monte-Carlo error of the branch.
     """
     from .ode import observables
 
-    rates = np.asarray(learning_rates, dtype=float)
-    if rates.size == 0 or np.any(rates <= 0.0) or np.any(np.diff(rates) <= 0.0):
-        raise ValueError("stationary_branch needs increasing learning rates > 0")
-    if not problem.spherical:
-        raise ValueError(f"no stationary branch at frozen norm for {problem.normalizer}")
+    rates = _require_branch(problem, rates=learning_rates)
     noiseless = dataclasses.replace(problem, noise=0.0)
-    eta = rates[0] / 10.0
-    z = _fixed_point(dataclasses.replace(noiseless, learning_rate=eta))
-    angle = np.array([math.acos(min(z[0], 1.0 - 1e-12)), z[1], z[2]])
+    walk = _continuation(noiseless, min(rates[0] / 10.0, BRANCH_START), seed)
+    next(walk)
     branch = []
-    for target in rates:
-        steps = max(1, math.ceil(math.log(target / eta) / math.log(BRANCH_STEP_RATIO)))
-        for step_rate in eta * (target / eta) ** (np.arange(1, steps + 1) / steps):
-            at = dataclasses.replace(noiseless, learning_rate=float(step_rate))
-            f = _reduced_drift(at, Drift(at, seed))
-
-            def in_angle(x, f=f):
-                d_overlap, d_gamma, d_beta = f(np.array([math.cos(x[0]), x[1], x[2]]))
-                return np.array([-d_overlap / math.sin(x[0]), d_gamma, d_beta])
-
-            solution = optimize.root(in_angle, angle, tol=1e-13)
-            if np.all(np.isfinite(solution.x)):
-                angle = solution.x
-        eta = float(target)
-        z = np.array([math.cos(angle[0]), angle[1], angle[2]])
-        residual = float(np.max(np.abs(f(z))))
-        converged = bool(solution.success and residual < 1e-10 and 0.0 < z[0] < 1.0)
+    for eta in rates:
+        _, z = walk.send(float(eta))
+        at = dataclasses.replace(noiseless, learning_rate=float(eta))
+        if z is None:
+            branch.append(StationaryState(float(eta), math.nan, math.nan, math.nan, math.nan, math.nan, math.nan,
+                                          math.nan, False))
+            continue
+        residual = float(np.max(np.abs(_reduced_drift(at, Drift(at, seed))(z))))
         eps = observables(at, np.array([[z[0], 1.0, z[1], z[2]]]))[4][0]
-        branch.append(StationaryState(eta, float(eta * z[1]), float(z[0]), float(z[1]), float(z[2]), float(eps),
-                                      spectral_abscissa(at, state=z, seed=seed), residual, converged))
+        branch.append(StationaryState(float(eta), float(eta * z[1]), float(z[0]), float(z[1]), float(z[2]),
+                                      float(eps), spectral_abscissa(at, state=z, seed=seed), residual,
+                                      bool(residual < _tolerance(problem, eta))))
     return branch
+
+
+def branch_limit(problem: DynamicsProblem, rtol: float = 1e-3, seed: int = 0) -> tuple[float, float, str]:
+    """(eta_eff_max, eta at L = 1, reason): where the stationary branch continued from eta_eff -> 0 stops being a
+    stable state the noise-free dynamics can reach.
+
+    Walks the branch (:func:`_continuation`) from eta = BRANCH_START in steps of :data:`BRANCH_STEP_RATIO`,
+    computing the spectral abscissa at each point. reason "instability": the abscissa turns positive, located by
+    bisection to ``rtol``; "end of branch": the branch is lost (a fold, where the stable state merges with an
+    unstable one), at the last reached eta; "none": stable up to eta_eff = BRANCH_ETA_EFF_CAP M (returns inf, inf).
+    """
+    noiseless = dataclasses.replace(problem, noise=0.0)
+    cap = BRANCH_ETA_EFF_CAP * problem.batch_size
+    walk = _continuation(noiseless, BRANCH_START, seed)
+    eta, z = next(walk)
+    if z is None:
+        return math.nan, math.nan, "no branch at eta = 1e-2"
+
+    def abscissa(eta_, z_):
+        return spectral_abscissa(dataclasses.replace(noiseless, learning_rate=eta_), state=z_, seed=seed)
+
+    if abscissa(eta, z) >= 0.0:
+        return math.nan, math.nan, "unstable at eta = 1e-2"
+    while eta * z[1] < cap:
+        previous_eta, previous_z = eta, z
+        eta, z = walk.send(eta * BRANCH_STEP_RATIO)
+        if z is None:
+            return float(eta * previous_z[1]), float(eta), "end of branch"
+        if abscissa(eta, z) >= 0.0:
+            low, high, low_z = previous_eta, eta, previous_z
+            while high - low > rtol * high:
+                mid = math.sqrt(low * high)
+                mid_z, _, ok = _branch_point(noiseless, mid, low_z, seed)
+                if ok and abscissa(mid, mid_z) < 0.0:
+                    low, low_z = mid, mid_z
+                else:
+                    high = mid
+            return float(low * low_z[1]), float(low), "instability"
+    return math.inf, math.inf, "none"
+
+
+LIMIT_KINDS = {"teacher": 0, "instability": 1, "end of branch": 2, "none": 3, "no branch": 4}
+"""Codes of how a maximal learning rate was found: 0 the teacher state loses stability (:func:`threshold`);
+1 the stationary branch loses stability, 2 it ends (a fold, or a numerical loss), 3 no limit below
+BRANCH_ETA_EFF_CAP M (inf), 4 no branch could be started (NaN) (:func:`branch_limit`)."""
+
+
+def _integration_limit(problem: DynamicsProblem, eta_limit: float, rtol: float, seed: int) -> float:
+    """eta_eff of the largest eta in [0.5, 1.5] x eta_limit at which the frozen-norm ODE returns to the branch's
+    stationary state from a perturbed one (:func:`converges`); NaN if it does not switch in that bracket."""
+    def returns(eta):
+        state = stationary_branch(problem, [eta], seed)[0]
+        if not state.converged:
+            return False, math.nan
+        z = np.array([state.overlap, state.gamma, state.beta])
+        at = dataclasses.replace(problem, learning_rate=eta, noise=0.0)
+        return converges(at, state=z), state.eta_eff
+
+    low, high = 0.5 * eta_limit, 1.5 * eta_limit
+    ok_low, eff_low = returns(low)
+    if not ok_low or returns(high)[0]:
+        return math.nan
+    while high - low > rtol * high:
+        mid = 0.5 * (low + high)
+        ok, eff = returns(mid)
+        if ok:
+            low, eff_low = mid, eff
+        else:
+            high = mid
+    return eff_low
+
+
+def maximal_rate(problem: DynamicsProblem, rtol: float = 1e-3, seed: int = 0,
+                 integrate: bool = True) -> tuple[float, float, int]:
+    """(by linear stability, by integration, LIMIT_KINDS code): the maximal learning rate of any normalizer, eta
+    for none and eta_eff for the normalized students.
+
+    Students that can reach the teacher (none, pn, wn, pn_gd at zeta = 0): :func:`threshold`. pn_gd (zeta > 0)
+    and bn: :func:`branch_limit`, the largest eta_eff up to which the stationary state continued from
+    eta_eff -> 0 exists and is stable, checked by integration (:func:`_integration_limit`; skipped, NaN, when
+    ``integrate`` is false). For bn at M <= 5 the drift's noise term E[mean_j e_j^2] has infinite variance over
+    batches (it carries 1/sigma_B^4 with sigma_B^2 ~ chi^2 with M - 1 degrees of freedom): the Monte-Carlo mean of
+    a fixed set of batches is then typically low and the limit high (linear bn, M = 4: 3.29-3.56 over seeds with
+    8000 batches, 2.95-3.21 with 512000, while the finite-N simulation parks at 3.25); from M = 6 on it is
+    reliable (M = 8: 12.04 +- 0.03 over seeds, the simulation 12.031 +- 0.002).
+    """
+    if problem.normalizer != "bn" and problem.penalty == 0.0:
+        stable, integrated = threshold(problem if problem.normalizer != "pn_gd"
+                                       else dataclasses.replace(problem, normalizer="pn"), max(rtol, 1e-4))
+        return float(stable), float(integrated), LIMIT_KINDS["teacher"]
+    eta_eff, eta, reason = branch_limit(problem, rtol, seed)
+    kind = LIMIT_KINDS["no branch"] if reason.startswith(("no branch", "unstable")) else LIMIT_KINDS[reason]
+    if not math.isfinite(eta_eff):
+        return eta_eff, eta_eff, kind
+    if not integrate:
+        return eta_eff, math.nan, kind
+    return eta_eff, _integration_limit(problem, eta, max(rtol, 1e-3), seed), kind
