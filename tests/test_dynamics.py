@@ -378,7 +378,7 @@ def test_linear_bn_limit_by_integration_and_by_simulation():
     Tolerance: MONTE_CARLO_SIGMAS combined SEM plus 1 % for the finite-N offset of the parking point from the
     N -> infinity threshold (measured 0.1 % here; the pn test allows 3 % at N = 1000)."""
     problem = DynamicsProblem("linear", "bn", 1.0, batch_size=8)
-    stable, integrated, kind = maximal_rate(problem)
+    stable, integrated, kind = maximal_rate(problem, seed=7)  # integration on the same drift batches as the state
     assert kind == LIMIT_KINDS["instability"] and 0.99 * stable < integrated <= stable * 1.001
     limits = np.array([stable, *(maximal_rate(problem, seed=s, integrate=False)[0] for s in (1, 2, 3))])
     times = np.concatenate([[0.0], np.linspace(500.0, 1000.0, 51)])

@@ -112,12 +112,14 @@ def spectral_abscissa(problem: DynamicsProblem, step: float | None = None, state
     return float(np.max(np.linalg.eigvals(jac).real))
 
 
-def converges(problem: DynamicsProblem, t_max: float = 200.0, state: np.ndarray | None = None) -> bool:
+def converges(problem: DynamicsProblem, t_max: float = 200.0, state: np.ndarray | None = None,
+              seed: int = 0) -> bool:
     """Whether the noise-free ODE (at L = 1 for the normalized students) returns to within 1e-6 of its fixed
-    point (``state``, by default the one :func:`_fixed_point` finds) from a perturbed state."""
+    point (``state``, by default the one :func:`_fixed_point` finds) from a perturbed state; ``seed``: bn's drift
+    batches, those of ``state``."""
     noiseless = dataclasses.replace(problem, noise=0.0)
     z0 = _fixed_point(noiseless) if state is None else np.asarray(state, dtype=float)
-    f = _reduced_drift(noiseless, Drift(noiseless))
+    f = _reduced_drift(noiseless, Drift(noiseless, seed))
     y0 = z0 * np.array([0.9, 1.1, 1.0]) + np.array([0.0, 0.0, 0.05])
 
     calls = [0]
@@ -205,15 +207,16 @@ BN_BRANCH_RESIDUAL = 1e-5
 relu's kink, so a zero may fall inside a jump; 1e-5 is still far below the Monte-Carlo error of the drift
 (standard errors ~ 1e-3)."""
 
-
-def _tolerance(problem: DynamicsProblem, eta: float) -> float:
-    return (BN_BRANCH_RESIDUAL if problem.normalizer == "bn" else BRANCH_RESIDUAL) * eta
 BRANCH_START = 1e-2
 """Learning rate (at L = 1) where the continuation starts at the latest, from a guess near the teacher."""
 BRANCH_ETA_EFF_CAP = 16.0
 """The limit search stops at eta_eff = BRANCH_ETA_EFF_CAP * M (8 x the teacher threshold 2M of pn): no limit
 below it is reported as inf. (Far beyond, R* ~ 0.1 and gamma* ~ 0.1, the continuation can lose the branch for
 numerical reasons while it is still strongly stable, e.g. erf pn_gd at eta_eff ~ 38, M = 1.)"""
+
+
+def _tolerance(problem: DynamicsProblem, eta: float) -> float:
+    return (BN_BRANCH_RESIDUAL if problem.normalizer == "bn" else BRANCH_RESIDUAL) * eta
 
 
 @dataclass(frozen=True)
@@ -392,7 +395,7 @@ def _integration_limit(problem: DynamicsProblem, eta_limit: float, rtol: float, 
             return False, math.nan
         z = np.array([state.overlap, state.gamma, state.beta])
         at = dataclasses.replace(problem, learning_rate=eta, noise=0.0)
-        return converges(at, state=z), state.eta_eff
+        return converges(at, state=z, seed=seed), state.eta_eff
 
     low, high = 0.5 * eta_limit, 1.5 * eta_limit
     ok_low, eff_low = returns(low)
