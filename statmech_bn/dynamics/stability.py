@@ -48,21 +48,22 @@ class _Budget(Exception):
     pass
 
 
-def _fixed_point(problem: DynamicsProblem) -> np.ndarray:
+def _fixed_point(problem: DynamicsProblem, seed: int = 0) -> np.ndarray:
     """The reduced state z* (see :func:`_reduced_drift`) where the noise-free drift vanishes.
 
-    none: the teacher, (m, Q, beta) = (1, 1, 0). Normalized students: (R, gamma, beta) solved at L = 1; R* = 1
-    when the student can match the teacher exactly (pn, wn), R* < 1 when it cannot (pn_gd with zeta > 0, bn):
-    the remaining error feeds the norm growth, whose eta_eff^2 term pulls R below 1.
+    none: the teacher, (m, Q, beta) = (1, 1, 0). Normalized students: (R, gamma, beta) at L = 1; the teacher
+    (1, 1, 0) when the student can match it exactly (pn, wn), otherwise (pn_gd with zeta > 0, bn) the state of
+    :func:`stationary_branch` at the problem's eta, R* < 1: the remaining error feeds the norm growth, whose
+    eta_eff^2 term pulls R below 1. ``seed``: bn's drift batches.
     """
     if not problem.spherical:
         return np.array([1.0, 1.0, 0.0])
-    f = _reduced_drift(problem, Drift(problem))
+    f = _reduced_drift(problem, Drift(problem, seed))
     start = np.array([1.0, 1.0, 0.0])
     if float(np.max(np.abs(f(start)))) < 1e-12:
         return start
-    solution = optimize.root(f, np.array([0.999, 1.0, 0.0]), tol=1e-13)
-    return solution.x
+    state = stationary_branch(problem, [problem.learning_rate], seed)[0]
+    return np.array([state.overlap, state.gamma, state.beta])
 
 
 def _reduced_drift(problem: DynamicsProblem, drift: Drift):
@@ -98,7 +99,7 @@ def spectral_abscissa(problem: DynamicsProblem, step: float | None = None, state
     if step is None:
         step = BN_JACOBIAN_STEP if problem.normalizer == "bn" else 1e-6
     noiseless = dataclasses.replace(problem, noise=0.0)
-    z0 = _fixed_point(noiseless) if state is None else np.asarray(state, dtype=float)
+    z0 = _fixed_point(noiseless, seed) if state is None else np.asarray(state, dtype=float)
     f = _reduced_drift(noiseless, Drift(noiseless, seed))
     jac = np.empty((3, 3))
     for k in range(3):
@@ -118,7 +119,7 @@ def converges(problem: DynamicsProblem, t_max: float = 200.0, state: np.ndarray 
     point (``state``, by default the one :func:`_fixed_point` finds) from a perturbed state; ``seed``: bn's drift
     batches, those of ``state``."""
     noiseless = dataclasses.replace(problem, noise=0.0)
-    z0 = _fixed_point(noiseless) if state is None else np.asarray(state, dtype=float)
+    z0 = _fixed_point(noiseless, seed) if state is None else np.asarray(state, dtype=float)
     f = _reduced_drift(noiseless, Drift(noiseless, seed))
     y0 = z0 * np.array([0.9, 1.1, 1.0]) + np.array([0.0, 0.0, 0.05])
 
@@ -272,28 +273,29 @@ def _jumped(old: np.ndarray, new: np.ndarray) -> bool:
 
 
 def _continuation(problem: DynamicsProblem, eta_start: float, seed: int):
-    """Generator of (eta, z) along the branch, from its zero at eta_start (guess R = cos 0.05, gamma = 1, beta = 0)
-    upward; each ``send(target)`` continues to eta = target with adaptive steps and yields (target, z), or
-    (eta_reached, None) once the branch is lost (no acceptable step of relative size BRANCH_MIN_STEP)."""
-    z, _, found = _branch_point(problem, eta_start, np.array([math.cos(0.05), 1.0, 0.0]), seed)
+    """Generator of (eta, z, residual) along the branch, from its zero at eta_start (guess R = cos 0.05,
+    gamma = 1, beta = 0) upward; each ``send(target)`` continues to eta = target with adaptive steps and yields
+    (target, z, max |drift| at z), or (eta_reached, None, NaN) once the branch is lost (no acceptable step of
+    relative size BRANCH_MIN_STEP)."""
+    z, residual, found = _branch_point(problem, eta_start, np.array([math.cos(0.05), 1.0, 0.0]), seed)
     eta = eta_start
-    target = yield (eta, z if found else None)
+    target = yield (eta, z, residual) if found else (eta, None, math.nan)
     ratio = BRANCH_STEP_RATIO
     while found:
         while eta < target:
             trial = eta * min(ratio, target / eta)
-            z_new, _, ok = _branch_point(problem, trial, z, seed)
+            z_new, residual_new, ok = _branch_point(problem, trial, z, seed)
             if ok and not _jumped(z, z_new):
-                eta, z = trial, z_new
+                eta, z, residual = trial, z_new, residual_new
                 ratio = min(BRANCH_STEP_RATIO, ratio * ratio)
                 continue
             ratio = math.sqrt(ratio)
             if ratio - 1.0 < BRANCH_MIN_STEP:
                 found = False
                 break
-        target = yield (eta, z if found else None)
+        target = yield (eta, z, residual) if found else (eta, None, math.nan)
     while True:
-        yield (eta, None)
+        yield (eta, None, math.nan)
 
 
 def _require_branch(problem: DynamicsProblem, rates) -> np.ndarray:
@@ -314,10 +316,10 @@ def stationary_branch(problem: DynamicsProblem, learning_rates, seed: int = 0) -
     :func:`_reduced_drift` (:func:`_branch_point`), continued in ascending eta from min(eta / 10 of the smallest
     requested one, BRANCH_START) with steps of at most :data:`BRANCH_STEP_RATIO`, halved when a step fails or jumps
     (:data:`BRANCH_MAX_JUMP`). A point is converged when it was reached with max |drift| < BRANCH_RESIDUAL eta
-    (bn: BN_BRANCH_RESIDUAL eta); past
-    the end of the branch (no step of relative size BRANCH_MIN_STEP is acceptable, e.g. at a fold) the points are
-    NaN and not converged. ``seed`` draws the fixed Monte-Carlo batches of bn's drift (:class:`.ode.Drift`); the
-    branch is deterministic given it, and its spread over seeds is the Monte-Carlo error of the branch.
+    (bn: BN_BRANCH_RESIDUAL eta); past the end of the branch (no step of relative size BRANCH_MIN_STEP is
+    acceptable, e.g. at a fold) the points are NaN and not converged. ``seed`` draws the fixed Monte-Carlo
+    batches of bn's drift (:class:`.ode.Drift`); the branch is deterministic given it, and its spread over seeds
+    is the Monte-Carlo error of the branch.
     """
     from .ode import observables
 
@@ -327,16 +329,15 @@ def stationary_branch(problem: DynamicsProblem, learning_rates, seed: int = 0) -
     next(walk)
     branch = []
     for eta in rates:
-        _, z = walk.send(float(eta))
+        _, z, residual = walk.send(float(eta))
         at = dataclasses.replace(noiseless, learning_rate=float(eta))
         if z is None:
             branch.append(StationaryState(float(eta), math.nan, math.nan, math.nan, math.nan, math.nan, math.nan,
                                           math.nan, False))
             continue
-        residual = float(np.max(np.abs(_reduced_drift(at, Drift(at, seed))(z))))
         eps = observables(at, np.array([[z[0], 1.0, z[1], z[2]]]))[4][0]
         branch.append(StationaryState(float(eta), float(eta * z[1]), float(z[0]), float(z[1]), float(z[2]),
-                                      float(eps), spectral_abscissa(at, state=z, seed=seed), residual,
+                                      float(eps), spectral_abscissa(at, state=z, seed=seed), float(residual),
                                       bool(residual < _tolerance(problem, eta))))
     return branch
 
@@ -353,7 +354,7 @@ def branch_limit(problem: DynamicsProblem, rtol: float = 1e-3, seed: int = 0) ->
     noiseless = dataclasses.replace(problem, noise=0.0)
     cap = BRANCH_ETA_EFF_CAP * problem.batch_size
     walk = _continuation(noiseless, BRANCH_START, seed)
-    eta, z = next(walk)
+    eta, z, _ = next(walk)
     if z is None:
         return math.nan, math.nan, "no branch at eta = 1e-2"
 
@@ -364,7 +365,7 @@ def branch_limit(problem: DynamicsProblem, rtol: float = 1e-3, seed: int = 0) ->
         return math.nan, math.nan, "unstable at eta = 1e-2"
     while eta * z[1] < cap:
         previous_eta, previous_z = eta, z
-        eta, z = walk.send(eta * BRANCH_STEP_RATIO)
+        eta, z, _ = walk.send(eta * BRANCH_STEP_RATIO)
         if z is None:
             return float(eta * previous_z[1]), float(eta), "end of branch"
         if abscissa(eta, z) >= 0.0:
