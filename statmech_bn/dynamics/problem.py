@@ -47,3 +47,10 @@ class DynamicsProblem:
     def penalty(self) -> float:
         """zeta of the per-sample gamma decay (pn_gd only)."""
         return self.zeta if self.normalizer == "pn_gd" else 0.0
+
+    @property
+    def on_branch(self) -> bool:
+        """Whether the maximal rate and the eta_eff -> 0 error come from the stationary branch
+        (:func:`.stability.stationary_branch`): bn, and pn_gd with zeta > 0, whose noise-free fixed point keeps a
+        residual error (linear bn's branch is the teacher direction, R* = 1)."""
+        return self.normalizer == "bn" or self.penalty > 0.0

@@ -93,10 +93,17 @@ REFERENCE_RATE = 1e-3
 """eta (at L = 1) of the stationary state taken as the eta_eff -> 0 limit: the error pn_gd and bn tend to."""
 
 
+def drift_seeds(master: int, name: str, normalizer: str) -> tuple[int, list[int]]:
+    """(the curve's seed, the seeds of its drift's Monte-Carlo batch sets): BRANCH_SEEDS for bn, whose drift is a
+    Monte-Carlo mean, one for the quadrature normalizers."""
+    seed = curve_seed(master, name)
+    return seed, [curve_seed(seed, str(k)) for k in range(BRANCH_SEEDS if normalizer == "bn" else 1)]
+
+
 def reference_error(problem: DynamicsProblem) -> float:
     """eps_g* of the frozen-norm stationary state as eta_eff -> 0 (0 for the students that can match the teacher):
     the error the free-norm noise-free dynamics of pn_gd and bn tends to as L grows."""
-    if not (problem.normalizer == "bn" or problem.penalty > 0.0):
+    if not problem.on_branch:
         return 0.0
     return stationary_branch(problem, [REFERENCE_RATE])[0].eps_gen
 
@@ -169,8 +176,7 @@ def run_dynamics(config, store: SweepStore, progress: bool = True) -> None:
         for act, norm, sizes in config.thresholds:
             name = f"thresholds-{act}-{norm}"
             zeta = _scan_zeta(config, norm)
-            seed = curve_seed(config.seed, name)
-            seeds = [curve_seed(seed, str(k)) for k in range(BRANCH_SEEDS if norm == "bn" else 1)]
+            seed, seeds = drift_seeds(config.seed, name, norm)
             attrs = {"kind": "thresholds", "activation": act, "normalizer": norm, "zeta": zeta,
                      "quantity": "eta_eff" if norm != "none" else "eta", "seed": seed,
                      "drift_seeds": np.array(seeds, dtype=np.int64),
@@ -210,8 +216,7 @@ def run_dynamics(config, store: SweepStore, progress: bool = True) -> None:
         for act, norm, m in config.stationary:
             name = f"stationary-{act}-{norm}-M{m}"
             problem = DynamicsProblem(act, norm, 1.0, batch_size=m, zeta=_scan_zeta(config, norm))
-            seed = curve_seed(config.seed, name)
-            seeds = [curve_seed(seed, str(k)) for k in range(BRANCH_SEEDS if norm == "bn" else 1)]
+            seed, seeds = drift_seeds(config.seed, name, norm)
             attrs = {"kind": "stationary", "activation": act, "normalizer": norm, "batch_size": m,
                      "zeta": problem.penalty, "noise": 0.0, "seed": seed,
                      "drift_seeds": np.array(seeds, dtype=np.int64),

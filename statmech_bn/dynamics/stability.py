@@ -426,7 +426,7 @@ def maximal_rate(problem: DynamicsProblem, rtol: float = 1e-3, seed: int = 0,
     8000 batches, 2.95-3.21 with 512000, while the finite-N simulation parks at 3.25); from M = 6 on it is
     reliable (M = 8: 12.04 +- 0.03 over seeds, the simulation 12.031 +- 0.002).
     """
-    if problem.normalizer != "bn" and problem.penalty == 0.0:
+    if not problem.on_branch:
         stable, integrated = threshold(problem if problem.normalizer != "pn_gd"
                                        else dataclasses.replace(problem, normalizer="pn"), max(rtol, 1e-4))
         return float(stable), float(integrated), LIMIT_KINDS["teacher"]
