@@ -42,6 +42,13 @@ def next_u64(s0, s1, s2, s3):
 
 
 @jit
+def _next_uniform(s0, s1, s2, s3):
+    """A uniform on [0, 1) from the top 53 bits of the next output: returns (u, s0, s1, s2, s3)."""
+    bits, s0, s1, s2, s3 = next_u64(s0, s1, s2, s3)
+    return float(bits >> uint64(11)) * _UNIT, s0, s1, s2, s3
+
+
+@jit
 def fill_normal_stream(state, out, x_table, f_table):
     """Fill the 1-D ``out`` with N(0, 1) variates by the ziggurat from the stream ``state`` (4 uint64, advanced in
     place). x_table (257) holds the layer edges (x_0 = v/f(r) the base strip's width, x_1 = r, ..., x_256 = 0) and
@@ -59,16 +66,16 @@ def fill_normal_stream(state, out, x_table, f_table):
                 break
             if layer == 0:  # the tail beyond r
                 while True:
-                    u, s0, s1, s2, s3 = next_u64(s0, s1, s2, s3)
-                    a = -math.log(1.0 - float(u >> uint64(11)) * _UNIT) / r
-                    u, s0, s1, s2, s3 = next_u64(s0, s1, s2, s3)
-                    b = -math.log(1.0 - float(u >> uint64(11)) * _UNIT)
+                    u, s0, s1, s2, s3 = _next_uniform(s0, s1, s2, s3)
+                    a = -math.log(1.0 - u) / r
+                    u, s0, s1, s2, s3 = _next_uniform(s0, s1, s2, s3)
+                    b = -math.log(1.0 - u)
                     if 2.0 * b > a * a:
                         break
                 z = r + a
                 break
-            u, s0, s1, s2, s3 = next_u64(s0, s1, s2, s3)
-            height = f_table[layer + 1] + (f_table[layer] - f_table[layer + 1]) * (float(u >> uint64(11)) * _UNIT)
+            u, s0, s1, s2, s3 = _next_uniform(s0, s1, s2, s3)
+            height = f_table[layer + 1] + (f_table[layer] - f_table[layer + 1]) * u
             if height < math.exp(-0.5 * z * z):  # the wedge between the rectangle and the density
                 break
         out[j] = -z if negative else z
