@@ -1,10 +1,13 @@
-"""Maximal learning rates of the noise-free online dynamics (analysis B): linear stability and bisection.
+"""Maximal learning rates of the noise-free online dynamics (analysis B): linear stability and root finding.
 
 Definitions (stored with the results):
 
 - ``none``: eta_max is the largest eta for which the teacher state (m = Q = 1, beta = 0) is a stable fixed point
-  of the ODE in (m, Q, beta), i.e. the spectral abscissa of the Jacobian (central differences) is negative.
-  Closed form for linear: eta_max = 2M (:mod:`.ode`).
+  of the ODE in (m, Q, beta), i.e. the spectral abscissa of the Jacobian (:func:`jacobian`) is negative.
+  Closed form: eta_max = 2M E[g'(u)^2]/E[g'(u)^4] (linearizing at the teacher, e = Q - 2m + 1 decouples and obeys
+  de/dt = -eta (2 E[g'^2] - eta E[g'^4]/M) e): 2M for linear (:mod:`.ode`) and relu, pi sqrt(5/3) M for erf
+  (g = erf(x/sqrt 2); Saad & Solla 1995). pn and wn have the same teacher threshold on eta_eff (1 - R obeys the
+  same linearized equation as e).
 - ``pn``, ``wn``, ``pn_gd``, ``bn``: the direction and (gamma, beta) only see eta through eta_eff = eta gamma/L^2,
   and L drifts (it grows by eta_eff^2 E[d^2]/(2M) per unit time, or shrinks under weight decay), so a fixed eta
   has no threshold of its own. The threshold is on eta_eff: the largest eta_eff for which the fixed point
@@ -12,10 +15,11 @@ Definitions (stored with the results):
   eta_eff = eta gamma*; the direction's equation keeps the eta_eff^2 E[d^2]/(2M) term of the norm growth.
   Without weight decay any eta eventually converges (L grows until eta_eff is below threshold).
 
-Each threshold is found twice: by bisection on the sign of the spectral abscissa, and by bisection on whether
-the ODE integrated from a perturbed state (overlap 10 % lower, gain 10 % higher, beta + 0.05) returns to within
-1e-6 of the fixed point within ``t_max`` (the latter approaches the former from below as t_max grows: close to
-the threshold the return slows down like 1/(threshold - eta)). For the normalized students the fixed point is
+Each threshold is found twice, to a relative tolerance ``rtol`` (default 1e-6): by root finding on the spectral
+abscissa, and by root finding on the distance from the fixed point that the ODE integrated from a perturbed state
+(overlap 10 % lower, gain 10 % higher, beta + 0.05) still has at t = ``horizon`` (:data:`INTEGRATION_DEFINITION`:
+the latter lies below the former by ~1/horizon, since close to the threshold the return slows down like
+1/(threshold - eta)). For the normalized students the fixed point is
 R* = 1 only when the student can match the teacher (pn, wn); otherwise the residual error drives the norm and
 R* < 1 (pn_gd, bn).
 
@@ -81,84 +85,251 @@ def _reduced_drift(problem: DynamicsProblem, drift: Drift):
     return g
 
 
+JACOBIAN_STEP = 1e-6
+"""Central-difference step of the Jacobian of the quadrature drifts (interior coordinates; two steps, h and h/2,
+combined by Richardson extrapolation, see :func:`_central_derivative`)."""
+
+BOUNDARY_STEP = 1e-5
+"""First one-sided step of the Jacobian at the boundary R = 1 (see :func:`_inward_derivative`)."""
+BOUNDARY_LEVELS = 4
+"""One-sided steps h, h/4, h/16, h/64 at the boundary R = 1: Richardson extrapolation removes the h^(1/2), h and
+h^(3/2) terms of the difference quotient."""
+
 BN_JACOBIAN_STEP = 1e-3
 """Finite-difference step of bn's Jacobian. bn's drift is a Monte-Carlo mean over fixed batches, and with relu its
 error signal (g(a) - y) g'(a) jumps where a sample crosses the kink: a jump of ~|y|/(samples) in the mean. A
 step of 1e-6 can straddle one such jump and read a slope of O(10) (measured: a spurious abscissa of +20 on a
-stable branch point); a step of 1e-3 straddles thousands, whose jumps average into the true slope."""
+stable branch point); a step of 1e-3 straddles thousands, whose jumps average into the true slope. For the same
+reason bn's differences are not extrapolated (no smaller steps), except at R = 1, which only linear bn reaches:
+its drift has no kink and hence no jumps."""
+
+
+def _central_derivative(f, z0: np.ndarray, direction: np.ndarray, step: float, levels: int) -> np.ndarray:
+    """Derivative of f at z0 along ``direction`` by central differences with steps h, h/2, ... (``levels`` of
+    them), Richardson-extrapolated in powers of h: at a kink of relu moving with the coordinate (beta at the
+    teacher), the drift's second-order term differs on the two sides and the quotient has an O(h) error, which a
+    smooth drift does not have (its error is O(h^2)); the extrapolation removes both."""
+    quotients = [(f(z0 + step / 2**i * direction) - f(z0 - step / 2**i * direction)) / (2 * step / 2**i)
+                 for i in range(levels)]
+    for level in range(1, levels):
+        factor = 2.0**level
+        quotients = [(factor * quotients[i + 1] - quotients[i]) / (factor - 1.0) for i in range(len(quotients) - 1)]
+    return quotients[0]
+
+
+def _inward_derivative(f, z0: np.ndarray, f0: np.ndarray, direction: np.ndarray, step: float,
+                       levels: int) -> np.ndarray:
+    """One-sided derivative of f at z0 along ``direction`` (which must point into the domain R <= 1) from steps
+    h, h/4, h/16, ... (``levels`` of them; f0 = f(z0)).
+
+    At the teacher the fixed point sits on the boundary R = 1 of the state space: the drift is only defined on one
+    side (the kernels clip R at 1, so a central difference straddles a kink of the clipped function and misses the
+    true slope), and on that side it is a series in the angle theta = arccos R ~ sqrt(2(1 - R)), i.e. in powers of
+    h^(1/2) (relu's kinks give odd powers of theta: the (1 - R)^(3/2) terms). The quotient (f(z0 + h v) - f0)/h =
+    J v + c1 h^(1/2) + c2 h + ... is Richardson-extrapolated with the step ratio 4 in those powers.
+    """
+    quotients = [(f(z0 + step / 4**i * direction) - f0) / (step / 4**i) for i in range(levels)]
+    for level in range(1, levels):
+        factor = 2.0**level  # 4**(level/2): removes the h^(level/2) term
+        quotients = [(factor * quotients[i + 1] - quotients[i]) / (factor - 1.0) for i in range(len(quotients) - 1)]
+    return quotients[0]
+
+
+def _on_boundary(problem: DynamicsProblem, z0: np.ndarray, step: float) -> bool:
+    """Whether the reduced state z0 has R = 1 to within ``step`` (then its Jacobian is one-sided in R)."""
+    overlap = z0[0] if problem.spherical else z0[0] / math.sqrt(max(z0[1], 1e-300))
+    return bool(overlap > 1.0 - step)
+
+
+def jacobian(problem: DynamicsProblem, state: np.ndarray | None = None, seed: int = 0,
+             step: float | None = None) -> np.ndarray:
+    """The Jacobian (3 x 3) of the reduced noise-free drift (:func:`_reduced_drift`) at its fixed point.
+
+    ``state``: the reduced fixed point z* if already known; by default the one :func:`_fixed_point` finds.
+    Interior coordinates: central differences (:func:`_central_derivative`, step :data:`JACOBIAN_STEP`, two levels;
+    bn: one level of :data:`BN_JACOBIAN_STEP`). At R = 1 (the teacher, and linear bn's branch) the coordinates that
+    would leave the domain R <= 1 are probed from inside (:func:`_inward_derivative`, :data:`BOUNDARY_LEVELS`
+    steps from :data:`BOUNDARY_STEP`, bn from :data:`BN_JACOBIAN_STEP`): -R for the normalized students, and for
+    none, whose (m, Q) leave R = m/sqrt(Q) <= 1 when m grows or Q shrinks, -m and +Q. ``step`` replaces the
+    default central step and first one-sided step.
+    """
+    bn = problem.normalizer == "bn"
+    central = step if step is not None else (BN_JACOBIAN_STEP if bn else JACOBIAN_STEP)
+    inward = step if step is not None else (BN_JACOBIAN_STEP if bn else BOUNDARY_STEP)
+    noiseless = dataclasses.replace(problem, noise=0.0)
+    z0 = _fixed_point(noiseless, seed) if state is None else np.asarray(state, dtype=float)
+    f = _reduced_drift(noiseless, Drift(noiseless, seed))
+    inside = {}
+    if _on_boundary(problem, z0, central):
+        inside = {0: -1.0} if problem.spherical else {0: -1.0, 1: 1.0}
+    f0 = f(z0) if inside else None
+    jac = np.empty((3, 3))
+    for k, unit in enumerate(np.eye(3)):
+        if k in inside:
+            jac[:, k] = inside[k] * _inward_derivative(f, z0, f0, inside[k] * unit, inward, BOUNDARY_LEVELS)
+        else:
+            jac[:, k] = _central_derivative(f, z0, unit, central, 1 if bn else 2)
+    return jac
 
 
 def spectral_abscissa(problem: DynamicsProblem, step: float | None = None, state: np.ndarray | None = None,
                       seed: int = 0) -> float:
-    """Largest real part of the Jacobian's eigenvalues at the fixed point (negative: stable).
+    """Largest real part of the eigenvalues of the :func:`jacobian` at the fixed point (negative: stable).
 
-    ``step``: of the central differences, by default 1e-6 (quadrature drifts) or :data:`BN_JACOBIAN_STEP` (bn).
-    ``state``: the reduced fixed point z* if already known (e.g. from :func:`stationary_branch`); by default the
-    one :func:`_fixed_point` finds.
+    ``step``: see :func:`jacobian`. ``state``: the reduced fixed point z* if already known (e.g. from
+    :func:`stationary_branch`); by default the one :func:`_fixed_point` finds.
     """
-    if step is None:
-        step = BN_JACOBIAN_STEP if problem.normalizer == "bn" else 1e-6
+    return float(np.max(np.linalg.eigvals(jacobian(problem, state, seed, step)).real))
+
+
+DEFAULT_RTOL = 1e-6
+"""Default relative tolerance of the maximal learning rates (:func:`threshold`, :func:`branch_limit`,
+:func:`maximal_rate`)."""
+DEFAULT_HORIZON = 200.0
+"""Default horizon of the integration check (:data:`INTEGRATION_DEFINITION`)."""
+RETURN_TOLERANCE = 1e-6
+"""Largest deviation from the fixed point, in every reduced coordinate, that counts as "returned"."""
+PERTURBATION = (0.9, 1.1, 0.05)
+"""The perturbed start of the integration check: first reduced coordinate (m or R) x 0.9, second (Q or gamma)
+x 1.1, beta + 0.05."""
+SLOPE_STEP = 1e-2
+"""Relative offset below the stability threshold at which the slope |d lambda/d eta| of the spectral abscissa is
+read off (a secant to the threshold, where the abscissa vanishes): it only sets the first guess of the integration
+root."""
+
+INTEGRATION_DEFINITION = (
+    "the largest learning rate (eta for none, eta_eff = eta gamma* at frozen norm L = 1 for the normalized "
+    "students) at which the noise-free ODE of the reduced state, (m, Q, beta) for none and (R, gamma, beta) at "
+    "L = 1 for the others, started from its fixed point with the first coordinate (m or R) multiplied by 0.9, the "
+    "second (Q or gamma) by 1.1 and beta raised by 0.05, is within 1e-6 of the fixed point in every coordinate at "
+    "time t = horizon (RK45 on the deviation from the fixed point; a run that explodes or exhausts its evaluation "
+    "budget has not returned). It is the root in eta of log(distance at the horizon / 1e-6), found to the same "
+    "relative tolerance as the stability threshold eta_c and within [0.5, 1.5] x eta_c (NaN if the outcome does "
+    "not switch there). Being a finite-time criterion it lies below eta_c: near eta_c the slowest mode of the "
+    "linearized dynamics decays like A exp(lambda(eta) t) with lambda(eta_c) = 0, so the time to come within 1e-6 "
+    "is ln(A/1e-6)/|lambda| and diverges like 1/(eta_c - eta), and a fixed horizon puts the integration threshold "
+    "below eta_c by about ln(A/1e-6)/(horizon |d lambda/d eta|) in eta, where A is the amplitude of the "
+    "perturbation along the slowest mode (linear none: e = Q - 2m + 1 obeys de/dt = -eta (2 - eta/M) e + "
+    "eta^2 beta^2/M, so |d lambda/d eta| = 2 at eta_c = 2M and A is e(0) plus what the decaying beta feeds into e). "
+    "The offset shrinks like 1/horizon; the integration threshold checks the linear stability analysis against "
+    "the nonlinear dynamics and is not a second definition of eta_max."
+)
+
+
+def return_distance(problem: DynamicsProblem, horizon: float = DEFAULT_HORIZON, state: np.ndarray | None = None,
+                    seed: int = 0) -> float:
+    """max_k |z_k(horizon) - z*_k|: how far the noise-free reduced ODE (at L = 1 for the normalized students),
+    started from its fixed point z* (``state``, by default the one :func:`_fixed_point` finds) perturbed by
+    :data:`PERTURBATION`, still is from z* at t = horizon; inf when it explodes (|z| > 1e3) or needs more than
+    MAX_EVALUATIONS drift evaluations (an undamped oscillation). ``seed``: bn's drift batches, those of ``state``.
+
+    Integrated by RK45 in the deviation d = z - z* (rtol 1e-8, atol 1e-14), so that the tolerances are relative to
+    the deviation and the distance near 1e-6 is accurate to ~1e-7 relative (measured against the closed form of
+    linear none); bn: rtol 1e-6, atol 1e-12, as :func:`.ode.integrate_ode` (its Monte-Carlo drift is only
+    piecewise smooth).
+    """
     noiseless = dataclasses.replace(problem, noise=0.0)
     z0 = _fixed_point(noiseless, seed) if state is None else np.asarray(state, dtype=float)
     f = _reduced_drift(noiseless, Drift(noiseless, seed))
-    jac = np.empty((3, 3))
-    for k in range(3):
-        dz = np.zeros(3)
-        dz[k] = step
-        jac[:, k] = (f(z0 + dz) - f(z0 - dz)) / (2 * step)
-    if problem.spherical and z0[0] > 1.0 - step:  # R cannot exceed 1: probe the overlap from inside
-        dz = np.zeros(3)
-        dz[0] = step
-        jac[:, 0] = (f(z0) - f(z0 - dz)) / step
-    return float(np.max(np.linalg.eigvals(jac).real))
-
-
-def converges(problem: DynamicsProblem, t_max: float = 200.0, state: np.ndarray | None = None,
-              seed: int = 0) -> bool:
-    """Whether the noise-free ODE (at L = 1 for the normalized students) returns to within 1e-6 of its fixed
-    point (``state``, by default the one :func:`_fixed_point` finds) from a perturbed state; ``seed``: bn's drift
-    batches, those of ``state``."""
-    noiseless = dataclasses.replace(problem, noise=0.0)
-    z0 = _fixed_point(noiseless, seed) if state is None else np.asarray(state, dtype=float)
-    f = _reduced_drift(noiseless, Drift(noiseless, seed))
-    y0 = z0 * np.array([0.9, 1.1, 1.0]) + np.array([0.0, 0.0, 0.05])
+    scale, shift = np.array([PERTURBATION[0], PERTURBATION[1], 1.0]), np.array([0.0, 0.0, PERTURBATION[2]])
+    d0 = z0 * scale + shift - z0
+    rtol, atol = (1e-6, 1e-12) if problem.normalizer == "bn" else (1e-8, 1e-14)
 
     calls = [0]
 
-    def rhs(t, y):
+    def rhs(t, d):
         calls[0] += 1
         if calls[0] > MAX_EVALUATIONS:  # an undamped oscillation: it has not returned
             raise _Budget
-        return f(y)
+        return f(z0 + d)
 
-    def exploded(t, y):
-        return 1e3 - float(np.max(np.abs(y)))
+    def exploded(t, d):
+        return 1e3 - float(np.max(np.abs(z0 + d)))
 
     exploded.terminal = True
     try:
-        solution = integrate.solve_ivp(rhs, (0.0, t_max), y0, method="RK45", rtol=1e-8, atol=1e-11,
+        solution = integrate.solve_ivp(rhs, (0.0, horizon), d0, method="RK45", rtol=rtol, atol=atol,
                                        events=exploded)
     except _Budget:
-        return False
+        return math.inf
     if not solution.success or solution.status == 1:
-        return False
-    return bool(np.all(np.abs(solution.y[:, -1] - z0) < 1e-6))
+        return math.inf
+    return float(np.max(np.abs(solution.y[:, -1])))
 
 
-def _bisect(stable, low: float, high: float, rtol: float, ceiling: float = 1e4) -> float:
-    while not stable(low):
+def converges(problem: DynamicsProblem, horizon: float = DEFAULT_HORIZON, state: np.ndarray | None = None,
+              seed: int = 0) -> bool:
+    """Whether the perturbed noise-free ODE is within RETURN_TOLERANCE of its fixed point at t = horizon
+    (:func:`return_distance`)."""
+    return return_distance(problem, horizon, state, seed) < RETURN_TOLERANCE
+
+
+EXCESS_CAP = 1e3
+"""Value of log(distance/RETURN_TOLERANCE) given to runs that did not return at all (inf distance), so that the
+root finder sees finite numbers."""
+
+
+def _log_excess(distance: float) -> float:
+    return min(math.log(max(distance, 1e-300) / RETURN_TOLERANCE), EXCESS_CAP)
+
+
+def _root(g, low: float, high: float, rtol: float) -> float:
+    """The point in [low, high] where g changes sign (g(low) < 0 <= g(high)) to relative ``rtol``: Brent's method
+    (its error is below rtol x the root)."""
+    return float(optimize.brentq(g, low, high, xtol=1e-300, rtol=max(rtol, 4.0 * np.finfo(float).eps)))
+
+
+def _cached(g):
+    values = {}
+
+    def cached(x):
+        if x not in values:
+            values[x] = g(x)
+        return values[x]
+    return cached
+
+
+def _stability_threshold(abscissa, rtol: float, low: float = 0.1, high: float = 1.0,
+                         ceiling: float = 1e4) -> float:
+    """The eta where ``abscissa(eta)`` turns from negative to non-negative, to relative ``rtol``: bracketed by
+    halving ``low`` and doubling ``high`` (inf when still stable above ``ceiling``; 0 when unstable down to
+    1e-12), then Brent's method on the (continuous) abscissa."""
+    abscissa = _cached(abscissa)
+    while abscissa(low) >= 0.0:
         low /= 2.0
-    while stable(high):
+        if low < 1e-12:
+            return 0.0
+    while abscissa(high) < 0.0:
         low, high = high, 2.0 * high
         if high > ceiling:
             return math.inf
-    while high - low > rtol * high:
-        mid = 0.5 * (low + high)
-        if stable(mid):
-            low = mid
-        else:
-            high = mid
-    return 0.5 * (low + high)
+    return _root(abscissa, low, high, rtol)
+
+
+def _integration_threshold(excess, eta_c: float, slope: float, rtol: float, horizon: float) -> float:
+    """The root of ``excess(eta)`` = log(distance at the horizon/RETURN_TOLERANCE) in [0.5, 1.5] x eta_c (NaN if it
+    does not change sign there), to relative ``rtol``.
+
+    First guess (:data:`INTEGRATION_DEFINITION`): at eta_c the slowest mode does not decay and excess(eta_c) ~
+    ln(A/1e-6), so the root lies about excess(eta_c)/(horizon x slope) below eta_c (``slope`` = |d lambda/d eta|);
+    the bracket is widened by doubling that offset until the run returns, then Brent's method.
+    """
+    excess = _cached(excess)
+    low, high = 0.5 * eta_c, 1.5 * eta_c
+    if excess(eta_c) <= 0.0:  # returns even at eta_c: the switch, if any, lies above
+        if excess(high) <= 0.0:
+            return math.nan
+        return _root(excess, eta_c, high, rtol)
+    high = eta_c
+    offset = excess(eta_c) / (horizon * slope) if slope > 0.0 and math.isfinite(slope) else 0.01 * eta_c
+    offset = min(max(offset, rtol * eta_c), 0.5 * eta_c)
+    while True:
+        trial = max(eta_c - 1.25 * offset, low)
+        if excess(trial) < 0.0:
+            return _root(excess, trial, high, rtol)
+        if trial <= low:
+            return math.nan
+        high, offset = trial, 2.0 * offset
 
 
 THRESHOLD_NORMALIZERS = ("none", "pn", "wn")
@@ -166,25 +337,37 @@ THRESHOLD_NORMALIZERS = ("none", "pn", "wn")
 bn keep a residual error at their fixed point, whose R* < 1 depends on eta itself: see :func:`branch_limit`."""
 
 
-def threshold(problem: DynamicsProblem, rtol: float = 1e-4) -> tuple[float, float]:
-    """(threshold by linear stability, threshold by integration) on eta (none) or eta_eff (the rest).
+def threshold(problem: DynamicsProblem, rtol: float = DEFAULT_RTOL, horizon: float = DEFAULT_HORIZON,
+              integrate: bool = True) -> tuple[float, float]:
+    """(threshold by linear stability, threshold by integration) on eta (none) or eta_eff (the rest), both to
+    relative ``rtol`` (any rtol >= 4 x the machine epsilon; the Jacobian resolves the abscissa to ~1e-9, so
+    ~1e-8 is the useful limit).
 
-    The integration bisection runs in [0.5, 1.5] x the stability threshold; NaN when the integration does not
-    change behaviour inside that bracket, inf when no threshold exists below eta = 1e4.
+    Stability: the eta where the spectral abscissa at the teacher turns non-negative (:func:`_stability_threshold`).
+    Integration: :data:`INTEGRATION_DEFINITION` with ``horizon``, sought in [0.5, 1.5] x the stability threshold;
+    NaN when the integration does not change behaviour inside that bracket or ``integrate`` is false; inf when no
+    threshold exists below eta = 1e4 (0 and NaN when the teacher is unstable down to eta = 1e-12).
     """
     if problem.normalizer not in THRESHOLD_NORMALIZERS:
         raise ValueError(f"no eta_max of 'reaching R -> 1' for {problem.normalizer} (see THRESHOLD_NORMALIZERS)")
+
     def at(eta):
         return dataclasses.replace(problem, learning_rate=eta)
 
+    def abscissa(eta):
+        return spectral_abscissa(at(eta))
+
     gamma_star = _fixed_point(dataclasses.replace(problem, noise=0.0))[1] if problem.spherical else 1.0
-    by_stability = _bisect(lambda eta: spectral_abscissa(at(eta)) < 0.0, 0.1, 1.0, rtol)
-    if not math.isfinite(by_stability):
+    by_stability = _stability_threshold(abscissa, rtol)
+    if math.isinf(by_stability):
         return math.inf, math.inf
-    low, high = 0.5 * by_stability, 1.5 * by_stability
-    if not converges(at(low)) or converges(at(high)):
-        return by_stability * gamma_star, math.nan  # integration disagrees beyond +-50 %: reported, not hidden
-    by_integration = _bisect(lambda eta: converges(at(eta)), low, high, max(rtol, 1e-3))
+    if by_stability <= 0.0:
+        return 0.0, math.nan
+    if not integrate:
+        return by_stability * gamma_star, math.nan
+    slope = -abscissa((1.0 - SLOPE_STEP) * by_stability) / (SLOPE_STEP * by_stability)
+    by_integration = _integration_threshold(lambda eta: _log_excess(return_distance(at(eta), horizon)),
+                                            by_stability, slope, rtol, horizon)
     return by_stability * gamma_star, by_integration * gamma_star
 
 
@@ -342,7 +525,7 @@ def stationary_branch(problem: DynamicsProblem, learning_rates, seed: int = 0) -
     return branch
 
 
-def branch_limit(problem: DynamicsProblem, rtol: float = 1e-3, seed: int = 0) -> tuple[float, float, str]:
+def branch_limit(problem: DynamicsProblem, rtol: float = DEFAULT_RTOL, seed: int = 0) -> tuple[float, float, str]:
     """(eta_eff_max, eta at L = 1, reason): where the stationary branch continued from eta_eff -> 0 stops being a
     stable state the noise-free dynamics can reach.
 
@@ -387,48 +570,54 @@ LIMIT_KINDS = {"teacher": 0, "instability": 1, "end of branch": 2, "none": 3, "n
 BRANCH_ETA_EFF_CAP M (inf), 4 no branch could be started (NaN) (:func:`branch_limit`)."""
 
 
-def _integration_limit(problem: DynamicsProblem, eta_limit: float, rtol: float, seed: int) -> float:
-    """eta_eff of the largest eta in [0.5, 1.5] x eta_limit at which the frozen-norm ODE returns to the branch's
-    stationary state from a perturbed one (:func:`converges`); NaN if it does not switch in that bracket."""
-    def returns(eta):
-        state = stationary_branch(problem, [eta], seed)[0]
+def _integration_limit(problem: DynamicsProblem, eta_limit: float, rtol: float, seed: int,
+                       horizon: float = DEFAULT_HORIZON) -> float:
+    """eta_eff at the largest eta in [0.5, 1.5] x eta_limit at which the frozen-norm ODE returns to the branch's
+    stationary state from a perturbed one (:data:`INTEGRATION_DEFINITION`, :func:`_integration_threshold` in eta at
+    L = 1, to relative ``rtol``); NaN if it does not switch in that bracket. A point where the branch is not found
+    counts as not returned."""
+    states = {}
+
+    def state_at(eta):
+        if eta not in states:
+            states[eta] = stationary_branch(problem, [eta], seed)[0]
+        return states[eta]
+
+    def excess(eta):
+        state = state_at(eta)
         if not state.converged:
-            return False, math.nan
+            return EXCESS_CAP
         z = np.array([state.overlap, state.gamma, state.beta])
         at = dataclasses.replace(problem, learning_rate=eta, noise=0.0)
-        return converges(at, state=z, seed=seed), state.eta_eff
+        return _log_excess(return_distance(at, horizon, state=z, seed=seed))
 
-    low, high = 0.5 * eta_limit, 1.5 * eta_limit
-    ok_low, eff_low = returns(low)
-    if not ok_low or returns(high)[0]:
-        return math.nan
-    while high - low > rtol * high:
-        mid = 0.5 * (low + high)
-        ok, eff = returns(mid)
-        if ok:
-            low, eff_low = mid, eff
-        else:
-            high = mid
-    return eff_low
+    below = state_at((1.0 - SLOPE_STEP) * eta_limit)
+    slope = -below.abscissa / (SLOPE_STEP * eta_limit) if below.converged else math.nan
+    eta = _integration_threshold(excess, eta_limit, slope, rtol, horizon)
+    return state_at(eta).eta_eff if math.isfinite(eta) else math.nan
 
 
-def maximal_rate(problem: DynamicsProblem, rtol: float = 1e-3, seed: int = 0,
-                 integrate: bool = True) -> tuple[float, float, int]:
+def maximal_rate(problem: DynamicsProblem, rtol: float = DEFAULT_RTOL, seed: int = 0, integrate: bool = True,
+                 horizon: float = DEFAULT_HORIZON) -> tuple[float, float, int]:
     """(by linear stability, by integration, LIMIT_KINDS code): the maximal learning rate of any normalizer, eta
-    for none and eta_eff for the normalized students.
+    for none and eta_eff for the normalized students, both to relative ``rtol`` (no floor: bn's limit is a
+    deterministic function of its drift ``seed`` and is located to rtol too, but its Monte-Carlo error, the spread
+    over seeds, is ~1e-3 relative, and the residual BN_BRANCH_RESIDUAL of its branch states limits its
+    reproducibility to ~1e-5: digits beyond those are those of one fixed set of batches).
 
     Students that can reach the teacher (none, pn, wn, pn_gd at zeta = 0): :func:`threshold`. pn_gd (zeta > 0)
     and bn: :func:`branch_limit`, the largest eta_eff up to which the stationary state continued from
-    eta_eff -> 0 exists and is stable, checked by integration (:func:`_integration_limit`; skipped, NaN, when
-    ``integrate`` is false). For bn at M <= 5 the drift's noise term E[mean_j e_j^2] has infinite variance over
+    eta_eff -> 0 exists and is stable, checked by integration (:func:`_integration_limit`). The integration value
+    follows :data:`INTEGRATION_DEFINITION` with ``horizon``; it is skipped (NaN) when ``integrate`` is false.
+    For bn at M <= 5 the drift's noise term E[mean_j e_j^2] has infinite variance over
     batches (it carries 1/sigma_B^4 with sigma_B^2 ~ chi^2 with M - 1 degrees of freedom): the Monte-Carlo mean of
     a fixed set of batches is then typically low and the limit high (linear bn, M = 4: 3.29-3.56 over seeds with
     8000 batches, 2.95-3.21 with 512000, while the finite-N simulation parks at 3.25); from M = 6 on it is
-    reliable (M = 8: 12.04 +- 0.03 over seeds, the simulation 12.031 +- 0.002).
+    reliable (M = 8: 12.03 +- 0.04 over the seeds 7, 1, 2, 3, the simulation 12.031 +- 0.002).
     """
     if not problem.on_branch:
         stable, integrated = threshold(problem if problem.normalizer != "pn_gd"
-                                       else dataclasses.replace(problem, normalizer="pn"), max(rtol, 1e-4))
+                                       else dataclasses.replace(problem, normalizer="pn"), rtol, horizon, integrate)
         return float(stable), float(integrated), LIMIT_KINDS["teacher"]
     eta_eff, eta, reason = branch_limit(problem, rtol, seed)
     kind = LIMIT_KINDS["no branch"] if reason.startswith(("no branch", "unstable")) else LIMIT_KINDS[reason]
@@ -436,4 +625,4 @@ def maximal_rate(problem: DynamicsProblem, rtol: float = 1e-3, seed: int = 0,
         return eta_eff, eta_eff, kind
     if not integrate:
         return eta_eff, math.nan, kind
-    return eta_eff, _integration_limit(problem, eta, max(rtol, 1e-3), seed), kind
+    return eta_eff, _integration_limit(problem, eta, rtol, seed, horizon), kind
