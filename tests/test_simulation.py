@@ -269,8 +269,12 @@ def _pairs():
 @pytest.mark.parametrize("method, problem, loads", _pairs(),
                          ids=[f"{m}-{p.activation}-{p.normalizer}" for m, p, _ in _pairs()])
 def test_every_pair_against_theory(method, problem, loads):
+    """The unregularized spherical students (pn, wn) have a free gain: its posterior at alpha = 1 is broad and HMC
+    mixes along it slowly (relu, 600 trajectories: split R-hat up to 1.13 over 16 seeds; 1.10 at 1200; <= 1.021 at
+    2400), so they get 2400 trajectories per chain; every seed must still pass R-hat <= 1.1."""
     n = 300
-    settings = SimulationSettings(size=n, seeds=8, trajectories=600)
+    free_gain = problem.normalizer in ("pn", "wn")
+    settings = SimulationSettings(size=n, seeds=8, trajectories=2400 if free_gain else 600)
     for alpha in loads:
         theory, converged = theory_eps(problem, alpha)
         assert converged
