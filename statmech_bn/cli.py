@@ -1,222 +1,303 @@
-"""Command line: ``python -m statmech_bn sweep | info``.
+"""Command line: ``python -m statmech_bn sweep | decompose | dynamics | info | config``.
 
-Every user error (bad config, flag or file) ends in one line on stderr and exit status 2; results are
-only ever written through the store, point by point.
+The flags of the three computing commands are generated from their config schemas (:mod:`statmech_bn.config`).
+Every user error (bad config, flag or file) ends in one line on stderr and exit status 2, before any file is
+created; results are only ever written through the store, point by point. Ctrl-C and SIGTERM stop a run between
+two stored points (exit 130 and 143); output to a closed pipe is dropped quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
+import re
 import shlex
 import sys
+import time
 
 from ._version import __version__
 from .errors import UserInputError
 
 EXIT_USAGE = 2
+COMPUTE_COMMANDS = ("sweep", "decompose", "dynamics")
+DESCRIPTIONS = {
+    "sweep": "Generalization curves eps_g(alpha) of the block: replica theory (gibbs at temperature T, its "
+             "high-temperature limit, erm at T -> 0) and finite-N simulations (sim_gibbs, sim_erm, sim_sgd), one "
+             "curve per combination of the model lists. Without CONFIG and without any [model] or [alpha] key it "
+             "runs the embedded showcase (pn_gd at two zeta vs pn, wn and none; relu, T = 0.5, noise 0.5; about "
+             "25 s on two cores); otherwise every key not given takes its default (`config show sweep`). "
+             "Default output: statmech_bn_sweep.h5.",
+    "decompose": "BN = PN + gamma decay: the analytic zeta(M) gamma^2 and the full O(1/M) gap against the exact "
+                 "Monte-Carlo gap of the expected loss with batch statistics over the loss with population "
+                 "statistics, over the batch size M. Without CONFIG and without any [model] or [batch] key it runs "
+                 "the embedded showcase (3 activations x 2 input laws x 3 gains, M = 2..1024); otherwise every key "
+                 "not given takes its default (`config show decompose`). Default output: statmech_bn_decompose.h5.",
+    "dynamics": "Learning dynamics of online SGD: order-parameter ODEs (N -> infinity), finite-N simulations (full "
+                "and exact reduced), the effective learning rate, and tables of maximal learning rates, learning-rate "
+                "scans and stationary branches. Without CONFIG and without any [model], [initial] or [time] key it "
+                "runs the embedded showcase (relu, M = 8: bn, pn_gd, pn, none; ODE and N = 1000); otherwise every "
+                "key not given takes its default (`config show dynamics`). Default output: statmech_bn_dynamics.h5.",
+}
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, not the usage block
         command = self.prog.split()[1:]
-        raise UserInputError(f"{command[0]}: {message}" if command else message)
+        raise UserInputError(f"{' '.join(command)}: {message}" if command else message)
 
 
-def _float_list(text: str) -> list[float]:
-    try:
-        return [float(x) for x in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+class Console:
+    """stdout that goes quiet when its reader has gone (a closed pipe), instead of failing."""
+
+    def __init__(self):
+        self.closed = False
+
+    def print(self, text: str = "") -> bool:
+        if self.closed:
+            return False
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:
+            self.closed = True
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        return not self.closed
 
 
-def _str_list(text: str) -> list[str]:
-    return [x.strip() for x in text.split(",") if x.strip()]
+def _json(document) -> str:
+    """Strict JSON (non-finite numbers, which JSON lacks, become null)."""
+    def clean(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+    return json.dumps(clean(document), indent=1, allow_nan=False)
 
 
 def _alpha(text: str) -> dict:
-    """``start:stop:num`` (linear), ``start:stop:num:log``, or a comma list of values."""
-    try:
-        if ":" in text:
-            parts = text.split(":")
-            if len(parts) not in (3, 4):
-                raise ValueError
-            table = {"start": float(parts[0]), "stop": float(parts[1]), "num": int(parts[2])}
-            if len(parts) == 4:
-                table["spacing"] = parts[3]
-            return table
-        return {"values": [float(x) for x in text.split(",")]}
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected start:stop:num[:log] or a comma list, got {text!r}") from None
+    """``start:stop:num`` (linear), ``start:stop:num:log``, or a comma list of values -> {path: raw value}."""
+    from .config import SWEEP_SCHEMA
+
+    keys = SWEEP_SCHEMA.keys
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) not in (3, 4):
+            raise UserInputError(f"flag --alpha: expected start:stop:num[:log] or a comma list, got {text!r}")
+        out = {p: keys[p].parse_text(v, "flag --alpha")
+               for p, v in zip(("alpha.start", "alpha.stop", "alpha.num", "alpha.spacing"), parts, strict=False)}
+        return out
+    return {"alpha.values": keys["alpha.values"].parse_text(text, "flag --alpha")}
+
+
+def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and write nothing")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an output file written by another configuration or version")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON document (the plan with --dry-run, else the run's summary) on stdout")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bar on stderr (default: only when stderr is a terminal)")
+
+
+def _add_command_flags(parser: argparse.ArgumentParser, command: str) -> None:
+    from .config import SCHEMAS
+
+    parser.add_argument("config", nargs="?", help="TOML config file (default: the embedded showcase, or the "
+                                                  "defaults when a model flag is given)")
+    SCHEMAS[command].add_flags(parser)
+    if command == "sweep":
+        parser.add_argument("--alpha", dest="alpha_text", metavar="START:STOP:NUM[:log]|A,B,...",
+                            help="the loads: a range (alpha.start, alpha.stop, alpha.num, alpha.spacing) or a list "
+                                 "(alpha.values); default 0.5:10:40")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="statmech_bn", description="Statistical mechanics of batch normalization.")
+    parser = _Parser(prog="statmech_bn", description="Statistical mechanics of batch normalization in the basic "
+                                                      "block (kernel layer, BN, activation).")
     parser.add_argument("--version", action="version", version=f"statmech_bn {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    sweep = sub.add_parser("sweep", help="generalization curves eps_g(alpha) from the replica theory",
-                           description="Run a sweep (a TOML config; the embedded default without one).")
-    sweep.add_argument("config", nargs="?", help="TOML file (default: the embedded default sweep)")
-    sweep.add_argument("-o", "--output", help="HDF5 file to write or resume")
-    sweep.add_argument("--activation", type=_str_list, help="comma list: linear, relu, erf, sign")
-    sweep.add_argument("--normalizer", type=_str_list, help="comma list: pn, wn, pn_gd, bn, none")
-    sweep.add_argument("--method", type=_str_list,
-                       help="comma list: high_temperature, gibbs, erm (theory); sim_gibbs, sim_erm, sim_sgd (finite N)")
-    sweep.add_argument("--temperature", type=_float_list, help="comma list of T > 0")
-    sweep.add_argument("--zeta", type=_float_list, help="gamma-decay strengths for pn_gd (>= 0)")
-    sweep.add_argument("--weight-decay", type=_float_list, help="weight decay for none (>= 0)")
-    sweep.add_argument("--noise", type=_float_list, help="teacher label-noise std (>= 0)")
-    sweep.add_argument("--batch-size", type=_float_list, help="batch sizes M >= 2 for bn")
-    sweep.add_argument("--alpha", type=_alpha, help="start:stop:num[:log] or a comma list of loads")
-    sweep.add_argument("--size", type=int, help="simulations: width N")
-    sweep.add_argument("--seeds", type=int, help="simulations: seeds per load (>= 2)")
-    sweep.add_argument("--seed", type=int, help="simulations: master seed (per-point seeds are derived and stored)")
-    sweep.add_argument("--learning-rate", type=float, help="sim_sgd: learning rate per sample")
-    sweep.add_argument("--branches", choices=("forward", "backward", "both"), help="continuation direction(s)")
-    sweep.add_argument("--workers", type=int, help="worker processes (0: all cores)")
-    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-    dec = sub.add_parser("decompose", help="BN = PN + gamma decay: analytic zeta(M) against the Monte-Carlo gap",
-                         description="Sweep the batch size M for a grid of model settings (defaults: "
-                                     "config.DECOMPOSE_DEFAULTS).")
-    dec.add_argument("config", nargs="?", help="TOML file (default: the documented defaults)")
-    dec.add_argument("-o", "--output", help="HDF5 file to write or resume")
-    dec.add_argument("--activation", type=_str_list, help="comma list: linear, relu, erf")
-    dec.add_argument("--input", type=_str_list, help="comma list: gaussian, laplace")
-    dec.add_argument("--overlap", type=_float_list, help="teacher-student overlaps R")
-    dec.add_argument("--gamma", type=_float_list, help="gains gamma > 0")
-    dec.add_argument("--beta", type=_float_list, help="shifts beta")
-    dec.add_argument("--noise", type=_float_list, help="teacher label-noise std (>= 0)")
-    dec.add_argument("--batch-sizes", type=_float_list, help="comma list of M >= 2")
-    dec.add_argument("--samples", type=int, help="samples per point (batches = samples // M, at least 100)")
-    dec.add_argument("--seed", type=int, help="master seed (each point's seed is derived and stored)")
-    dec.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-    info = sub.add_parser("info", help="summarize a sweep or decompose file")
-    info.add_argument("file")
-
-    dyn = sub.add_parser("dynamics", help="online-SGD learning dynamics: ODE, finite-N simulation, eta_max")
-    dyn.add_argument("config", nargs="?", help="TOML file (default: the documented defaults)")
-    dyn.add_argument("-o", "--output", help="HDF5 file to write or resume")
-    dyn.add_argument("--activation", type=_str_list, help="comma list: linear, relu, erf")
-    dyn.add_argument("--normalizer", type=_str_list, help="comma list: bn, pn, wn, pn_gd, none")
-    dyn.add_argument("--method", type=_str_list, help="comma list: ode, sim (full), reduced (exact, O(M^2)/step)")
-    dyn.add_argument("--learning-rate", type=_float_list, help="comma list of eta > 0")
-    dyn.add_argument("--batch-size", type=_float_list, help="comma list of M (bn: M >= 3)")
-    dyn.add_argument("--zeta", type=_float_list, help="gamma decay of pn_gd")
-    dyn.add_argument("--weight-decay", type=_float_list, help="weight decay on w")
-    dyn.add_argument("--noise", type=_float_list, help="teacher label-noise std")
-    dyn.add_argument("--t-max", type=float, help="last output time t = steps/N")
-    dyn.add_argument("--size", type=int, help="simulation width N")
-    dyn.add_argument("--seeds", type=int, help="simulation seeds (>= 2)")
-    dyn.add_argument("--no-thresholds", action="store_true", help="skip the eta_max tables")
-    dyn.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    for command in COMPUTE_COMMANDS:
+        summary = DESCRIPTIONS[command].split(":")[0].split(".")[0]
+        p = sub.add_parser(command, help=summary, description=DESCRIPTIONS[command])
+        _add_command_flags(p, command)
+        _add_run_flags(p)
+    info = sub.add_parser("info", help="what a statmech_bn file holds: provenance and one line per curve",
+                          description="Print a file's provenance (package version, creation time, command) and one "
+                                      "line per curve (points stored, converged, ranges).")
+    info.add_argument("file", help="a file written by sweep, decompose or dynamics")
+    info.add_argument("--json", action="store_true", help="print one JSON document instead")
+    config = sub.add_parser("config", help="print the complete resolved config of a run, or a config table",
+                            description="`config show COMMAND [CONFIG] [flags]` prints the complete resolved TOML, "
+                                        "with comments, that reproduces the run those arguments would make; "
+                                        "`config table COMMAND` prints the Markdown table of its keys (README).")
+    actions = config.add_subparsers(dest="action", required=True, parser_class=_Parser, metavar="ACTION")
+    show = actions.add_parser("show", help="the resolved TOML of a run",
+                              description="Print the complete resolved TOML of a run (every key, with comments).")
+    show_commands = show.add_subparsers(dest="target", required=True, parser_class=_Parser, metavar="COMMAND")
+    for command in COMPUTE_COMMANDS:
+        _add_command_flags(show_commands.add_parser(command, help=f"the resolved config of `{command}`",
+                                                    description=f"The resolved config of `{command}`."), command)
+    table = actions.add_parser("table", help="the Markdown table of a command's keys",
+                               description="Print the Markdown table of a command's config keys.")
+    table.add_argument("target", choices=COMPUTE_COMMANDS)
     return parser
 
 
-def _apply_flags(raw: dict, args, set_override, pairs) -> None:
-    """Copy every given flag (argparse dest) onto its dotted config key; flags win over the file."""
-    for flag, key in pairs:
-        value = getattr(args, flag)
-        if value is not None:
-            set_override(raw, key, value)
+def _joined_negative_values(argv: list[str]) -> list[str]:
+    """``--alpha -1,2`` -> ``--alpha=-1,2``: a value flag followed by a number that starts with '-'."""
+    from .config import SCHEMAS
+
+    flags = {"--alpha"}
+    for schema in SCHEMAS.values():
+        flags.update(schema.value_flags())
+    out: list[str] = []
+    skip = False
+    for i, token in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if token in flags and i + 1 < len(argv) and re.match(r"^-\.?\d", argv[i + 1]):
+            out.append(f"{token}={argv[i + 1]}")
+            skip = True
+        else:
+            out.append(token)
+    return out
 
 
-def _write(args, config, text: str, schema, run) -> None:
-    """Open the store of ``config`` (provenance: the config text and this command line), run into it, report."""
-    from .store import SweepStore
+def _resolve(args, command: str):
+    """(config record, the config text as given, a sentence on where the keys came from)."""
+    from .config import BUILDERS, SCHEMAS, parse_toml, read_config_file, showcase_text
 
+    schema = SCHEMAS[command]
+    overrides = schema.overrides(args)
+    if command == "sweep" and args.alpha_text is not None:
+        text = args.alpha_text
+        overrides.update(_alpha(" ".join(text) if isinstance(text, list) else text))
+    if args.config:
+        text = read_config_file(args.config)
+        source = args.config
+        base = f"{args.config}, every key it does not set at its default"
+    elif schema.given_model_keys({}, overrides):
+        text, source = "", "the defaults"
+        base = "the defaults, with the given flags"
+    else:
+        text, source = showcase_text(command), f"the embedded showcase ({schema.showcase})"
+        base = f"the embedded showcase ({schema.showcase})"
+    raw = parse_toml(text, source)
+    config = BUILDERS[command](raw, overrides)
+    if overrides:
+        base += "; from the command line: " + ", ".join(sorted(overrides))
+    return config, text, base
+
+
+def _plans(command: str, config):
+    import importlib
+
+    return importlib.import_module(f".drivers.{command}", __package__).plans(config)
+
+
+def _compute(args, console: Console) -> int:
+    from .drivers.loop import run_plans
+    from .drivers.plan import plan_json, plan_lines, stored_points
+    from .drivers.summary import summarize, summary_json
+    from .store import SCHEMA_OF_COMMAND, SweepStore
+
+    command = args.command
+    config, text, base = _resolve(args, command)
+    plans = _plans(command, config)
+    note, stored = stored_points(config.output, SCHEMA_OF_COMMAND[command].format_name, config.fingerprint,
+                                 args.force)
+    if args.dry_run:
+        if args.json:
+            console.print(_json(plan_json(command, plans, config.output, config.workers, base, note, stored,
+                                          config.fingerprint)))
+        elif not args.quiet:
+            for line in plan_lines(command, plans, config.output, config.workers, base, note, stored):
+                console.print(line)
+            console.print("dry run: nothing written")
+        return 0
+    if not (args.quiet or args.json):
+        for line in plan_lines(command, plans, config.output, config.workers, base, note, stored):
+            console.print(line)
+    progress = args.progress if args.progress is not None else (
+        sys.stderr.isatty() and not args.quiet and not args.json)
     command_line = shlex.join([sys.executable, "-m", "statmech_bn", *args.argv])
+    started = time.monotonic()
     with SweepStore(config.output, fingerprint=config.fingerprint, config_text=text, resolved_config=config.resolved,
-                    command_line=command_line, schema=schema) as store:
-        run(config, store, progress=not args.no_progress)
-    print(f"wrote {config.output}")
-
-
-def _print_summary(path: str) -> None:
-    from .sweep import summarize
-
-    for line in summarize(path):
-        print("  " + line)
-
-
-def _sweep(args) -> int:
-    from .config import build_config, default_config_text, parse_toml, read_config_file, set_override
-    from .store import SWEEP_SCHEMA
-    from .sweep import run_sweep
-
-    text = read_config_file(args.config) if args.config else default_config_text()
-    raw = parse_toml(text, args.config or "the embedded default")
-    _apply_flags(raw, args, set_override, (
-        ("output", "output"), ("workers", "workers"), ("activation", "model.activation"),
-        ("normalizer", "model.normalizer"), ("method", "model.method"), ("temperature", "model.temperature"),
-        ("zeta", "model.zeta"), ("weight_decay", "model.weight_decay"), ("noise", "model.noise"),
-        ("batch_size", "model.batch_size"), ("branches", "solver.branches"), ("size", "simulation.size"),
-        ("seeds", "simulation.seeds"), ("seed", "simulation.seed"), ("learning_rate", "simulation.learning_rate")))
-    if args.alpha is not None:
-        raw["alpha"] = args.alpha
-    config = build_config(raw)
-    _write(args, config, text, SWEEP_SCHEMA, run_sweep)
-    _print_summary(config.output)
+                    command_line=command_line, schema=SCHEMA_OF_COMMAND[command], force=args.force) as store:
+        written = run_plans(plans, store, config.workers, progress, command)
+    seconds = time.monotonic() - started
+    if args.json:
+        console.print(_json({"command": command, "output": config.output, "seconds": round(seconds, 3),
+                             "written": written, "summary": summary_json(config.output)}))
+    elif not args.quiet:
+        console.print(f"wrote {config.output}: {sum(written.values())} new points in {seconds:.1f} s")
+        for line in summarize(config.output):
+            if not console.print("  " + line):
+                break
     return 0
 
 
-def _decompose(args) -> int:
-    from .config import build_decompose_config, parse_toml, read_config_file, set_override
-    from .decompose import run_decompose
-    from .store import DECOMPOSE_SCHEMA
-
-    text = read_config_file(args.config) if args.config else ""
-    raw = parse_toml(text, args.config or "the defaults")
-    _apply_flags(raw, args, set_override, (
-        ("output", "output"), ("activation", "model.activation"), ("input", "model.input"),
-        ("overlap", "model.overlap"), ("gamma", "model.gamma"), ("beta", "model.beta"), ("noise", "model.noise"),
-        ("batch_sizes", "batch.sizes"), ("samples", "batch.samples"), ("seed", "batch.seed")))
-    config = build_decompose_config(raw)
-    _write(args, config, text, DECOMPOSE_SCHEMA, run_decompose)
-    return 0
-
-
-def _dynamics(args) -> int:
-    from .config import build_dynamics_config, parse_toml, read_config_file, set_override
-    from .dynamics.run import run_dynamics
-    from .store import DYNAMICS_ODE_SCHEMA
-
-    text = read_config_file(args.config) if args.config else ""
-    raw = parse_toml(text, args.config or "the defaults")
-    _apply_flags(raw, args, set_override, (
-        ("output", "output"), ("activation", "model.activation"), ("normalizer", "model.normalizer"),
-        ("method", "model.method"), ("learning_rate", "model.learning_rate"), ("batch_size", "model.batch_size"),
-        ("zeta", "model.zeta"), ("weight_decay", "model.weight_decay"), ("noise", "model.noise"),
-        ("t_max", "time.t_max"), ("size", "simulation.size"), ("seeds", "simulation.seeds")))
-    if args.no_thresholds:
-        set_override(raw, "thresholds.compute", False)
-    config = build_dynamics_config(raw)
-    _write(args, config, text, DYNAMICS_ODE_SCHEMA, run_dynamics)
-    _print_summary(config.output)
-    return 0
-
-
-def _info(args) -> int:
+def _info(args, console: Console) -> int:
+    from .drivers.summary import summarize, summary_json
     from .store import read_root_attributes
 
+    if args.json:
+        console.print(_json(summary_json(args.file)))
+        return 0
     attrs = read_root_attributes(args.file)
-    print(f"{args.file}: statmech_bn {attrs['package_version']}, created {attrs['created']}")
-    print(f"  command: {attrs['command_line']}")
-    _print_summary(args.file)
+    lines = [f"{args.file}: statmech_bn {attrs['package_version']}, created {attrs['created']}",
+             f"  command: {attrs['command_line']}", *("  " + line for line in summarize(args.file))]
+    for line in lines:
+        if not console.print(line):
+            break
+    return 0
+
+
+def _config(args, console: Console) -> int:
+    from .config import SCHEMAS
+
+    if args.action == "table":
+        console.print(SCHEMAS[args.target].markdown_table().rstrip("\n"))
+        return 0
+    args.alpha_text = getattr(args, "alpha_text", None)
+    config, _, base = _resolve(args, args.target)
+    schema = SCHEMAS[args.target]
+    header = [f"statmech_bn {__version__}: the complete resolved config of `{args.target}`",
+              f"from {base}.", f"Run it with: python -m statmech_bn {args.target} THIS_FILE.toml",
+              f"config fingerprint: {config.fingerprint}"]
+    console.print(schema.to_toml(config.resolved, header).rstrip("\n"))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import signals
+
+    console = Console()
+    if argv is None:  # the command line itself (tests call main with a list and keep Python's signal handlers)
+        signals.install()
+        argv = sys.argv[1:]
+    argv = list(argv)
     try:
-        argv = sys.argv[1:] if argv is None else list(argv)
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(_joined_negative_values(argv))
         args.argv = argv
-        return {"sweep": _sweep, "decompose": _decompose, "dynamics": _dynamics, "info": _info}[args.command](args)
+        if args.command == "info":
+            return _info(args, console)
+        if args.command == "config":
+            return _config(args, console)
+        return _compute(args, console)
     except UserInputError as exc:
         print(f"statmech_bn: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("statmech_bn: interrupted; finished points are stored, rerun the same command to resume",
+    except KeyboardInterrupt as exc:
+        name = getattr(exc, "signal_name", "SIGINT")
+        print(f"statmech_bn: stopped by {name}; every finished point is stored: rerun the same command to resume",
               file=sys.stderr)
-        return 130
+        return 143 if name == "SIGTERM" else 130

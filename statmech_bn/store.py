@@ -73,11 +73,11 @@ DYNAMICS_SIM_SCHEMA = Schema("statmech_bn.dynamics", {
 }, per_seed=("eps_gen_seeds", "R_seeds"))
 DYNAMICS_THRESHOLD_SCHEMA = Schema("statmech_bn.dynamics", {
     "batch_size": np.int64, "threshold_stability": np.float64, "threshold_stability_sem": np.float64,
-    "threshold_integration": np.float64, "limit_kind": np.int64,
+    "threshold_integration": np.float64, "limit_kind": np.int64, "seed": np.int64,
 })
 DYNAMICS_SCAN_SCHEMA = Schema("statmech_bn.dynamics", {
     **{name: np.float64 for name in ("learning_rate", "t_target", "eta_eff_at_target", "eta_eff_final",
-                                     "eps_gen_final", "norm_final")}, "reached": np.bool_,
+                                     "eps_gen_final", "norm_final", "reference_eps_gen")}, "reached": np.bool_,
 })
 DYNAMICS_STATIONARY_SCHEMA = Schema("statmech_bn.dynamics", {
     **{name: np.float64 for name in ("learning_rate", "eta_eff", "eta_eff_sem", "R", "R_sem", "gamma", "gamma_sem",
@@ -87,8 +87,15 @@ DYNAMICS_STATIONARY_SCHEMA = Schema("statmech_bn.dynamics", {
 """Trajectories (one point per output time), maximal learning rates (one point per batch size), learning-rate
 scans and stationary branches (one point per eta)."""
 SCHEMAS = {schema.format_name: schema for schema in (SWEEP_SCHEMA, DECOMPOSE_SCHEMA, DYNAMICS_ODE_SCHEMA)}
+SCHEMA_OF_COMMAND = {"sweep": SWEEP_SCHEMA, "decompose": DECOMPOSE_SCHEMA, "dynamics": DYNAMICS_ODE_SCHEMA}
+"""The file-level schema (format name) each command writes."""
 FORMAT_NAME = SWEEP_SCHEMA.format_name
 FIELDS = SWEEP_SCHEMA.names
+
+
+ROOT_ATTRIBUTES = ("format", "format_version", "package_version", "config", "resolved_config", "config_fingerprint",
+                   "command_line", "created")
+"""Provenance every file carries at its root."""
 
 
 class StoreLockedError(UserInputError):
@@ -99,8 +106,9 @@ class SweepStore:
     """Writer for one sweep file; use as a context manager (holds the writer lock while open)."""
 
     def __init__(self, path: str, *, fingerprint: str, config_text: str, resolved_config: dict,
-                 command_line: str, schema: Schema = SWEEP_SCHEMA):
+                 command_line: str, schema: Schema = SWEEP_SCHEMA, force: bool = False):
         self.path = path
+        self.force = force
         self.fingerprint = fingerprint
         self.schema = schema
         self._root_attrs = {
@@ -130,22 +138,44 @@ class SweepStore:
     def __exit__(self, *exc) -> None:
         self._release_lock()
 
+    @property
+    def lock_path(self) -> str:
+        return self.path + ".lock"
+
     def _acquire_lock(self) -> None:
-        lock_path = self.path + ".lock"
-        try:
-            handle = open(lock_path, "a+")
-        except OSError as exc:
-            raise UserInputError(f"store: cannot create lock file {lock_path} ({exc.strerror})") from None
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        """Hold ``flock`` on ``<file>.lock``; the lock file exists only while a writer runs.
+
+        The holder removes the lock file before releasing it, so a process that opened the old file and then got the
+        lock holds a lock on a removed file: it checks that the path still names the file it locked, and retries
+        otherwise. A writer killed without cleaning up leaves a stale file that no process holds: the next writer
+        takes it over.
+        """
+        while True:
+            try:
+                handle = open(self.lock_path, "a+")
+            except OSError as exc:
+                raise UserInputError(f"store: cannot create lock file {self.lock_path} ({exc.strerror})") from None
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                raise StoreLockedError(f"store: {self.path} is being written by another run (lock {self.lock_path} "
+                                       "is held); wait for it or choose another output") from None
+            try:
+                same = os.stat(self.lock_path).st_ino == os.fstat(handle.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self._lock_handle = handle
+                return
             handle.close()
-            raise StoreLockedError(f"store: {self.path} is being written by another sweep "
-                                   f"(lock {lock_path} is held); wait for it or choose another output") from None
-        self._lock_handle = handle
 
     def _release_lock(self) -> None:
         if self._lock_handle is not None:
+            try:
+                os.unlink(self.lock_path)
+            except FileNotFoundError:
+                pass
             fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
             self._lock_handle.close()
             self._lock_handle = None
@@ -163,16 +193,8 @@ class SweepStore:
         os.replace(tmp, self.path)
 
     def _check_existing(self) -> None:
-        attrs = read_root_attributes(self.path)
-        if attrs["format"] != self.schema.format_name:
-            raise UserInputError(f"store: {self.path} is a {attrs['format']} file, "
-                                 f"not a {self.schema.format_name} file")
-        if attrs.get("config_fingerprint") != self.fingerprint:
-            raise UserInputError(f"store: {self.path} was written by a different sweep configuration; "
-                                 "refusing to mix results (choose another output or delete the file)")
-        if attrs.get("package_version") != __version__:
-            raise UserInputError(f"store: {self.path} was written by statmech_bn {attrs.get('package_version')}, "
-                                 f"this is {__version__}; refusing to mix results")
+        if existing_file_problem(self.path, self.schema.format_name, self.fingerprint, self.force):
+            self._create()
 
     # -- curves -----------------------------------------------------------------------------------
     def prepare_curve(self, name: str, attributes: dict, n_alpha: int, schema: Schema | None = None,
@@ -242,17 +264,45 @@ def _differs(stored, wanted) -> bool:
     return str(stored) != str(wanted)
 
 
-def read_root_attributes(path: str) -> dict:
+def existing_file_problem(path: str, format_name: str, fingerprint: str, force: bool) -> str | None:
+    """Whether an existing output can be resumed: None if so; with ``force``, the reason it will be replaced (only
+    a statmech_bn file is ever replaced, never a foreign one); otherwise a one-line :class:`UserInputError`."""
+    attrs = read_root_attributes(path, check_version=False)
+    problem = None
+    if attrs["format"] != format_name:
+        problem = f"store: {path} is a {attrs['format']} file, not a {format_name} file"
+    elif attrs.get("format_version") != FORMAT_VERSION:
+        problem = (f"store: {path} has format version {attrs.get('format_version')}, this statmech_bn writes "
+                   f"{FORMAT_VERSION}")
+    elif attrs.get("config_fingerprint") != fingerprint:
+        problem = f"store: {path} was written by a different configuration"
+    elif attrs.get("package_version") != __version__:
+        problem = f"store: {path} was written by statmech_bn {attrs.get('package_version')}, this is {__version__}"
+    if problem is not None and not force:
+        raise UserInputError(f"{problem}; refusing to mix results (choose another output, or --force to replace it)")
+    return problem
+
+
+def read_root_attributes(path: str, check_version: bool = True) -> dict:
     """Root attributes of a statmech_bn file; one-line :class:`UserInputError` for anything else."""
+    if not os.path.exists(path):
+        raise UserInputError(f"store: {path} does not exist")
+    if os.path.isdir(path):
+        raise UserInputError(f"store: {path} is a folder, not a file")
+    if not os.access(path, os.R_OK):
+        raise UserInputError(f"store: cannot read {path} (permission denied)")
     try:
         with h5py.File(path, "r", locking=False) as f:
             attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
-            has_curves = "curves" in f
+            has_curves = isinstance(f.get("curves"), h5py.Group)
     except OSError:
         raise UserInputError(f"store: {path} is not a readable HDF5 file") from None
     if attrs.get("format") not in SCHEMAS or not has_curves:
-        raise UserInputError(f"store: {path} is not a statmech_bn sweep file")
-    if attrs.get("format_version") != FORMAT_VERSION:
+        raise UserInputError(f"store: {path} is not a statmech_bn file")
+    missing = [k for k in ROOT_ATTRIBUTES if k not in attrs]
+    if missing:
+        raise UserInputError(f"store: {path} is damaged (root attribute {missing[0]!r} missing)")
+    if check_version and attrs.get("format_version") != FORMAT_VERSION:
         raise UserInputError(f"store: {path} has format version {attrs.get('format_version')}, "
                              f"this statmech_bn reads {FORMAT_VERSION}")
     return attrs
@@ -262,11 +312,14 @@ def read_curves(path: str) -> dict[str, dict]:
     """Every curve as {name: {"attrs": {...}, field: array (first n_points entries)}}."""
     read_root_attributes(path)
     out = {}
-    with h5py.File(path, "r", locking=False) as f:
-        for name, group in f["curves"].items():
-            n = int(group.attrs["n_points"])
-            entry = {"attrs": dict(group.attrs)}
-            for field in group:
-                entry[field] = group[field][:n]
-            out[name] = entry
+    try:
+        with h5py.File(path, "r", locking=False) as f:
+            for name, group in f["curves"].items():
+                n = int(group.attrs["n_points"])
+                entry = {"attrs": dict(group.attrs)}
+                for field in group:
+                    entry[field] = group[field][:n]
+                out[name] = entry
+    except (KeyError, OSError, TypeError, ValueError) as exc:
+        raise UserInputError(f"store: {path} is damaged ({type(exc).__name__}: {exc})") from None
     return out

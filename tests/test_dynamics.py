@@ -156,8 +156,8 @@ def test_bn_against_pn_gd_at_its_analytic_zeta(activation):
 def test_dynamics_command_writes_trajectories_thresholds_and_scans(tmp_path, capsys):
     out = tmp_path / "dyn.h5"
     (tmp_path / "dyn.toml").write_text("[thresholds]\neta_scan = [1.0, 8.0]\nt_max = 30.0\ntarget = 0.05\n")
-    args = ["dynamics", str(tmp_path / "dyn.toml"), "--normalizer", "bn,none", "--batch-size", "8", "--t-max", "2",
-            "--size", "200", "--seeds", "2", "--no-progress", "-o", str(out)]
+    args = ["dynamics", str(tmp_path / "dyn.toml"), "--normalizer", "bn,none", "--method", "ode,sim", "--batch-size",
+            "8", "--noise", "0.3", "--t-max", "2", "--size", "200", "--seeds", "2", "--no-progress", "-o", str(out)]
     assert main(args) == 0
     curves = read_curves(str(out))
     kinds = sorted(c["attrs"]["kind"] for c in curves.values())
@@ -176,11 +176,11 @@ def test_dynamics_command_writes_trajectories_thresholds_and_scans(tmp_path, cap
                 assert curve["limit_kind"][0] == 0 and curve["threshold_stability_sem"][0] == 0.0
             else:
                 assert curve["threshold_stability"][0] == np.inf and curve["limit_kind"][0] == 3
-                assert curve["threshold_stability_sem"][0] == 0.0 and curve["attrs"]["drift_seeds"].size == 4
+                assert curve["threshold_stability_sem"][0] == 0.0 and curve["seed"][0] > 0
             continue
         if curve["attrs"]["kind"] == "eta_scan":  # bn: a larger eta reaches the target sooner, eta_eff stays O(1)
             assert curve["learning_rate"].tolist() == [1.0, 8.0] and np.all(curve["reached"])
-            assert 0.0 < curve["attrs"]["reference_eps_gen"] < 0.05  # bn's error as eta_eff -> 0
+            assert 0.0 < curve["reference_eps_gen"][0] < 0.05  # bn's error as eta_eff -> 0
             assert curve["t_target"][1] < curve["t_target"][0]
             assert curve["eta_eff_final"][1] < 0.5 * 8.0  # the growth of L lowers eta_eff far below eta
             continue
@@ -197,21 +197,6 @@ def test_dynamics_command_writes_trajectories_thresholds_and_scans(tmp_path, cap
     for name in before:
         for field, value in before[name].items():
             np.testing.assert_array_equal(after[name][field], value)
-
-
-@pytest.mark.parametrize("flags, fragment", [
-    (["--normalizer", "bn", "--batch-size", "2"], "bn needs model.batch_size >= 3"),
-    (["--method", "replica"], "unknown model.method 'replica'"),
-    (["--learning-rate", "-1"], "learning_rate must be > 0"),
-    (["--t-max", "0.001"], "must be < 'time.t_max'"),
-    (["--seeds", "1"], "simulation.seeds' must be >= 2"),
-])
-def test_dynamics_bad_input_gets_one_line_and_exit_2(tmp_path, capsys, flags, fragment):
-    out = tmp_path / "bad.h5"
-    assert main(["dynamics", *flags, "--no-progress", "-o", str(out)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and fragment in err[0]
-    assert not out.exists()
 
 
 def test_eta_max_of_linear_none_checked_by_simulation():

@@ -1,19 +1,24 @@
-"""Every example config shipped in data/ is valid (the README points users at them)."""
+"""Every example config shipped in data/ and every embedded showcase is valid (the README points users at them)."""
 
 from pathlib import Path
 
 import pytest
 
-from statmech_bn.config import build_config, build_decompose_config, parse_toml
+from statmech_bn.config import BUILDERS, parse_toml, showcase_text
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 
+def command_of(name: str) -> str:
+    return next((c for c in ("decompose", "dynamics") if name.startswith(c)), "sweep")
+
+
 @pytest.mark.parametrize("path", sorted(DATA.glob("*.toml")), ids=lambda p: p.name)
 def test_example_config_is_valid(path):
-    raw = parse_toml(path.read_text(), str(path))
-    if path.name.startswith("decompose"):
-        config = build_decompose_config(raw)
-    else:
-        config = build_config(raw)
+    config = BUILDERS[command_of(path.name)](parse_toml(path.read_text(), str(path)))
     assert config.curves
+
+
+@pytest.mark.parametrize("command", sorted(BUILDERS))
+def test_showcase_is_valid(command):
+    assert BUILDERS[command](parse_toml(showcase_text(command), command)).curves

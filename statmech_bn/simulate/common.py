@@ -11,12 +11,12 @@ is needed.
 from __future__ import annotations
 
 import math
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import erf
 
+from ..seeds import derive_seeds
 from ..theory.problem import Problem, generalization_error
 
 
@@ -61,11 +61,8 @@ class SimulationSettings:
 
 def point_seeds(master: int, curve_key: str, alpha: float, count: int) -> list[int]:
     """The per-seed PCG64 seeds of one (curve, alpha) point: a function of the master seed, the curve's
-    physical key and alpha only, so the same point gets the same seeds in any grid."""
-    alpha_bits = int(np.float64(alpha).view(np.uint64))
-    entropy = [master, zlib.crc32(curve_key.encode()), alpha_bits & 0xFFFFFFFF, alpha_bits >> 32]
-    return [int(child.generate_state(1, dtype=np.uint64)[0] >> 1)
-            for child in np.random.SeedSequence(entropy).spawn(count)]
+    physical key and alpha only (:mod:`statmech_bn.seeds`), so the same point gets the same seeds in any grid."""
+    return derive_seeds(master, curve_key, count, float(alpha))
 
 
 def clean_output(activation: str, field: np.ndarray) -> np.ndarray:

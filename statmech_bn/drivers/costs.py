@@ -1,0 +1,71 @@
+"""Estimated CPU time of a point, for the plan printed before a run and the weights of its ETA.
+
+Rough models calibrated on the reference 2-core machine (warm Numba cache): an estimate to decide whether to
+start a run, not a promise. The scale of each model (the work that grows with N, P, the seeds and the steps) is
+what matters; the constants only set the unit.
+"""
+
+from __future__ import annotations
+
+THEORY_SECONDS = {
+    ("linear", "gibbs"): (0.04, 0.045), ("linear", "erm"): (0.12, 0.12), ("linear", "high_temperature"): (0.03, 0.03),
+    ("relu", "gibbs"): (0.27, 0.27), ("relu", "erm"): (0.13, 0.13), ("relu", "high_temperature"): (0.035, 0.035),
+    ("erf", "gibbs"): (1.2, 6.6), ("erf", "erm"): (0.75, 6.7), ("erf", "high_temperature"): (0.055, 0.19),
+    ("sign", "gibbs"): (0.18, 0.18), ("sign", "high_temperature"): (0.03, 0.03),
+}
+"""Seconds per point with both continuation branches, (noise-free, with label noise)."""
+ONE_BRANCH = 0.55
+"""Cost of one continuation branch relative to both."""
+BN_THEORY_FACTOR = 1.5
+"""bn's theory evaluates zeta(M) at every iteration."""
+MULTIPLY_ADD_SECONDS = 0.15e-9
+"""One multiply-add of the dense N x P products the simulations are made of."""
+SIM_ERM_ITERATIONS = 300
+SIM_SGD_EPOCHS = 200
+"""Typical L-BFGS iterations per start and SGD epochs per seed (each run stops at its own tolerance or plateau)."""
+
+
+def theory_point(activation: str, method: str, normalizer: str, noisy: bool, branches: str) -> float:
+    seconds = THEORY_SECONDS.get((activation, method), (0.3, 0.3))[int(noisy)]
+    return seconds * (1.0 if branches == "both" else ONE_BRANCH) * (BN_THEORY_FACTOR if normalizer == "bn" else 1.0)
+
+
+def simulation_point(activation: str, method: str, alpha: float, settings, batch_size: int = 1) -> float:
+    """All seeds of one load of a finite-N simulation."""
+    n = settings.size
+    p = max(round(alpha * n), 2)
+    product = 2.0 * n * p * MULTIPLY_ADD_SECONDS
+    if method == "sim_gibbs":
+        if activation == "sign":
+            per_seed = settings.chains * settings.trajectories * n * p * MULTIPLY_ADD_SECONDS
+        else:
+            per_seed = settings.chains * settings.trajectories * 0.75 * settings.leapfrog_steps * product
+    elif method == "sim_erm":
+        per_seed = settings.inits * min(SIM_ERM_ITERATIONS, settings.max_iterations) * product
+    else:
+        per_seed = min(SIM_SGD_EPOCHS, settings.max_epochs) * 2.0 * product
+    return settings.seeds * per_seed
+
+
+def ode_trajectory(normalizer: str, t_max: float, batch_size: int) -> float:
+    base = 0.05 + 1e-3 * t_max
+    return base * (5.0 * max(batch_size, 1) / 8.0 if normalizer == "bn" else 1.0)
+
+
+def simulated_trajectory(method: str, t_max: float, size: int, seeds: int, batch_size: int) -> float:
+    steps = t_max * size
+    per_step = 3.5e-9 * size * batch_size if method == "sim" else 1.1e-7 + 2e-8 * batch_size**2
+    return seeds * steps * per_step
+
+
+TABLE_SECONDS = {"thresholds": {"bn": 15.0, "pn_gd": 4.0}, "eta_scan": {"bn": 2.0}, "stationary": {"bn": 2.0}}
+TABLE_DEFAULT = {"thresholds": 1.5, "eta_scan": 0.3, "stationary": 0.3}
+"""Seconds per entry of the dynamics tables (maximal rate at one M; one eta of a scan or of a branch)."""
+
+
+def table_point(kind: str, normalizer: str) -> float:
+    return TABLE_SECONDS.get(kind, {}).get(normalizer, TABLE_DEFAULT[kind])
+
+
+def decompose_point(batches: int, batch_size: int) -> float:
+    return 6e-8 * batches * batch_size + 0.01
