@@ -36,10 +36,10 @@ import numpy as np
 from timing import best_of
 
 from statmech_bn.dynamics.problem import DynamicsProblem
-from statmech_bn.dynamics.simulation import CHUNK_BYTES, INPUT_STREAM_KEY, KINDS, simulate_online
+from statmech_bn.dynamics.simulation import CHUNK_BYTES, INPUT_STREAM_KEY, simulate_online
 from statmech_bn.kernels.online import online_steps
 from statmech_bn.kernels.sgd import BATCH, PLAIN
-from statmech_bn.model import ACTIVATION_CODES
+from statmech_bn.model import ACTIVATIONS, NORMALIZERS
 from statmech_bn.rng import NormalRows
 
 CASES = [("pn", 1), ("none", 1), ("pn", 16), ("bn", 4), ("bn", 16)]
@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--numpy-fraction", type=float, default=0.25, help="fraction of the steps run by NumPy")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    n, code = args.n, ACTIVATION_CODES["relu"]
+    n, code = args.n, ACTIVATIONS["relu"].code
     print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
           "(other processes slow every time below)")
     # first: the ODE's short threaded Monte-Carlo calls are slowed several-fold by BLAS threads still spinning
@@ -120,7 +120,7 @@ def main() -> None:
 
     table = []
     for name, m in CASES:
-        kind = KINDS[name]
+        kind = NORMALIZERS[name].training
         chunk = max(1, CHUNK_BYTES // (8 * m * n))
         x_chunk, noise_chunk = x[:chunk * m].copy(), noise[:chunk * m].copy()
         sweeps = max(1, ROWS // (chunk * m))
@@ -247,7 +247,7 @@ def ode_table() -> None:
         trajectory = integrate_ode(problem, times)
         elapsed = time.perf_counter() - start
         note = ""
-        if normalizer == "bn":
+        if problem.norm.batch_statistics:
             note = f" ({BN_BATCHES} fixed batches; largest SEM of a drift average {trajectory.drift_sem:.1e})"
         print(f"  {normalizer:<6} {elapsed:6.2f} s, eps_g(100) = {trajectory.eps_gen[-1]:.5f}{note}")
 

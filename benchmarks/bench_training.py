@@ -32,14 +32,14 @@ from statmech_bn.kernels._jit import jit
 from statmech_bn.kernels.block import loss_and_gradient
 from statmech_bn.kernels.sampling import leapfrog, potential_and_gradient
 from statmech_bn.kernels.sgd import BATCH, PLAIN, POPULATION, sgd_epoch
-from statmech_bn.model import ACTIVATION_CODES
+from statmech_bn.model import ACTIVATIONS as ACTIVATION_RECORDS
+from statmech_bn.model import NORMALIZERS
 
 ACTIVATIONS = {
     "relu": (lambda z: np.maximum(z, 0.0), lambda z: (z > 0.0).astype(float)),
     "erf": (lambda z: erf(z / np.sqrt(2.0)), lambda z: np.sqrt(2.0 / np.pi) * np.exp(-0.5 * z * z)),
     "linear": (lambda z: z, np.ones_like),
 }
-KINDS = {"bn": BATCH, "pn": POPULATION, "none": PLAIN}
 SGD_CASES = [("bn", 4), ("bn", 16), ("bn", 64), ("pn", 1), ("pn", 16), ("none", 1), ("none", 16)]
 ZETA, WEIGHT_DECAY, LR_W = 0.0, 0.1, 0.5
 
@@ -104,27 +104,27 @@ def numpy_sgd(activation, kind, x, y, permutation, m, n_batches, lr_w, lr_scalar
         rows = permutation[b * m:(b + 1) * m]
         xb = x[rows]
         h = xb @ w / sqrt_n
-        if kind == "bn":
+        if kind == BATCH:
             centered = h - h.mean()
             std = np.sqrt(np.mean(centered * centered))
             z = centered / std
-        elif kind == "pn":
+        elif kind == POPULATION:
             norm = math.sqrt(w @ w / n)
             z = h / norm
         else:
             z = h
-        a = gamma * z + beta if kind != "none" else z + beta
+        a = gamma * z + beta if kind != PLAIN else z + beta
         d = (g(a) - y[rows]) * g_prime(a) / m
         d_beta = d.sum()
         d_gamma = d @ z
-        if kind == "bn":
+        if kind == BATCH:
             coefficients = gamma / (std * sqrt_n) * (d - d_beta / m - z * d_gamma / m)
             w = w - lr_w * (coefficients @ xb)
-        elif kind == "pn":
+        elif kind == POPULATION:
             w = w - lr_w * gamma / (sqrt_n * norm) * ((d @ xb) - d_gamma * w / (sqrt_n * norm))
         else:
             w = w - lr_w * ((d @ xb) / sqrt_n + weight_decay / p * w)
-        if kind != "none":
+        if kind != PLAIN:
             gamma -= lr_scalar * (d_gamma + 2.0 * zeta * gamma)
         beta -= lr_scalar * d_beta
     return w, gamma, beta
@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--numpy-fraction", type=float, default=0.2, help="fraction of an epoch run by NumPy")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    n, act, code = args.n, args.activation, ACTIVATION_CODES[args.activation]
+    n, act, code = args.n, args.activation, ACTIVATION_RECORDS[args.activation].code
     p = int(round(args.alpha * n))
 
     rng = np.random.default_rng(2026)
@@ -185,7 +185,7 @@ def main() -> None:
 
     table_b = []
     for name, m in SGD_CASES:
-        kind = KINDS[name]
+        kind = NORMALIZERS[name].training
         fields, deltas = np.empty(m), np.empty(m)
 
         def kernel_epoch(kind=kind, m=m, fields=fields, deltas=deltas):

@@ -1,60 +1,176 @@
-"""The basic block: activations, normalizers, and which theory method applies to which.
+"""The basic block's physical pieces as records: one :class:`Activation` table, one :class:`Normalizer` table, and
+the :class:`Block` record every analysis builds its problem on.
 
-The block (SCIENCE.md): h = w.x/sqrt(N), h_hat = gamma (h - mu)/sigma + beta, output g(h_hat); the teacher is
-y = g(u) + noise * xi with u = w*.x/sqrt(N), |w*|^2 = N. For centered isotropic Gaussian inputs the
-normalizers ``pn`` and ``wn`` both give h_hat = gamma * lambda + beta with lambda = w.x/|w| ~ N(0, 1),
-correlated with u through R; ``pn_gd`` adds the per-sample penalty zeta * gamma^2; the theory of ``bn``
-with batch size M is ``pn_gd`` with zeta = zeta(M) of analysis A taken at the solution; ``none`` gives
-h_hat = L lambda + beta with L = |w|/sqrt(N) and weight decay (lambda_wd/2)|w|^2.
+The block (docs/science.md): h = w.x/sqrt(N), h_hat = gamma (h - mu)/sigma + beta, output g(h_hat); the teacher is
+y = g(u) + noise * xi with u = w*.x/sqrt(N), |w*|^2 = N. For centered isotropic Gaussian inputs the normalizers
+``pn`` and ``wn`` both give h_hat = gamma * lambda + beta with lambda = w.x/|w| ~ N(0, 1), correlated with u through
+R; ``pn_gd`` adds the per-sample penalty zeta * gamma^2; the theory of ``bn`` with batch size M is ``pn_gd`` with
+zeta = zeta(M) of analysis A taken at the solution; ``none`` gives h_hat = L lambda + beta with L = |w|/sqrt(N) and
+weight decay (lambda_wd/2)|w|^2.
+
+Every rule that depends on which activation or normalizer a problem has reads these records; a new activation or
+normalizer is one record here plus its kernels and their tests.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
+from enum import Enum
+
 import numpy as np
+from scipy.special import erf
 
 from .kernels import activations as _act
+from .kernels import sgd as _sgd
 
-ACTIVATION_CODES = {"linear": _act.LINEAR, "relu": _act.RELU, "erf": _act.ERF, "sign": _act.SIGN}
-SCALE_INVARIANT = ("pn", "wn", "pn_gd", "bn")
-NORMALIZERS = (*SCALE_INVARIANT, "none")
 THEORY_METHODS = ("high_temperature", "gibbs", "erm")
+SAMPLING_METHODS = ("high_temperature", "gibbs", "sim_gibbs")
+"""Methods that need no gradient of the activation (Gibbs sampling and its theory)."""
 SIMULATION_METHODS = ("sim_gibbs", "sim_erm", "sim_sgd")
 """Finite-N simulations (statmech_bn.simulate): HMC of the Gibbs posterior, full-batch ERM, mini-batch SGD."""
 METHODS = THEORY_METHODS + SIMULATION_METHODS
-GRADIENT_FREE_ACTIVATIONS = ("sign",)
-"""Activations without a useful gradient: only the sampling theories (Gibbs, high temperature) apply."""
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation g of the block.
+
+    ``code``: its kernel code (:mod:`statmech_bn.kernels.activations`). ``differentiable``: it has a useful
+    gradient, so ERM, SGD, the learning dynamics and the BN decomposition (which needs the loss curvature) apply;
+    otherwise only the sampling methods do. ``gain_free``: its output does not depend on the gain (sign), so the
+    theory holds (gamma, beta) at (1, 0). ``kinked``: piecewise linear with a kink at 0 (relu), where an extensive
+    set of ERM minimizers sits, solved exactly by an active-set step. ``numpy``: the same g on arrays, for
+    post-processing.
+    """
+
+    name: str
+    code: int
+    differentiable: bool
+    gain_free: bool
+    kinked: bool
+    numpy: Callable[[np.ndarray], np.ndarray]
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return METHODS if self.differentiable else SAMPLING_METHODS
+
+
+_SQRT2 = math.sqrt(2.0)
+
+ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
+    Activation("linear", _act.LINEAR, True, False, False, lambda z: np.array(z, dtype=float)),
+    Activation("relu", _act.RELU, True, False, True, lambda z: np.maximum(z, 0.0)),
+    Activation("erf", _act.ERF, True, False, False, lambda z: erf(np.asarray(z) / _SQRT2)),
+    Activation("sign", _act.SIGN, False, True, False, np.sign),
+)}
+
+
+class Penalty(Enum):
+    """What a normalizer adds to the per-sample loss."""
+
+    NONE = "none"
+    GAMMA_DECAY = "gamma decay zeta gamma^2, zeta given"
+    BATCH_ZETA = "gamma decay zeta(M) gamma^2 of analysis A, evaluated at the solution (the theory of bn)"
+    WEIGHT_DECAY = "weight decay (lambda/2)|w|^2"
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """A normalizer of the block.
+
+    ``training``: how SGD computes its field (:mod:`statmech_bn.kernels.sgd`: batch statistics, population
+    statistics, or no normalization). ``scale_invariant``: only the direction of w and (gamma, beta) matter (the
+    spherical theory; its gain is gamma, and ``none``'s is L). ``penalty``: what it adds to the loss.
+    ``batch_statistics``: trained through the statistics of its batch (bn): its online drift is a Monte-Carlo
+    average over batches, and finite-N Gibbs sampling and ERM do not cover it. ``min_batch`` / ``min_sgd_batch``:
+    the smallest batch size its theory / its SGD accepts. ``deployed_as``: the normalizer whose population theory
+    gives the generalization error of the trained student (bn is deployed with population statistics).
+    """
+
+    name: str
+    training: int
+    scale_invariant: bool
+    penalty: Penalty
+    batch_statistics: bool
+    min_batch: int
+    min_sgd_batch: int
+    deployed_as: str
+
+    @property
+    def stationary_branch(self) -> bool:
+        """Whether its noise-free online dynamics can keep a residual error (a gamma decay, or batch statistics),
+        so that its maximal learning rate is that of a stationary branch rather than of the teacher state."""
+        return self.batch_statistics or self.penalty is Penalty.GAMMA_DECAY
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The methods that cover it: the real bn student exists only in SGD; its Gibbs and ERM theory is pn_gd
+        with zeta(M) (analysis A)."""
+        if self.batch_statistics:
+            return THEORY_METHODS + ("sim_sgd",)
+        return METHODS
+
+
+NORMALIZERS: dict[str, Normalizer] = {n.name: n for n in (
+    Normalizer("pn", _sgd.POPULATION, True, Penalty.NONE, False, 1, 1, "pn"),
+    Normalizer("wn", _sgd.POPULATION, True, Penalty.NONE, False, 1, 1, "pn"),
+    Normalizer("pn_gd", _sgd.POPULATION, True, Penalty.GAMMA_DECAY, False, 1, 1, "pn"),
+    Normalizer("bn", _sgd.BATCH, True, Penalty.BATCH_ZETA, True, 2, 3, "pn"),
+    Normalizer("none", _sgd.PLAIN, False, Penalty.WEIGHT_DECAY, False, 1, 1, "none"),
+)}
+DIFFERENTIABLE = tuple(name for name, a in ACTIVATIONS.items() if a.differentiable)
+"""Activations with a gradient: the learning dynamics and the BN decomposition cover these."""
 
 
 def allowed_methods(activation: str) -> tuple[str, ...]:
-    """Methods defined for ``activation``: ERM and SGD need a gradient (sign is sampled by Metropolis)."""
-    if activation in GRADIENT_FREE_ACTIVATIONS:
-        return ("high_temperature", "gibbs", "sim_gibbs")
-    return METHODS
+    return ACTIVATIONS[activation].methods
 
 
 def allowed_normalizers(method: str) -> tuple[str, ...]:
-    """Normalizers a method covers. The real ``bn`` student (batch statistics) exists only in SGD; its
-    Gibbs and ERM theory is pn_gd with zeta(M) (analysis A), which the theory methods provide."""
-    if method in ("sim_gibbs", "sim_erm"):
-        return ("pn", "wn", "pn_gd", "none")
-    return NORMALIZERS
+    return tuple(name for name, n in NORMALIZERS.items() if method in n.methods)
 
 
-def normalized_preactivation(normalizer: str, weights: np.ndarray, inputs: np.ndarray, gamma: float,
-                             beta: float, input_mean: float = 0.0) -> np.ndarray:
-    """h_hat of the block for a batch of inputs (rows), with population statistics for ``pn``/``pn_gd``.
+@dataclass(frozen=True)
+class Block:
+    """The block and its teacher, shared by every analysis (theory, simulations, dynamics).
 
-    ``input_mean`` is the mean m of every input component (unit variance), so the population mean and
-    standard deviation of h = w.x/sqrt(N) are m * sum(w)/sqrt(N) and |w|/sqrt(N).
+    ``zeta`` acts only through a normalizer with a given gamma decay (pn_gd), ``weight_decay`` as stated by the
+    analysis using it, ``batch_size`` M where a batch exists, ``noise`` is the teacher's label-noise standard
+    deviation.
     """
-    n = weights.shape[0]
-    h = inputs @ weights / np.sqrt(n)
-    norm = np.linalg.norm(weights) / np.sqrt(n)
-    if normalizer in ("pn", "pn_gd", "bn"):  # bn: population statistics here; batch statistics in simulations
-        mu = input_mean * weights.sum() / np.sqrt(n)
-        return gamma * (h - mu) / norm + beta
-    if normalizer == "wn":
-        return gamma * h / norm + beta
-    if normalizer == "none":
-        return h + beta
-    raise ValueError(f"unknown normalizer {normalizer!r}")
+
+    activation: str
+    normalizer: str
+    _: KW_ONLY
+    zeta: float = 0.0
+    weight_decay: float = 0.0
+    noise: float = 0.0
+    batch_size: int = 0
+
+    @property
+    def act(self) -> Activation:
+        return ACTIVATIONS[self.activation]
+
+    @property
+    def norm(self) -> Normalizer:
+        return NORMALIZERS[self.normalizer]
+
+    @property
+    def code(self) -> int:
+        return self.act.code
+
+    @property
+    def spherical(self) -> bool:
+        """True for the scale-invariant normalizers, whose weight direction lives on the sphere."""
+        return self.norm.scale_invariant
+
+    @property
+    def penalty(self) -> float:
+        """zeta of the per-sample gamma decay when it is given (pn_gd), 0 otherwise."""
+        return self.zeta if self.norm.penalty is Penalty.GAMMA_DECAY else 0.0
+
+
+__all__ = ["ACTIVATIONS", "DIFFERENTIABLE", "METHODS", "NORMALIZERS", "SAMPLING_METHODS", "SIMULATION_METHODS",
+           "THEORY_METHODS", "Activation", "Block", "Normalizer", "Penalty", "allowed_methods", "allowed_normalizers"]

@@ -273,3 +273,20 @@ def xoshiro256pp(state: list[int], count: int) -> list[int]:
         s3 = rotl(s3, 45)
         state[:] = [s0, s1, s2, s3]
     return out
+
+
+def normalized_preactivation(normalizer: str, weights: np.ndarray, inputs: np.ndarray, gamma: float, beta: float,
+                             input_mean: float = 0.0) -> np.ndarray:
+    """h_hat of the block for a batch of inputs (rows), with population statistics for pn (docs/science.md).
+
+    ``input_mean`` is the mean m of every input component (unit variance), so the population mean and standard
+    deviation of h = w.x/sqrt(N) are m sum(w)/sqrt(N) and |w|/sqrt(N); wn divides by |w|/sqrt(N) without centering.
+    """
+    n = weights.shape[0]
+    h = inputs @ weights / np.sqrt(n)
+    norm = np.linalg.norm(weights) / np.sqrt(n)
+    if normalizer == "pn":
+        return gamma * (h - input_mean * weights.sum() / np.sqrt(n)) / norm + beta
+    if normalizer == "wn":
+        return gamma * h / norm + beta
+    raise ValueError(f"no reference for {normalizer!r}")

@@ -6,7 +6,7 @@ import pytest
 from tolerances import ERF_INNER_RTOL, FINITE_DIFFERENCE_RTOL, QUADRATURE_RTOL
 
 from statmech_bn.kernels import channels
-from statmech_bn.model import ACTIVATION_CODES
+from statmech_bn.model import ACTIVATIONS
 from statmech_bn.quadrature import gauss_hermite
 
 INNER = gauss_hermite(96)
@@ -16,7 +16,7 @@ CASES = [(0.7, 0.3, 0.5), (-0.4, -1.2, 2.0), (1.5, 0.9, 0.05), (0.0, -0.1, 1.0)]
 @pytest.mark.parametrize("name", ["linear", "relu", "erf", "sign"])
 @pytest.mark.parametrize("y,a,b", CASES)
 def test_expected_loss(name, y, a, b):
-    got = channels.expected_loss(ACTIVATION_CODES[name], y, a, b, *INNER)
+    got = channels.expected_loss(ACTIVATIONS[name].code, y, a, b, *INNER)
     want = naive.expected_loss(name, y, a, b)
     assert got[0] == pytest.approx(want[0], rel=QUADRATURE_RTOL, abs=1e-12)
     assert got[1:] == pytest.approx(want[1:], rel=FINITE_DIFFERENCE_RTOL, abs=1e-8)
@@ -26,7 +26,7 @@ def test_expected_loss(name, y, a, b):
 @pytest.mark.parametrize("y,a,b", CASES)
 @pytest.mark.parametrize("beta_t", [0.5, 4.0])
 def test_tilted_partition_function(name, y, a, b, beta_t):
-    got = channels.tilted(ACTIVATION_CODES[name], y, a, b, beta_t, *INNER)
+    got = channels.tilted(ACTIVATIONS[name].code, y, a, b, beta_t, *INNER)
     want = naive.tilted(name, y, a, b, beta_t)
     rtol = ERF_INNER_RTOL if name == "erf" else QUADRATURE_RTOL
     assert got[0] == pytest.approx(want[0], rel=rtol, abs=1e-10)
@@ -38,7 +38,7 @@ def test_tilted_partition_function(name, y, a, b, beta_t):
 @pytest.mark.parametrize("name", ["linear", "relu", "erf"])
 @pytest.mark.parametrize("y,a,c", [(0.7, 0.3, 0.5), (-0.4, -1.2, 2.0), (1.5, 0.9, 0.05), (0.9, -0.5, 3.0)])
 def test_moreau_envelope(name, y, a, c):
-    got = channels.moreau(ACTIVATION_CODES[name], y, a, c)
+    got = channels.moreau(ACTIVATIONS[name].code, y, a, c)
     want = naive.moreau(name, y, a, c)
     assert got[0] == pytest.approx(want[0], rel=1e-9, abs=1e-12)
     assert got[1] == pytest.approx(want[1], rel=1e-6, abs=1e-7)
@@ -46,7 +46,7 @@ def test_moreau_envelope(name, y, a, c):
 
 
 def test_tilted_small_variance_limit_is_continuous():
-    code = ACTIVATION_CODES["erf"]
+    code = ACTIVATIONS["erf"].code
     below = channels.tilted(code, 0.4, 0.3, 0.5e-8, 2.0, *INNER)
     above = channels.tilted(code, 0.4, 0.3, 2e-8, 2.0, *INNER)
     assert np.allclose(below, above, rtol=1e-6, atol=1e-6)

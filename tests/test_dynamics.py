@@ -17,7 +17,7 @@ from statmech_bn.dynamics.problem import DynamicsProblem
 from statmech_bn.dynamics.reduced import simulate_reduced
 from statmech_bn.dynamics.simulation import simulate_online
 from statmech_bn.dynamics.stability import (
-    LIMIT_KINDS,
+    LimitKind,
     branch_limit,
     converges,
     maximal_rate,
@@ -345,10 +345,10 @@ def test_maximal_rate_of_the_residual_students():
     the teacher's direction (its backpropagated signal vanishes at R = 1), and its branch R* = 1 loses stability at
     a finite eta_eff below pn's 2M, where the spectral abscissa changes sign (M = 6, the smallest M whose bn noise
     term has finite variance)."""
-    assert maximal_rate(DynamicsProblem("relu", "pn_gd", 1.0, zeta=0.05)) == (math.inf, math.inf, LIMIT_KINDS["none"])
+    assert maximal_rate(DynamicsProblem("relu", "pn_gd", 1.0, zeta=0.05)) == (math.inf, math.inf, LimitKind.NONE)
     problem = DynamicsProblem("linear", "bn", 1.0, batch_size=6)
-    eta_eff, eta, reason = branch_limit(problem)
-    assert reason == "instability" and 0.5 * 12.0 < eta_eff < 12.0
+    eta_eff, eta, kind = branch_limit(problem)
+    assert kind is LimitKind.INSTABILITY and 0.5 * 12.0 < eta_eff < 12.0
     below, above = stationary_branch(problem, [0.98 * eta, 1.02 * eta])
     assert below.overlap > 1.0 - 1e-8 and above.overlap > 1.0 - 1e-8
     assert below.abscissa < 0.0 < above.abscissa
@@ -364,7 +364,7 @@ def test_linear_bn_limit_by_integration_and_by_simulation():
     N -> infinity threshold (measured 0.1 % here; the pn test allows 3 % at N = 1000)."""
     problem = DynamicsProblem("linear", "bn", 1.0, batch_size=8)
     stable, integrated, kind = maximal_rate(problem, seed=7)  # integration on the same drift batches as the state
-    assert kind == LIMIT_KINDS["instability"] and 0.99 * stable < integrated <= stable * 1.001
+    assert kind is LimitKind.INSTABILITY and 0.99 * stable < integrated <= stable * 1.001
     limits = np.array([stable, *(maximal_rate(problem, seed=s, integrate=False)[0] for s in (1, 2, 3))])
     times = np.concatenate([[0.0], np.linspace(500.0, 1000.0, 51)])
     park = DynamicsProblem("linear", "bn", 0.5, batch_size=8, weight_decay=0.01)

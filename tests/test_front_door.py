@@ -107,7 +107,7 @@ BAD_INPUTS = [
     ("none-gibbs-zero-in-list", [*SWEEP, "--normalizer", "none", "--weight-decay", "0,0.5"], None,
      "needs model.weight_decay > 0"),
     ("none-sim-gibbs", [*SWEEP, "--normalizer", "none", "--method", "sim_gibbs"], None, "add --weight-decay"),
-    ("pn_gd-zeta0", [*SWEEP, "--normalizer", "pn_gd"], None, "pn_gd at model.zeta = 0 is pn"),
+    ("pn_gd-zeta0", [*SWEEP, "--normalizer", "pn_gd"], None, "pn_gd at model.zeta = 0 has no gamma decay"),
     ("bn-M1", [*SWEEP, "--normalizer", "bn", "--batch-size", "1"], None, "bn needs model.batch_size >= 2"),
     ("bn-sgd-M2", [*SWEEP, "--normalizer", "bn", "--method", "sim_sgd", "--batch-size", "2"], None,
      "sim_sgd of bn needs model.batch_size >= 3"),
@@ -232,7 +232,7 @@ BAD_INPUTS = [
     # dynamics
     ("dyn-bn-M2", [*DYN, "--normalizer", "bn", "--batch-size", "2"], None, "bn needs model.batch_size >= 3"),
     ("dyn-bn-default-M", [*DYN, "--normalizer", "bn"], None, "add --batch-size"),
-    ("dyn-pn_gd-zeta0", [*DYN, "--normalizer", "pn_gd"], None, "pn_gd at model.zeta = 0 is pn"),
+    ("dyn-pn_gd-zeta0", [*DYN, "--normalizer", "pn_gd"], None, "pn_gd at model.zeta = 0 has no gamma decay"),
     ("dyn-method", [*DYN, "--method", "replica"], None, "unknown model.method 'replica'"),
     ("dyn-lr-neg", [*DYN, "--learning-rate", "-1"], None, "model.learning_rate must be > 0"),
     ("dyn-lr-zero", [*DYN, "--learning-rate", "0"], None, "model.learning_rate must be > 0"),

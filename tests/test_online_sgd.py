@@ -11,7 +11,7 @@ from statmech_bn.dynamics.problem import DynamicsProblem
 from statmech_bn.dynamics.simulation import simulate_online
 from statmech_bn.kernels import sgd
 from statmech_bn.kernels.online import online_steps
-from statmech_bn.model import ACTIVATION_CODES
+from statmech_bn.model import ACTIVATIONS
 
 EXACT_RTOL = 1e-10
 """Kernel against the reference doing the same arithmetic in another order: ~1e-15 per step, and 40 steps at
@@ -59,7 +59,7 @@ def test_kernel_matches_numpy_loop(rng, kind, activation, m, zeta, weight_decay)
     w0 = rng.standard_normal(n)
     gamma0, beta0 = 1.3, 0.2
     w, scalars, labels = w0.copy(), np.array([gamma0, beta0]), np.full(x.shape[0], -7.0)
-    objective = online_steps(ACTIVATION_CODES[activation], kind, x, noise, teacher, n_steps, m, lr, zeta,
+    objective = online_steps(ACTIVATIONS[activation].code, kind, x, noise, teacher, n_steps, m, lr, zeta,
                              weight_decay, w, scalars, labels, np.empty(m), np.empty(m))
     w_ref, gamma_ref, beta_ref, labels_ref, objective_ref = online_reference(
         activation, kind, x, noise, teacher, n_steps, m, lr, zeta, weight_decay, w0, gamma0, beta0)

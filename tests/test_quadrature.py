@@ -15,12 +15,12 @@ from tolerances import QUADRATURE_RTOL
 
 from statmech_bn.kernels import channels
 from statmech_bn.kernels.saddle import N_SUMS, erm_sums, gibbs_sums, loss_sums
-from statmech_bn.model import ACTIVATION_CODES
+from statmech_bn.model import ACTIVATIONS
 from statmech_bn.theory.problem import Problem
 
 
 def _gibbs_reference(name, m, q, v, gamma, beta, beta_t, noise, inner):
-    code = ACTIVATION_CODES[name]
+    code = ACTIVATIONS[name].code
     cross = math.sqrt(q - m * m)
 
     def integrand(tau, eta, xi):

@@ -6,7 +6,8 @@ import pytest
 from tolerances import FINITE_DIFFERENCE_RTOL
 
 from statmech_bn.kernels import sgd
-from statmech_bn.model import ACTIVATION_CODES
+from statmech_bn.model import ACTIVATIONS as RECORDS
+from statmech_bn.model import DIFFERENTIABLE
 
 N, P = 40, 120
 EXACT_RTOL = 1e-10
@@ -14,7 +15,7 @@ EXACT_RTOL = 1e-10
 one epoch (<= 120 steps at a small learning rate) does not amplify it beyond 1e-10."""
 
 KIND_NAMES = {sgd.BATCH: "batch", sgd.POPULATION: "population", sgd.PLAIN: "plain"}
-ACTIVATIONS = ["linear", "relu", "erf"]
+ACTIVATIONS = list(DIFFERENTIABLE)
 ZETA, WEIGHT_DECAY = 0.05, 0.3
 
 
@@ -29,7 +30,7 @@ def _data(rng, activation, noise=0.3):
 def _gradient(kind, activation, x, y, rows, w, gamma, beta):
     m = rows.shape[0]
     fields, deltas, grad_w = np.empty(m), np.empty(m), np.empty(w.shape[0])
-    out = sgd.batch_gradient(ACTIVATION_CODES[activation], kind, x, y, rows, w, gamma, beta, ZETA, WEIGHT_DECAY,
+    out = sgd.batch_gradient(RECORDS[activation].code, kind, x, y, rows, w, gamma, beta, ZETA, WEIGHT_DECAY,
                              fields, deltas, grad_w)
     return (*out, grad_w)
 
@@ -56,7 +57,7 @@ def test_epoch_matches_the_reference(rng, kind, m, activation):
     permutation = rng.permutation(P).astype(np.int64)
     lr_w = 0.2
     w, scalars = w0.copy(), np.array([gamma, beta])
-    got = sgd.sgd_epoch(ACTIVATION_CODES[activation], kind, x, y, permutation, m, lr_w, lr_w / N, ZETA,
+    got = sgd.sgd_epoch(RECORDS[activation].code, kind, x, y, permutation, m, lr_w, lr_w / N, ZETA,
                         WEIGHT_DECAY, w, scalars, np.empty(m), np.empty(m))
     want = naive.sgd_epoch_reference(activation, KIND_NAMES[kind], x, y, permutation, m, lr_w, lr_w / N, ZETA,
                                      WEIGHT_DECAY, w0, gamma, beta)
@@ -79,7 +80,7 @@ def test_incomplete_last_batch_is_skipped(rng, kind):
         y = y.copy()
         y[permutation[-(P % m):]] = label
         w, scalars = np.ones(N), np.array([1.0, 0.0])
-        loss = sgd.sgd_epoch(ACTIVATION_CODES["erf"], kind, x, y, permutation, m, 0.2, 0.2 / N, ZETA, WEIGHT_DECAY,
+        loss = sgd.sgd_epoch(RECORDS["erf"].code, kind, x, y, permutation, m, 0.2, 0.2 / N, ZETA, WEIGHT_DECAY,
                              w, scalars, np.empty(m), np.empty(m))
         results.append((loss, w, scalars))
     assert results[0][0] == results[1][0]
@@ -179,7 +180,7 @@ def test_batch_of_one_sample_diverges_to_nan(rng):
     """BATCH without epsilon: M = 1 has zero batch variance; the kernel reports NaN instead of raising."""
     x, y = _data(rng, "linear")
     w, scalars = np.ones(N), np.array([1.0, 0.0])
-    loss = sgd.sgd_epoch(ACTIVATION_CODES["linear"], sgd.BATCH, x, y, np.arange(P, dtype=np.int64), 1, 0.1,
+    loss = sgd.sgd_epoch(RECORDS["linear"].code, sgd.BATCH, x, y, np.arange(P, dtype=np.int64), 1, 0.1,
                          0.1 / N, 0.0, 0.0, w, scalars, np.empty(1), np.empty(1))
     assert np.isnan(loss)
     assert np.isnan(w).all()

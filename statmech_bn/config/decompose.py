@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..errors import UserInputError
+from ..model import DIFFERENTIABLE
 from ..theory.decomposition import INPUT_LAWS
 from . import common
 from .common import PhysicsKeyed, RunConfig, check_limit
 from .schema import Key, Schema, get, merge_overrides
 
-DECOMPOSE_ACTIVATIONS = ("linear", "relu", "erf")
-"""Activations with a BN decomposition (a loss curvature): sign has none."""
 MIN_BATCHES = 100
 """Fewest Monte-Carlo batches of a point: ``samples // M`` is raised to it for large M."""
 CHUNK_SAMPLES = 1 << 18
@@ -40,7 +39,7 @@ SCHEMA = Schema(
         common.output_key("statmech_bn_decompose.h5"),
         common.workers_key(),
         Key("model.activation", str, ["relu"], "activation g of teacher and student", many=True,
-            choices=DECOMPOSE_ACTIVATIONS, flag="--activation"),
+            choices=DIFFERENTIABLE, flag="--activation"),
         Key("model.input", str, ["gaussian"], "law of the normalized pre-activation z: gaussian (kurtosis 3) or "
             "laplace (kurtosis 6)", many=True, choices=tuple(INPUT_LAWS), flag="--input"),
         Key("model.overlap", float, [0.8], "teacher-student overlap R of the PN state", many=True, low=-1.0,

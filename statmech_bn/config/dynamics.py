@@ -15,13 +15,11 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import UserInputError
-from ..model import NORMALIZERS
+from ..model import DIFFERENTIABLE, NORMALIZERS, Penalty
 from . import common
 from .common import PhysicsKeyed, RunConfig, check_limit
 from .schema import Key, Schema, get, merge_overrides
 
-DYNAMICS_ACTIVATIONS = ("linear", "relu", "erf")
-"""Activations with a gradient (online SGD needs one)."""
 DYNAMICS_METHODS = ("ode", "sim", "reduced")
 """ode: N -> infinity; sim: full weight vectors at N; reduced: the exact reduced simulation at N."""
 SIMULATED = ("sim", "reduced")
@@ -47,8 +45,8 @@ SCHEMA = Schema(
         common.output_key("statmech_bn_dynamics.h5"),
         common.workers_key(),
         Key("model.activation", str, ["relu"], "activation g of teacher and student", many=True,
-            choices=DYNAMICS_ACTIVATIONS, flag="--activation"),
-        Key("model.normalizer", str, ["pn"], "student normalizer", many=True, choices=NORMALIZERS,
+            choices=DIFFERENTIABLE, flag="--activation"),
+        Key("model.normalizer", str, ["pn"], "student normalizer", many=True, choices=tuple(NORMALIZERS),
             flag="--normalizer"),
         Key("model.method", str, ["ode"], "ode (N -> infinity), sim (full weight vectors at N) or reduced (exact "
             "in law, O(M^2) per step for any N)", many=True, choices=DYNAMICS_METHODS, flag="--method"),
@@ -141,12 +139,15 @@ def build_dynamics_config(raw: dict, overrides: dict | None = None) -> DynamicsC
     names = ("activation", "normalizer", "method", "learning_rate", "batch_size", "zeta", "weight_decay", "noise")
     axes = [list(dict.fromkeys(model[name])) for name in names]
     acts, norms, methods, rates, sizes, zetas, decays, noises = axes
-    if "pn_gd" in norms and max(zetas) == 0.0:
-        raise UserInputError("config: pn_gd at model.zeta = 0 is pn: add --zeta (e.g. --zeta 0.05), or use "
-                             "--normalizer pn")
-    if "bn" in norms and min(sizes) < 3:
-        raise UserInputError(f"config: bn needs model.batch_size >= 3 (got {min(sizes)}: at M = 2 the normalized "
-                             "fields are +-1 whatever w is, and w never learns): add --batch-size (e.g. 8)")
+    for name in norms:
+        record = NORMALIZERS[name]
+        if record.penalty is Penalty.GAMMA_DECAY and max(zetas) == 0.0:
+            raise UserInputError(f"config: {name} at model.zeta = 0 has no gamma decay (it is pn): add --zeta "
+                                 "(e.g. --zeta 0.05), or use --normalizer pn")
+        if min(sizes) < record.min_sgd_batch:
+            raise UserInputError(f"config: {name} needs model.batch_size >= {record.min_sgd_batch} (got {min(sizes)}: "
+                                 "at M = 2 the normalized fields are +-1 whatever w is, and w never learns): add "
+                                 "--batch-size (e.g. 8)")
     initial = resolved["initial"]
     time_table = resolved["time"]
     t_max, t_min, points = time_table["t_max"], time_table["t_min"], time_table["points"]
@@ -173,12 +174,12 @@ def build_dynamics_config(raw: dict, overrides: dict | None = None) -> DynamicsC
                     " GB")
     curves = tuple(
         DynamicsCurve(f"{i:03d}-{k[0]}-{k[1]}-M{k[4]}-eta{k[3]:g}-{k[2]}", k[2],
-                      DynamicsProblem(k[0], k[1], k[3], batch_size=k[4], zeta=k[5] if k[1] == "pn_gd" else 0.0,
+                      DynamicsProblem(k[0], k[1], k[3], batch_size=k[4], zeta=k[5],
                                       weight_decay=k[6], noise=k[7], initial_overlap=initial["overlap"],
                                       initial_norm=initial["norm"], initial_gamma=initial["gamma"],
                                       initial_beta=initial["beta"]))
         for i, k in enumerate(dict.fromkeys(
-            (a, n, m, r, s, z if n == "pn_gd" else 0.0, d, x)
+            (a, n, m, r, s, z if NORMALIZERS[n].penalty is Penalty.GAMMA_DECAY else 0.0, d, x)
             for a, n, m, r, s, z, d, x in itertools.product(*axes))))
     eta_scan = tuple(sorted(set(table["eta_scan"])))
     scan_zeta = min((z for z in zetas if z > 0.0), default=0.0)
@@ -186,8 +187,9 @@ def build_dynamics_config(raw: dict, overrides: dict | None = None) -> DynamicsC
     if table["compute"]:
         batch = tuple(sorted(set(sizes)))
         thresholds = tuple((act, norm, batch) for act in acts for norm in norms)
-        scans = tuple((act, norm, m) for act in acts for norm in norms if norm != "none" for m in batch)
-        stationary = tuple((act, norm, m) for act in acts for norm in norms if norm in ("pn_gd", "bn")
+        scans = tuple((act, norm, m) for act in acts for norm in norms if NORMALIZERS[norm].scale_invariant
+                      for m in batch)
+        stationary = tuple((act, norm, m) for act in acts for norm in norms if NORMALIZERS[norm].stationary_branch
                            for m in batch)
     n_tables = len(thresholds) + len(scans) + len(stationary)
     check_limit("the number of curves (trajectories and tables)", len(curves) + n_tables, resolved, "max_curves")

@@ -15,7 +15,16 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import UserInputError
-from ..model import ACTIVATION_CODES, METHODS, NORMALIZERS, SIMULATION_METHODS, allowed_methods, allowed_normalizers
+from ..model import (
+    ACTIVATIONS,
+    METHODS,
+    NORMALIZERS,
+    SAMPLING_METHODS,
+    SIMULATION_METHODS,
+    Penalty,
+    allowed_methods,
+    allowed_normalizers,
+)
 from ..simulate.common import SimulationSettings
 from ..theory.problem import Problem, QuadratureSettings
 from ..theory.solver import SolverSettings
@@ -60,8 +69,8 @@ SCHEMA = Schema(
         common.output_key("statmech_bn_sweep.h5"),
         common.workers_key(),
         Key("model.activation", str, ["relu"], "activation g of teacher and student", many=True,
-            choices=tuple(ACTIVATION_CODES), flag="--activation"),
-        Key("model.normalizer", str, ["pn"], "student normalizer", many=True, choices=NORMALIZERS,
+            choices=tuple(ACTIVATIONS), flag="--activation"),
+        Key("model.normalizer", str, ["pn"], "student normalizer", many=True, choices=tuple(NORMALIZERS),
             flag="--normalizer"),
         Key("model.method", str, ["gibbs"], "theory (gibbs: RS saddle point at T; high_temperature: T -> inf at "
             "fixed alpha/T; erm: T -> 0) or simulation (sim_gibbs, sim_erm, sim_sgd)", many=True, choices=METHODS,
@@ -243,22 +252,7 @@ def _curves(resolved: dict, quadrature: QuadratureSettings, alphas: np.ndarray,
             if method not in allowed_methods(act):
                 raise UserInputError(f"config: method {method!r} is not defined for activation {act!r} "
                                      f"(allowed: {', '.join(allowed_methods(act))})")
-    if "bn" in norms and "sign" in acts:
-        raise UserInputError("config: normalizer 'bn' needs a differentiable activation (not sign): its gamma "
-                             "decay comes from the loss curvature")
-    if "pn_gd" in norms and max(zetas) == 0.0:
-        raise UserInputError("config: pn_gd at model.zeta = 0 is pn: add --zeta (e.g. --zeta 0.1), or use "
-                             "--normalizer pn")
-    if "none" in norms and min(decays) == 0.0 and any(m in ("gibbs", "sim_gibbs") for m in methods):
-        raise UserInputError("config: Gibbs learning of normalizer 'none' needs model.weight_decay > 0 (with a flat "
-                             "prior the posterior is improper for alpha < 1): add --weight-decay (e.g. 0.5)")
-    smallest_batch = min(batches)
-    if "bn" in norms and smallest_batch < 2:
-        raise UserInputError(f"config: bn needs model.batch_size >= 2 (got {smallest_batch}; a batch of one sample "
-                             "has no variance)")
-    if "bn" in norms and "sim_sgd" in methods and smallest_batch < 3:
-        raise UserInputError(f"config: sim_sgd of bn needs model.batch_size >= 3 (got {smallest_batch}: at M = 2 "
-                             "the batch-normalized fields are +-1 whatever w is, and w never learns)")
+    _check_pairs(acts, norms, methods, zetas, decays, batches)
     if "sim_sgd" in methods:
         samples = max(int(round(alphas[0] * simulation.size)), 2)
         if max(batches) > samples:
@@ -269,22 +263,51 @@ def _curves(resolved: dict, quadrature: QuadratureSettings, alphas: np.ndarray,
     for act, norm, method, temp, zeta, decay, noise, batch in itertools.product(*axes):
         if norm not in allowed_normalizers(method):
             continue  # e.g. bn x sim_gibbs in a grid that also asks for sim_sgd; an empty method is refused below
-        key = (act, norm, method, 0.0 if method in ("erm", "sim_erm", "sim_sgd") else temp,
-               zeta if norm == "pn_gd" else 0.0, decay if norm == "none" else 0.0, noise,
-               batch if norm == "bn" or method == "sim_sgd" else 0)
+        record = NORMALIZERS[norm]
+        key = (act, norm, method, temp if method in SAMPLING_METHODS else 0.0,
+               zeta if record.penalty is Penalty.GAMMA_DECAY else 0.0,
+               decay if record.penalty is Penalty.WEIGHT_DECAY else 0.0, noise,
+               batch if record.batch_statistics or method == "sim_sgd" else 0)
         seen.setdefault(key, None)
     check_limit("the number of curves", len(seen), resolved, "max_curves")
     for method in methods:
         if not any(k[2] == method for k in seen):
             covered = ", ".join(allowed_normalizers(method))
+            batch_trained = [n for n, r in NORMALIZERS.items() if r.batch_statistics and method not in r.methods]
+            hint = f" (the real {', '.join(batch_trained)} student is simulated by sim_sgd)" if batch_trained else ""
             raise UserInputError(f"config: method {method!r} covers normalizers {covered}, none of which was asked "
-                                 "for (the real bn student is simulated by sim_sgd)")
+                                 f"for{hint}")
     return tuple(
-        CurveSpec(f"{i:03d}-{k[0]}-{k[1]}{k[7] if k[1] == 'bn' else ''}-{k[2]}",
+        CurveSpec(f"{i:03d}-{k[0]}-{k[1]}{k[7] if NORMALIZERS[k[1]].batch_statistics else ''}-{k[2]}",
                   Problem(k[0], k[1], k[2], temperature=k[3], zeta=k[4], weight_decay=k[5], noise=k[6],
                           batch_size=k[7], quadrature=quadrature))
         for i, k in enumerate(seen)
     )
+
+
+def _check_pairs(acts, norms, methods, zetas, decays, batches) -> None:
+    """Refuse the combinations that make no sense, saying what to add (the rules read the model tables)."""
+    for name in norms:
+        record = NORMALIZERS[name]
+        if record.penalty is Penalty.BATCH_ZETA:
+            rough = [a for a in acts if not ACTIVATIONS[a].differentiable]
+            if rough:
+                raise UserInputError(f"config: normalizer {name!r} needs a differentiable activation (not "
+                                     f"{', '.join(rough)}): its gamma decay comes from the loss curvature")
+        if record.penalty is Penalty.GAMMA_DECAY and max(zetas) == 0.0:
+            raise UserInputError(f"config: {name} at model.zeta = 0 has no gamma decay (it is pn): add --zeta "
+                                 "(e.g. --zeta 0.1), or use --normalizer pn")
+        sampled = [m for m in methods if m in ("gibbs", "sim_gibbs")]
+        if record.penalty is Penalty.WEIGHT_DECAY and min(decays) == 0.0 and sampled:
+            raise UserInputError(f"config: Gibbs learning of normalizer {name!r} needs model.weight_decay > 0 (with a "
+                                 "flat prior the posterior is improper for alpha < 1): add --weight-decay (e.g. 0.5)")
+        if min(batches) < record.min_batch:
+            raise UserInputError(f"config: {name} needs model.batch_size >= {record.min_batch} (got {min(batches)}; "
+                                 "a batch of one sample has no variance)")
+        if "sim_sgd" in methods and min(batches) < record.min_sgd_batch:
+            raise UserInputError(f"config: sim_sgd of {name} needs model.batch_size >= {record.min_sgd_batch} (got "
+                                 f"{min(batches)}: at M = 2 the batch-normalized fields are +-1 whatever w is, and "
+                                 "w never learns)")
 
 
 def _check_memory(curves, alphas: np.ndarray, simulation: SimulationSettings, workers: int, resolved: dict) -> None:

@@ -7,6 +7,8 @@ what matters; the constants only set the unit.
 
 from __future__ import annotations
 
+from ..model import ACTIVATIONS, NORMALIZERS, Penalty
+
 THEORY_SECONDS = {
     ("linear", "gibbs"): (0.04, 0.045), ("linear", "erm"): (0.12, 0.12), ("linear", "high_temperature"): (0.03, 0.03),
     ("relu", "gibbs"): (0.27, 0.27), ("relu", "erm"): (0.13, 0.13), ("relu", "high_temperature"): (0.035, 0.035),
@@ -27,7 +29,8 @@ SIM_SGD_EPOCHS = 200
 
 def theory_point(activation: str, method: str, normalizer: str, noisy: bool, branches: str) -> float:
     seconds = THEORY_SECONDS.get((activation, method), (0.3, 0.3))[int(noisy)]
-    return seconds * (1.0 if branches == "both" else ONE_BRANCH) * (BN_THEORY_FACTOR if normalizer == "bn" else 1.0)
+    self_consistent = NORMALIZERS[normalizer].penalty is Penalty.BATCH_ZETA
+    return seconds * (1.0 if branches == "both" else ONE_BRANCH) * (BN_THEORY_FACTOR if self_consistent else 1.0)
 
 
 def simulation_point(activation: str, method: str, alpha: float, settings, batch_size: int = 1) -> float:
@@ -36,7 +39,7 @@ def simulation_point(activation: str, method: str, alpha: float, settings, batch
     p = max(round(alpha * n), 2)
     product = 2.0 * n * p * MULTIPLY_ADD_SECONDS
     if method == "sim_gibbs":
-        if activation == "sign":
+        if not ACTIVATIONS[activation].differentiable:  # Metropolis sweeps, not HMC
             per_seed = settings.chains * settings.trajectories * n * p * MULTIPLY_ADD_SECONDS
         else:
             per_seed = settings.chains * settings.trajectories * 0.75 * settings.leapfrog_steps * product
@@ -49,7 +52,7 @@ def simulation_point(activation: str, method: str, alpha: float, settings, batch
 
 def ode_trajectory(normalizer: str, t_max: float, batch_size: int) -> float:
     base = 0.05 + 1e-3 * t_max
-    return base * (5.0 * max(batch_size, 1) / 8.0 if normalizer == "bn" else 1.0)
+    return base * (5.0 * max(batch_size, 1) / 8.0 if NORMALIZERS[normalizer].batch_statistics else 1.0)
 
 
 def simulated_trajectory(method: str, t_max: float, size: int, seeds: int, batch_size: int) -> float:
@@ -58,13 +61,14 @@ def simulated_trajectory(method: str, t_max: float, size: int, seeds: int, batch
     return seeds * steps * per_step
 
 
-TABLE_SECONDS = {"thresholds": {"bn": 15.0, "pn_gd": 4.0}, "eta_scan": {"bn": 2.0}, "stationary": {"bn": 2.0}}
-TABLE_DEFAULT = {"thresholds": 1.5, "eta_scan": 0.3, "stationary": 0.3}
-"""Seconds per entry of the dynamics tables (maximal rate at one M; one eta of a scan or of a branch)."""
+TABLE_SECONDS = {"thresholds": (1.5, 4.0, 15.0), "eta_scan": (0.3, 0.3, 2.0), "stationary": (0.3, 0.3, 2.0)}
+"""Seconds per entry of the dynamics tables (maximal rate at one M; one eta of a scan or of a branch): (a teacher
+threshold, a stationary branch by quadrature, a branch of batch statistics by Monte Carlo)."""
 
 
 def table_point(kind: str, normalizer: str) -> float:
-    return TABLE_SECONDS.get(kind, {}).get(normalizer, TABLE_DEFAULT[kind])
+    record = NORMALIZERS[normalizer]
+    return TABLE_SECONDS[kind][2 if record.batch_statistics else 1 if record.stationary_branch else 0]
 
 
 def decompose_point(batches: int, batch_size: int) -> float:

@@ -25,7 +25,7 @@ from ..dynamics.ode import integrate_ode, output_times
 from ..dynamics.problem import DynamicsProblem
 from ..dynamics.reduced import simulate_reduced
 from ..dynamics.simulation import simulate_online
-from ..dynamics.stability import INTEGRATION_DEFINITION, LIMIT_KINDS, maximal_rate, stationary_branch
+from ..dynamics.stability import INTEGRATION_DEFINITION, LimitKind, maximal_rate, stationary_branch
 from ..seeds import derive_seed, physics_key
 from ..store import (
     DYNAMICS_ODE_SCHEMA,
@@ -49,6 +49,19 @@ BRANCH_SEEDS = 4
 standard error is the Monte-Carlo error); the quadrature normalizers need one."""
 REFERENCE_RATE = 1e-3
 """eta (at L = 1) of the stationary state taken as the eta_eff -> 0 limit: the error pn_gd and bn tend to."""
+SCAN_DEFINITION = (
+    "noise-free ODE from the config's initial state, no weight decay: t_target = first t with eps_gen <= "
+    "reference_eps_gen + target (NaN if not reached by t_max), eta_eff = eta gamma/L^2 there and at t_max; the growth "
+    "of L lowers eta_eff by itself. reference_eps_gen: 0 for students that can match the teacher, else (pn_gd, bn) "
+    "eps_gen of the frozen-norm stationary state as eta_eff -> 0, the error the free-norm dynamics tends to")
+REFERENCE_DEFINITION = ("eps_gen of the stationary state at eta = 1e-3 (pn_gd, bn), else 0; the same at every point "
+                        "of the curve")
+STATIONARY_DEFINITION = (
+    "noise-free stationary state of (R, gamma, beta) at frozen norm L = 1 and learning rate eta (so eta_eff = eta "
+    "gamma*), continued in eta from eta_eff -> 0; it is the state the free-norm dynamics passes through at that "
+    "eta_eff, and with weight decay wd the fixed point where eta_eff^2 E[d^2]/M = 2 eta wd. abscissa: largest real "
+    "part of the Jacobian's eigenvalues (negative: linearly stable); *_sem: Monte-Carlo error over the drift_seeds "
+    "(bn), 0 for quadrature")
 THRESHOLD_DEFINITION = (
     "largest eta (none) or eta_eff = eta gamma*/L^2 at L = 1 (normalized students) of the noise-free ODE without "
     "weight decay. Students that can reach the teacher (limit_kind 0: none, pn, wn, pn_gd at zeta = 0): the teacher "
@@ -188,7 +201,7 @@ class ThresholdTask:
     horizon: float
 
     def run(self, emit) -> None:
-        seeds = sub_seeds(self.seed, BRANCH_SEEDS if self.problem.normalizer == "bn" else 1)
+        seeds = sub_seeds(self.seed, BRANCH_SEEDS if self.problem.norm.batch_statistics else 1)
         stable, integrated, kind = maximal_rate(self.problem, rtol=self.rtol, seed=seeds[0], horizon=self.horizon)
         emit(self.name, self.index, {
             "batch_size": self.problem.batch_size, "threshold_stability": stable,
@@ -248,7 +261,7 @@ def _trajectory_plan(config: DynamicsConfig, curve: DynamicsCurve) -> CurvePlan:
         cost = costs.ode_trajectory(p.normalizer, t_max, p.batch_size)
     parameters = {"activation": p.activation, "normalizer": p.normalizer, "method": curve.method,
                   "eta": p.learning_rate, "M": p.batch_size}
-    if p.normalizer == "pn_gd":
+    if p.penalty:
         parameters["zeta"] = p.penalty
     parameters.update({"wd": p.weight_decay, "noise": p.noise})
     if curve.method in SIMULATED:
@@ -261,75 +274,62 @@ def _trajectory_plan(config: DynamicsConfig, curve: DynamicsCurve) -> CurvePlan:
                      cost / config.times.size, n_seeds)
 
 
+def _table_parameters(problem: DynamicsProblem, batch_sizes) -> dict:
+    out = {"activation": problem.activation, "normalizer": problem.normalizer, "M": batch_sizes}
+    if problem.penalty:
+        out["zeta"] = problem.penalty
+    return out
+
+
 def plans(config: DynamicsConfig) -> list[CurvePlan]:
     out = [_trajectory_plan(config, curve) for curve in config.curves]
     initial = config.resolved["initial"]
     for act, norm, sizes in config.thresholds:
         name = f"thresholds-{act}-{norm}"
-        zeta = config.scan_zeta if norm == "pn_gd" else 0.0
-        attrs = {"kind": "thresholds", "activation": act, "normalizer": norm, "zeta": zeta,
-                 "quantity": "eta_eff" if norm != "none" else "eta", "rtol": config.rtol, "horizon": config.horizon,
-                 "limit_kind_codes": ", ".join(f"{code} {text}" for text, code in LIMIT_KINDS.items()),
+        base = DynamicsProblem(act, norm, 1.0, zeta=config.scan_zeta)
+        attrs = {"kind": "thresholds", "activation": act, "normalizer": norm, "zeta": base.penalty,
+                 "quantity": "eta_eff" if base.spherical else "eta", "rtol": config.rtol, "horizon": config.horizon,
+                 "limit_kind_codes": ", ".join(f"{int(k)} {k.name.lower().replace('_', ' ')}" for k in LimitKind),
                  "definition": THRESHOLD_DEFINITION}
 
-        def tasks(start, last, name=name, act=act, norm=norm, sizes=sizes, zeta=zeta):
-            return [ThresholdTask(name, i, DynamicsProblem(act, norm, 1.0, batch_size=m, zeta=zeta),
-                                  threshold_seed(config.seed, act, norm, zeta, m), config.rtol, config.horizon)
+        def tasks(start, last, name=name, base=base, sizes=sizes):
+            return [ThresholdTask(name, i, dataclasses.replace(base, batch_size=m),
+                                  threshold_seed(config.seed, base.activation, base.normalizer, base.penalty, m),
+                                  config.rtol, config.horizon)
                     for i, m in enumerate(sizes) if i >= start]
 
-        parameters = {"activation": act, "normalizer": norm, "M": ",".join(map(str, sizes))}
-        if norm == "pn_gd":
-            parameters["zeta"] = zeta
-        out.append(CurvePlan(name, "thresholds", parameters, attrs, DYNAMICS_THRESHOLD_SCHEMA, len(sizes), tasks,
-                             costs.table_point("thresholds", norm), sequential=False))
+        out.append(CurvePlan(name, "thresholds", _table_parameters(base, ",".join(map(str, sizes))), attrs,
+                             DYNAMICS_THRESHOLD_SCHEMA, len(sizes), tasks, costs.table_point("thresholds", norm),
+                             sequential=False))
     for act, norm, m in config.scans:
         name = f"eta-scan-{act}-{norm}-M{m}"
-        problem = DynamicsProblem(act, norm, 1.0, batch_size=m, zeta=config.scan_zeta if norm == "pn_gd" else 0.0,
+        problem = DynamicsProblem(act, norm, 1.0, batch_size=m, zeta=config.scan_zeta,
                                   initial_overlap=initial["overlap"], initial_norm=initial["norm"],
                                   initial_gamma=initial["gamma"], initial_beta=initial["beta"])
         attrs = {"kind": "eta_scan", "activation": act, "normalizer": norm, "batch_size": m,
                  "zeta": problem.penalty, "target": config.target, "t_max": config.scan_t_max, "noise": 0.0,
-                 "definition": "noise-free ODE from the config's initial state, no weight decay: t_target = first "
-                               "t with eps_gen <= reference_eps_gen + target (NaN if not reached by t_max), "
-                               "eta_eff = eta gamma/L^2 there and at t_max; the growth of L lowers eta_eff by "
-                               "itself. reference_eps_gen: 0 for students that can match the teacher, else (pn_gd, "
-                               "bn) eps_gen of the frozen-norm stationary state as eta_eff -> 0, the error the "
-                               "free-norm dynamics tends to",
-                 "reference_eps_gen_definition": "eps_gen of the stationary state at eta = 1e-3 (pn_gd, bn), else 0; "
-                                                 "the same at every point of the curve"}
+                 "definition": SCAN_DEFINITION, "reference_eps_gen_definition": REFERENCE_DEFINITION}
 
         def tasks(start, last, name=name, problem=problem):
             return [ScanTask(name, problem, config.eta_scan, start, config.target, config.scan_t_max)]
 
-        parameters = {"activation": act, "normalizer": norm, "M": m}
-        if norm == "pn_gd":
-            parameters["zeta"] = problem.penalty
-        out.append(CurvePlan(name, "eta_scan", parameters, attrs, DYNAMICS_SCAN_SCHEMA, len(config.eta_scan),
-                             tasks, costs.table_point("eta_scan", norm)))
+        out.append(CurvePlan(name, "eta_scan", _table_parameters(problem, m), attrs, DYNAMICS_SCAN_SCHEMA,
+                             len(config.eta_scan), tasks, costs.table_point("eta_scan", norm)))
     for act, norm, m in config.stationary:
         name = f"stationary-{act}-{norm}-M{m}"
-        problem = DynamicsProblem(act, norm, 1.0, batch_size=m, zeta=config.scan_zeta if norm == "pn_gd" else 0.0)
+        problem = DynamicsProblem(act, norm, 1.0, batch_size=m, zeta=config.scan_zeta)
         seed = derive_seed(config.seed, physics_key(kind="stationary", activation=act, normalizer=norm,
                                                     zeta=problem.penalty, batch_size=m))
-        seeds = tuple(sub_seeds(seed, BRANCH_SEEDS if norm == "bn" else 1))
+        seeds = tuple(sub_seeds(seed, BRANCH_SEEDS if problem.norm.batch_statistics else 1))
         attrs = {"kind": "stationary", "activation": act, "normalizer": norm, "batch_size": m,
-                 "zeta": problem.penalty, "noise": 0.0, "seed": seed,
-                 "drift_seeds": np.array(seeds, dtype=np.int64),
-                 "definition": "noise-free stationary state of (R, gamma, beta) at frozen norm L = 1 and learning "
-                               "rate eta (so eta_eff = eta gamma*), continued in eta from eta_eff -> 0; it is the "
-                               "state the free-norm dynamics passes through at that eta_eff, and with weight decay "
-                               "wd the fixed point where eta_eff^2 E[d^2]/M = 2 eta wd. abscissa: largest real "
-                               "part of the Jacobian's eigenvalues (negative: linearly stable); *_sem: Monte-Carlo "
-                               "error over the drift_seeds (bn), 0 for quadrature"}
+                 "zeta": problem.penalty, "noise": 0.0, "seed": seed, "drift_seeds": np.array(seeds, dtype=np.int64),
+                 "definition": STATIONARY_DEFINITION}
 
         def tasks(start, last, name=name, problem=problem, seeds=seeds):
             return [StationaryTask(name, problem, config.eta_scan, start, seeds)]
 
-        parameters = {"activation": act, "normalizer": norm, "M": m}
-        if norm == "pn_gd":
-            parameters["zeta"] = problem.penalty
-        out.append(CurvePlan(name, "stationary", parameters, attrs, DYNAMICS_STATIONARY_SCHEMA, len(config.eta_scan),
-                             tasks, costs.table_point("stationary", norm)))
+        out.append(CurvePlan(name, "stationary", _table_parameters(problem, m), attrs, DYNAMICS_STATIONARY_SCHEMA,
+                             len(config.eta_scan), tasks, costs.table_point("stationary", norm)))
     return out
 
 

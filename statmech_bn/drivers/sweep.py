@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config.sweep import CurveSpec, SweepConfig
+from ..model import Penalty
 from ..simulate import SIMULATION_TABLE, SimulationSettings, point_seeds
 from ..simulate import point_record as simulation_record
 from ..store import FIELDS, SIMULATION_SCHEMA, SWEEP_SCHEMA
@@ -89,9 +90,9 @@ def parameters(spec: CurveSpec) -> dict:
     out = {"activation": p.activation, "normalizer": p.normalizer, "method": p.method}
     if p.method in ("gibbs", "high_temperature", "sim_gibbs"):
         out["T"] = p.temperature
-    if p.normalizer == "pn_gd":
+    if p.norm.penalty is Penalty.GAMMA_DECAY:
         out["zeta"] = p.zeta
-    if p.normalizer == "none":
+    if p.norm.penalty is Penalty.WEIGHT_DECAY:
         out["lambda"] = p.weight_decay
     out["noise"] = p.noise
     if p.batch_size:

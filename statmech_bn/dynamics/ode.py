@@ -38,7 +38,7 @@ import numpy as np
 from scipy import integrate
 
 from ..kernels.dynamics import BATCH_SLOTS, SAMPLE_SLOTS, batch_averages, sample_averages
-from ..theory.problem import Problem, generalization_error
+from ..theory.problem import generalization_error
 from .problem import DynamicsProblem
 
 LEGENDRE_NODES = 40
@@ -88,7 +88,7 @@ class Drift:
         self._out = np.empty(max(SAMPLE_SLOTS, BATCH_SLOTS))
         self._sem = np.zeros(BATCH_SLOTS)
         self.max_sem = 0.0
-        if problem.normalizer == "bn":
+        if problem.norm.batch_statistics:
             self._lam, self._v, self._xi = bn_batches(seed, batches, problem.batch_size)
 
     def __call__(self, t: float, y: np.ndarray) -> np.ndarray:
@@ -98,7 +98,7 @@ class Drift:
         overlap = min(max(m / norm, -1.0), 1.0)
         eta, decay, size = p.learning_rate, p.weight_decay, p.batch_size
         out = self._out
-        if p.normalizer == "bn":
+        if p.norm.batch_statistics:
             batch_averages(p.code, overlap, gamma, beta, p.noise, self._lam, self._v, self._xi, out, self._sem)
             self.max_sem = max(self.max_sem, float(np.max(self._sem)))
             kappa = gamma / norm
@@ -130,7 +130,7 @@ def output_times(t_max: float, points: int, t_min: float = 1e-2) -> np.ndarray:
 
 def observables(problem: DynamicsProblem, states: np.ndarray):
     """(R, L, gamma, beta, eps_g, eta_eff) of states (k, 4); eps_g deployed with population statistics."""
-    theory = Problem(problem.activation, "pn" if problem.spherical else "none", "dynamics", noise=problem.noise)
+    theory = problem.deployed()
     rules = theory.rules()
     m, q, gamma, beta = states.T
     norm = np.sqrt(np.maximum(q, 0.0))
@@ -151,7 +151,7 @@ def integrate_ode(problem: DynamicsProblem, times: np.ndarray, seed: int = 0, rt
     its tolerances are capped at 1e-6, well below its Monte-Carlo error.
     """
     drift = Drift(problem, seed)
-    if problem.normalizer == "bn":
+    if problem.norm.batch_statistics:
         rtol, atol = max(rtol, 1e-6), max(atol, 1e-8)
 
     def exploded(t, y):

@@ -16,41 +16,33 @@ normalized students and eta for none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ..model import ACTIVATION_CODES, SCALE_INVARIANT
+from ..model import Block
+from ..theory.problem import Problem
 
 
 @dataclass(frozen=True)
-class DynamicsProblem:
-    activation: str
-    normalizer: str
+class DynamicsProblem(Block):
+    """One online-SGD run: the block (:class:`statmech_bn.model.Block`; ``weight_decay`` acts on w for every
+    normalizer), the learning rate eta, the batch size M (default 1) and the initial state."""
+
     learning_rate: float
-    batch_size: int = 1
-    zeta: float = 0.0
-    weight_decay: float = 0.0
-    noise: float = 0.0
-    initial_overlap: float = 0.0
-    initial_norm: float = 1.0
-    initial_gamma: float = 1.0
-    initial_beta: float = 0.0
-
-    @property
-    def code(self) -> int:
-        return ACTIVATION_CODES[self.activation]
-
-    @property
-    def spherical(self) -> bool:
-        return self.normalizer in SCALE_INVARIANT
-
-    @property
-    def penalty(self) -> float:
-        """zeta of the per-sample gamma decay (pn_gd only)."""
-        return self.zeta if self.normalizer == "pn_gd" else 0.0
+    batch_size: int = field(default=1, kw_only=True)
+    initial_overlap: float = field(default=0.0, kw_only=True)
+    initial_norm: float = field(default=1.0, kw_only=True)
+    initial_gamma: float = field(default=1.0, kw_only=True)
+    initial_beta: float = field(default=0.0, kw_only=True)
 
     @property
     def on_branch(self) -> bool:
         """Whether the maximal rate and the eta_eff -> 0 error come from the stationary branch
-        (:func:`.stability.stationary_branch`): bn, and pn_gd with zeta > 0, whose noise-free fixed point keeps a
-        residual error (linear bn's branch is the teacher direction, R* = 1)."""
-        return self.normalizer == "bn" or self.penalty > 0.0
+        (:func:`.stability.stationary_branch`): the students whose noise-free fixed point keeps a residual error,
+        those trained through batch statistics (bn) and those with a gamma decay zeta > 0 (linear bn's branch is
+        the teacher direction, R* = 1)."""
+        return self.norm.batch_statistics or self.penalty > 0.0
+
+    def deployed(self) -> Problem:
+        """The theory :class:`Problem` whose eps_g is that of the trained student deployed with population
+        statistics (its normalizer's ``deployed_as``: pn for every normalized student, bn included)."""
+        return Problem(self.activation, self.norm.deployed_as, "dynamics", noise=self.noise)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..kernels.online import reduced_steps
 from .problem import DynamicsProblem
-from .simulation import KINDS, empty_records, record_state, theory_problem, validate
+from .simulation import empty_records, record_state, validate
 
 CHUNK_STEPS = 4096
 
@@ -31,7 +31,7 @@ def simulate_reduced(problem: DynamicsProblem, n: int, times: np.ndarray, seed: 
     if n - 2 < m:
         raise ValueError(f"the reduced simulation needs N - 2 >= M (got N = {n}, M = {m})")
     steps = np.rint(t_requested * n).astype(np.int64)
-    theory = theory_problem(problem)
+    theory = problem.deployed()
     rules = theory.rules()
     rng = np.random.Generator(np.random.PCG64(seed))
     state = np.array([problem.initial_overlap * problem.initial_norm, problem.initial_norm**2,
@@ -49,7 +49,7 @@ def simulate_reduced(problem: DynamicsProblem, n: int, times: np.ndarray, seed: 
             noise = problem.noise * rng.standard_normal((count, m))
             chi = np.sqrt(rng.chisquare(dof, size=(count, m)))
             below = rng.standard_normal((count, m, m))
-            objective = reduced_steps(problem.code, KINDS[problem.normalizer], state, n, u, v, noise, chi, below,
+            objective = reduced_steps(problem.code, problem.norm.training, state, n, u, v, noise, chi, below,
                                       problem.learning_rate, problem.penalty, problem.weight_decay, fields, labels,
                                       rows, deltas, lower)
             done += count

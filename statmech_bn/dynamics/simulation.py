@@ -37,13 +37,11 @@ import math
 import numpy as np
 
 from ..kernels.online import online_steps
-from ..kernels.sgd import BATCH, PLAIN, POPULATION
-from ..model import ACTIVATION_CODES, GRADIENT_FREE_ACTIVATIONS
+from ..model import ACTIVATIONS, NORMALIZERS
 from ..rng import NormalRows
 from ..theory.problem import Problem, generalization_error
 from .problem import DynamicsProblem
 
-KINDS = {"bn": BATCH, "pn": POPULATION, "wn": POPULATION, "pn_gd": POPULATION, "none": PLAIN}
 CHUNK_BYTES = 1 << 23
 """Largest input chunk, in bytes (8 MB: fits a last-level cache, and drawing it takes ~1 ms, far more than a
 kernel call costs)."""
@@ -60,17 +58,18 @@ def _check_finite(name: str, value: float) -> None:
 
 def validate(problem: DynamicsProblem, n: int, times, chunk_steps: int) -> np.ndarray:
     """The recording times as a float64 array, after checking the problem, N, the times and the chunk size."""
-    if problem.activation not in ACTIVATION_CODES:
+    if problem.activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {problem.activation!r}")
-    if problem.activation in GRADIENT_FREE_ACTIVATIONS:
+    if not problem.act.differentiable:
         raise ValueError(f"activation {problem.activation!r} has no useful gradient: no SGD")
-    if problem.normalizer not in KINDS:
-        raise ValueError(f"unknown normalizer {problem.normalizer!r}; expected one of {sorted(KINDS)}")
+    if problem.normalizer not in NORMALIZERS:
+        raise ValueError(f"unknown normalizer {problem.normalizer!r}; expected one of {sorted(NORMALIZERS)}")
     m = problem.batch_size
     if int(m) != m or m < 1:
         raise ValueError(f"batch size must be a positive integer, got {m!r}")
-    if problem.normalizer == "bn" and m < 2:
-        raise ValueError(f"bn needs a batch size M >= 2 (a single sample has no batch variance), got {m}")
+    if m < problem.norm.min_batch:
+        raise ValueError(f"{problem.normalizer} needs a batch size M >= {problem.norm.min_batch} (a single sample has "
+                         f"no batch variance), got {m}")
     if int(n) != n or n < MIN_SIZE:
         raise ValueError(f"N must be an integer >= {MIN_SIZE}, got {n!r}")
     for name in ("learning_rate", "zeta", "weight_decay", "noise", "initial_overlap", "initial_norm",
@@ -96,12 +95,6 @@ def validate(problem: DynamicsProblem, n: int, times, chunk_steps: int) -> np.nd
     if np.any(np.diff(t) < 0.0):
         raise ValueError("times must be sorted in increasing order")
     return t
-
-
-def theory_problem(problem: DynamicsProblem) -> Problem:
-    """The :class:`Problem` whose eps_g is that of the deployed student: ``pn`` for every normalized student
-    (bn deployed with population statistics), ``none`` for none."""
-    return Problem(problem.activation, "none" if problem.normalizer == "none" else "pn", "sim", noise=problem.noise)
 
 
 def initial_state(problem: DynamicsProblem, n: int, rng: np.random.Generator):
@@ -145,8 +138,8 @@ def simulate_online(problem: DynamicsProblem, n: int, times: np.ndarray, seed: i
     n = int(n)
     m = int(problem.batch_size)
     steps = np.rint(t_requested * n).astype(np.int64)
-    kind = KINDS[problem.normalizer]
-    theory = theory_problem(problem)
+    kind = problem.norm.training
+    theory = problem.deployed()
     rules = theory.rules()
 
     rng = np.random.Generator(np.random.PCG64(seed))

@@ -38,6 +38,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 from scipy import integrate, optimize
@@ -153,7 +154,7 @@ def jacobian(problem: DynamicsProblem, state: np.ndarray | None = None, seed: in
     none, whose (m, Q) leave R = m/sqrt(Q) <= 1 when m grows or Q shrinks, -m and +Q. ``step`` replaces the
     default central step and first one-sided step.
     """
-    bn = problem.normalizer == "bn"
+    bn = problem.norm.batch_statistics
     central = step if step is not None else (BN_JACOBIAN_STEP if bn else JACOBIAN_STEP)
     inward = step if step is not None else (BN_JACOBIAN_STEP if bn else BOUNDARY_STEP)
     noiseless = dataclasses.replace(problem, noise=0.0)
@@ -233,7 +234,7 @@ def return_distance(problem: DynamicsProblem, horizon: float = DEFAULT_HORIZON, 
     f = _reduced_drift(noiseless, Drift(noiseless, seed))
     scale, shift = np.array([PERTURBATION[0], PERTURBATION[1], 1.0]), np.array([0.0, 0.0, PERTURBATION[2]])
     d0 = z0 * scale + shift - z0
-    rtol, atol = (1e-6, 1e-12) if problem.normalizer == "bn" else (1e-8, 1e-14)
+    rtol, atol = (1e-6, 1e-12) if problem.norm.batch_statistics else (1e-8, 1e-14)
 
     calls = [0]
 
@@ -332,11 +333,6 @@ def _integration_threshold(excess, eta_c: float, slope: float, rtol: float, hori
         high, offset = trial, 2.0 * offset
 
 
-THRESHOLD_NORMALIZERS = ("none", "pn", "wn")
-"""Students that can match the teacher exactly, so that "reaches R -> 1" defines a threshold. pn_gd (zeta > 0) and
-bn keep a residual error at their fixed point, whose R* < 1 depends on eta itself: see :func:`branch_limit`."""
-
-
 def threshold(problem: DynamicsProblem, rtol: float = DEFAULT_RTOL, horizon: float = DEFAULT_HORIZON,
               integrate: bool = True) -> tuple[float, float]:
     """(threshold by linear stability, threshold by integration) on eta (none) or eta_eff (the rest), both to
@@ -348,8 +344,9 @@ def threshold(problem: DynamicsProblem, rtol: float = DEFAULT_RTOL, horizon: flo
     NaN when the integration does not change behaviour inside that bracket or ``integrate`` is false; inf when no
     threshold exists below eta = 1e4 (0 and NaN when the teacher is unstable down to eta = 1e-12).
     """
-    if problem.normalizer not in THRESHOLD_NORMALIZERS:
-        raise ValueError(f"no eta_max of 'reaching R -> 1' for {problem.normalizer} (see THRESHOLD_NORMALIZERS)")
+    if problem.on_branch:
+        raise ValueError(f"no eta_max of 'reaching R -> 1' for {problem.normalizer}: its noise-free fixed point keeps "
+                         "a residual error (see branch_limit)")
 
     def at(eta):
         return dataclasses.replace(problem, learning_rate=eta)
@@ -370,12 +367,6 @@ def threshold(problem: DynamicsProblem, rtol: float = DEFAULT_RTOL, horizon: flo
                                             by_stability, slope, rtol, horizon)
     return by_stability * gamma_star, by_integration * gamma_star
 
-
-RESIDUAL_NORMALIZERS = ("pn_gd", "bn")
-"""Students with a residual error at their noise-free fixed point (gamma decay; batch statistics): they get the
-stationary branch R*(eta_eff) of :func:`stationary_branch` and the limit of :func:`branch_limit` instead of the
-threshold of :func:`threshold` (bn with a linear activation is the exception that matches the teacher: its branch
-is R* = 1)."""
 
 BRANCH_STEP_RATIO = 1.2
 """Largest ratio between successive learning rates of the continuation (the previous state is the next guess)."""
@@ -400,7 +391,7 @@ numerical reasons while it is still strongly stable, e.g. erf pn_gd at eta_eff ~
 
 
 def _tolerance(problem: DynamicsProblem, eta: float) -> float:
-    return (BN_BRANCH_RESIDUAL if problem.normalizer == "bn" else BRANCH_RESIDUAL) * eta
+    return (BN_BRANCH_RESIDUAL if problem.norm.batch_statistics else BRANCH_RESIDUAL) * eta
 
 
 @dataclass(frozen=True)
@@ -493,16 +484,17 @@ def _require_branch(problem: DynamicsProblem, rates) -> np.ndarray:
 def stationary_branch(problem: DynamicsProblem, learning_rates, seed: int = 0) -> list[StationaryState]:
     """The stationary state reached by the noise-free dynamics at frozen norm, continued in eta from eta -> 0.
 
-    Definition (analysis B, the normalizers of :data:`RESIDUAL_NORMALIZERS`): the direction and (gamma, beta) see
-    eta only through eta_eff = eta gamma/L^2, so the branch at L = 1 holds every stationary state the free-norm
-    dynamics passes through, indexed by eta_eff. The state is the zero of the reduced drift (R, gamma, beta) of
-    :func:`_reduced_drift` (:func:`_branch_point`), continued in ascending eta from min(eta / 10 of the smallest
-    requested one, BRANCH_START) with steps of at most :data:`BRANCH_STEP_RATIO`, halved when a step fails or jumps
-    (:data:`BRANCH_MAX_JUMP`). A point is converged when it was reached with max |drift| < BRANCH_RESIDUAL eta
-    (bn: BN_BRANCH_RESIDUAL eta); past the end of the branch (no step of relative size BRANCH_MIN_STEP is
-    acceptable, e.g. at a fold) the points are NaN and not converged. ``seed`` draws the fixed Monte-Carlo
-    batches of bn's drift (:class:`.ode.Drift`); the branch is deterministic given it, and its spread over seeds
-    is the Monte-Carlo error of the branch.
+    Definition (analysis B, the students whose noise-free fixed point keeps a residual error, ``problem.on_branch``:
+    a gamma decay, or batch statistics; linear bn is the exception that matches the teacher, R* = 1): the direction
+    and (gamma, beta) see eta only through eta_eff = eta gamma/L^2, so the branch at L = 1 holds every stationary
+    state the free-norm dynamics passes through, indexed by eta_eff. The state is the zero of the reduced drift (R,
+    gamma, beta) of :func:`_reduced_drift` (:func:`_branch_point`), continued in ascending eta from min(eta / 10 of
+    the smallest requested one, BRANCH_START) with steps of at most :data:`BRANCH_STEP_RATIO`, halved when a step
+    fails or jumps (:data:`BRANCH_MAX_JUMP`). A point is converged when it was reached with max |drift| <
+    BRANCH_RESIDUAL eta (bn: BN_BRANCH_RESIDUAL eta); past the end of the branch (no step of relative size
+    BRANCH_MIN_STEP is acceptable, e.g. at a fold) the points are NaN and not converged. ``seed`` draws the fixed
+    Monte-Carlo batches of bn's drift (:class:`.ode.Drift`); the branch is deterministic given it, and its spread
+    over seeds is the Monte-Carlo error of the branch.
     """
     from .ode import observables
 
@@ -525,32 +517,49 @@ def stationary_branch(problem: DynamicsProblem, learning_rates, seed: int = 0) -
     return branch
 
 
-def branch_limit(problem: DynamicsProblem, rtol: float = DEFAULT_RTOL, seed: int = 0) -> tuple[float, float, str]:
-    """(eta_eff_max, eta at L = 1, reason): where the stationary branch continued from eta_eff -> 0 stops being a
+class LimitKind(IntEnum):
+    """How a maximal learning rate was found (stored as ``limit_kind``)."""
+
+    TEACHER = 0
+    """The teacher state loses stability (:func:`threshold`)."""
+    INSTABILITY = 1
+    """The stationary branch loses stability (:func:`branch_limit`)."""
+    END_OF_BRANCH = 2
+    """The stationary branch ends: a fold, or a numerical loss."""
+    NONE = 3
+    """No limit below BRANCH_ETA_EFF_CAP M (stored as inf)."""
+    NO_BRANCH = 4
+    """No stable branch could be started at eta = BRANCH_START (NaN)."""
+
+
+def branch_limit(problem: DynamicsProblem, rtol: float = DEFAULT_RTOL,
+                 seed: int = 0) -> tuple[float, float, LimitKind]:
+    """(eta_eff_max, eta at L = 1, kind): where the stationary branch continued from eta_eff -> 0 stops being a
     stable state the noise-free dynamics can reach.
 
     Walks the branch (:func:`_continuation`) from eta = BRANCH_START in steps of :data:`BRANCH_STEP_RATIO`,
-    computing the spectral abscissa at each point. reason "instability": the abscissa turns positive, located by
-    bisection to ``rtol``; "end of branch": the branch is lost (a fold, where the stable state merges with an
-    unstable one), at the last reached eta; "none": stable up to eta_eff = BRANCH_ETA_EFF_CAP M (returns inf, inf).
+    computing the spectral abscissa at each point. INSTABILITY: the abscissa turns positive, located by bisection
+    to ``rtol``; END_OF_BRANCH: the branch is lost (a fold, where the stable state merges with an unstable one), at
+    the last reached eta; NONE: stable up to eta_eff = BRANCH_ETA_EFF_CAP M (returns inf, inf); NO_BRANCH: no
+    stable branch at BRANCH_START (NaN, NaN).
     """
     noiseless = dataclasses.replace(problem, noise=0.0)
     cap = BRANCH_ETA_EFF_CAP * problem.batch_size
     walk = _continuation(noiseless, BRANCH_START, seed)
     eta, z, _ = next(walk)
     if z is None:
-        return math.nan, math.nan, "no branch at eta = 1e-2"
+        return math.nan, math.nan, LimitKind.NO_BRANCH
 
     def abscissa(eta_, z_):
         return spectral_abscissa(dataclasses.replace(noiseless, learning_rate=eta_), state=z_, seed=seed)
 
     if abscissa(eta, z) >= 0.0:
-        return math.nan, math.nan, "unstable at eta = 1e-2"
+        return math.nan, math.nan, LimitKind.NO_BRANCH
     while eta * z[1] < cap:
         previous_eta, previous_z = eta, z
         eta, z, _ = walk.send(eta * BRANCH_STEP_RATIO)
         if z is None:
-            return float(eta * previous_z[1]), float(eta), "end of branch"
+            return float(eta * previous_z[1]), float(eta), LimitKind.END_OF_BRANCH
         if abscissa(eta, z) >= 0.0:
             low, high, low_z = previous_eta, eta, previous_z
             while high - low > rtol * high:
@@ -560,14 +569,8 @@ def branch_limit(problem: DynamicsProblem, rtol: float = DEFAULT_RTOL, seed: int
                     low, low_z = mid, mid_z
                 else:
                     high = mid
-            return float(low * low_z[1]), float(low), "instability"
-    return math.inf, math.inf, "none"
-
-
-LIMIT_KINDS = {"teacher": 0, "instability": 1, "end of branch": 2, "none": 3, "no branch": 4}
-"""Codes of how a maximal learning rate was found: 0 the teacher state loses stability (:func:`threshold`);
-1 the stationary branch loses stability, 2 it ends (a fold, or a numerical loss), 3 no limit below
-BRANCH_ETA_EFF_CAP M (inf), 4 no branch could be started (NaN) (:func:`branch_limit`)."""
+            return float(low * low_z[1]), float(low), LimitKind.INSTABILITY
+    return math.inf, math.inf, LimitKind.NONE
 
 
 def _integration_limit(problem: DynamicsProblem, eta_limit: float, rtol: float, seed: int,
@@ -598,8 +601,8 @@ def _integration_limit(problem: DynamicsProblem, eta_limit: float, rtol: float, 
 
 
 def maximal_rate(problem: DynamicsProblem, rtol: float = DEFAULT_RTOL, seed: int = 0, integrate: bool = True,
-                 horizon: float = DEFAULT_HORIZON) -> tuple[float, float, int]:
-    """(by linear stability, by integration, LIMIT_KINDS code): the maximal learning rate of any normalizer, eta
+                 horizon: float = DEFAULT_HORIZON) -> tuple[float, float, LimitKind]:
+    """(by linear stability, by integration, :class:`LimitKind`): the maximal learning rate of any normalizer, eta
     for none and eta_eff for the normalized students, both to relative ``rtol`` (no floor: bn's limit is a
     deterministic function of its drift ``seed`` and is located to rtol too, but its Monte-Carlo error, the spread
     over seeds, is ~1e-3 relative, and the residual BN_BRANCH_RESIDUAL of its branch states limits its
@@ -616,11 +619,9 @@ def maximal_rate(problem: DynamicsProblem, rtol: float = DEFAULT_RTOL, seed: int
     reliable (M = 8: 12.03 +- 0.04 over the seeds 7, 1, 2, 3, the simulation 12.031 +- 0.002).
     """
     if not problem.on_branch:
-        stable, integrated = threshold(problem if problem.normalizer != "pn_gd"
-                                       else dataclasses.replace(problem, normalizer="pn"), rtol, horizon, integrate)
-        return float(stable), float(integrated), LIMIT_KINDS["teacher"]
-    eta_eff, eta, reason = branch_limit(problem, rtol, seed)
-    kind = LIMIT_KINDS["no branch"] if reason.startswith(("no branch", "unstable")) else LIMIT_KINDS[reason]
+        stable, integrated = threshold(problem, rtol, horizon, integrate)
+        return float(stable), float(integrated), LimitKind.TEACHER
+    eta_eff, eta, kind = branch_limit(problem, rtol, seed)
     if not math.isfinite(eta_eff):
         return eta_eff, eta_eff, kind
     if not integrate:

@@ -14,7 +14,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import erf
 
 from ..seeds import derive_seeds
 from ..theory.problem import Problem, generalization_error
@@ -65,18 +64,6 @@ def point_seeds(master: int, curve_key: str, alpha: float, count: int) -> list[i
     return derive_seeds(master, curve_key, count, float(alpha))
 
 
-def clean_output(activation: str, field: np.ndarray) -> np.ndarray:
-    if activation == "linear":
-        return field.copy()
-    if activation == "relu":
-        return np.maximum(field, 0.0)
-    if activation == "erf":
-        return erf(field / math.sqrt(2.0))
-    if activation == "sign":
-        return np.sign(field)
-    raise ValueError(f"unknown activation {activation!r}")
-
-
 def teacher_data(problem: Problem, alpha: float, n: int, rng: np.random.Generator):
     """(teacher (N,), inputs (P, N) C-contiguous, labels (P,)) of one seed, drawn in that order."""
     teacher = rng.standard_normal(n)
@@ -84,7 +71,7 @@ def teacher_data(problem: Problem, alpha: float, n: int, rng: np.random.Generato
     p = max(int(round(alpha * n)), 2)
     x = rng.standard_normal((p, n))
     u = x @ teacher / math.sqrt(n)
-    labels = clean_output(problem.activation, u) + problem.noise * rng.standard_normal(p)
+    labels = problem.act.numpy(u) + problem.noise * rng.standard_normal(p)
     return teacher, x, labels
 
 

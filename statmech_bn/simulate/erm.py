@@ -133,7 +133,7 @@ def fit(problem: Problem, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
         theta0 = np.concatenate([v0, [0.5 * float(np.mean(y))]])
         theta, grad_norm, energy = theta0, math.inf, math.inf
         for _ in range(LBFGS_RESTARTS):  # a restart clears a memory that ended in a failed line search
-            budget = min(settings.max_iterations, RELU_PRESOLVE) if problem.activation == "relu" \
+            budget = min(settings.max_iterations, RELU_PRESOLVE) if problem.act.kinked \
                 else settings.max_iterations
             result = optimize.minimize(objective, theta, jac=True, method="L-BFGS-B",
                                        options={"maxiter": budget, "gtol": settings.gtol,
@@ -141,9 +141,9 @@ def fit(problem: Problem, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
             iterations += int(result.nit)
             improved = result.fun < energy
             theta, grad_norm, energy = result.x, float(np.abs(result.jac).max()), float(result.fun)
-            if grad_norm <= settings.gtol or not improved or problem.activation == "relu":
+            if grad_norm <= settings.gtol or not improved or problem.act.kinked:
                 break
-        if problem.activation == "relu":
+        if problem.act.kinked:
             polished, polished_norm, _ = relu_active_set(theta, x, y, ridge)
             if objective(polished)[0] <= result.fun * (1.0 + 1e-12):
                 theta, grad_norm = polished, polished_norm
@@ -152,7 +152,7 @@ def fit(problem: Problem, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
             best = (theta[:n].copy(), float(theta[n]), energy, grad_norm)
     v, beta = best[0], best[1]
     constraining = p
-    if problem.activation == "relu":
+    if problem.act.kinked:
         field = x @ v / math.sqrt(n) + beta
         constraining = int(np.sum((field > 0.0) | ((np.abs(field) <= 1e-9) & (y < 0.0))))
     unique = ridge > 0.0 or constraining > n + 1

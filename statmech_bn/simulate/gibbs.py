@@ -127,7 +127,7 @@ def simulate_gibbs(problem: Problem, alpha: float, settings: SimulationSettings,
     rng = np.random.Generator(np.random.PCG64(seed))
     teacher, x, y = teacher_data(problem, alpha, settings.size, rng)
     rules = problem.rules()
-    if problem.activation == "sign":
+    if not problem.act.differentiable:  # no gradient for HMC: single-site Metropolis over the direction
         columns = np.ascontiguousarray(x.T)
         runs = [run_sign_chain(problem, columns, y, teacher, _start(problem, x, y, rng, informed=c == 0)[:-2],
                                settings, rng, rules) for c in range(settings.chains)]
@@ -140,7 +140,7 @@ def simulate_gibbs(problem: Problem, alpha: float, settings: SimulationSettings,
     flat = samples.reshape(-1, samples.shape[2])
     energy, overlap, eps, gamma, beta, norm = flat.mean(axis=0)
     p = x.shape[0]
-    penalty = 0.0 if problem.activation == "sign" else (
+    penalty = 0.0 if not problem.act.differentiable else (
         p * problem.gamma_decay(0.0, 1.0, 0.0) * float(np.mean(flat[:, 3] ** 2)) if problem.spherical
                else 0.5 * problem.weight_decay * settings.size * float(np.mean(flat[:, 5] ** 2)))
     finite = bool(np.all(np.isfinite(flat)))

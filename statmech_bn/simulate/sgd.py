@@ -26,18 +26,15 @@ import math
 
 import numpy as np
 
-from ..kernels.sgd import BATCH, PLAIN, POPULATION, batch_gradient, sgd_epoch
+from ..kernels.sgd import batch_gradient, sgd_epoch
 from ..theory.problem import Problem
-from .common import SeedOutcome, SimulationSettings, clean_output, student_errors, teacher_data
-
-KINDS = {"bn": BATCH, "pn": POPULATION, "wn": POPULATION, "pn_gd": POPULATION, "none": PLAIN}
+from .common import SeedOutcome, SimulationSettings, student_errors, teacher_data
 
 
 def epoch_gradient_norm(problem: Problem, x, y, w, scalars, permutation, batch_size) -> float:
     """Largest component of the mean over the batches of ``permutation`` of the batch gradients."""
     p, n = x.shape
-    kind = KINDS[problem.normalizer]
-    zeta = problem.zeta if problem.normalizer == "pn_gd" else 0.0
+    kind, zeta = problem.norm.training, problem.penalty
     fields, deltas, grad_w = np.empty(batch_size), np.empty(batch_size), np.empty(n)
     total = np.zeros(n + 2)
     n_batches = p // batch_size
@@ -57,10 +54,9 @@ def simulate_sgd(problem: Problem, alpha: float, settings: SimulationSettings, s
     teacher, x, y = teacher_data(problem, alpha, settings.size, rng)
     p, n = x.shape
     batch_size = problem.batch_size
-    if not 1 <= batch_size <= p or (problem.normalizer == "bn" and batch_size < 2):
+    if not max(1, problem.norm.min_batch) <= batch_size <= p:
         raise ValueError(f"batch size {batch_size} does not fit a training set of {p} samples")
-    kind = KINDS[problem.normalizer]
-    zeta = problem.zeta if problem.normalizer == "pn_gd" else 0.0
+    kind, zeta = problem.norm.training, problem.penalty
     w = rng.standard_normal(n)
     w *= math.sqrt(n) / np.linalg.norm(w)
     scalars = np.array([1.0, 0.0])
@@ -97,7 +93,7 @@ def simulate_sgd(problem: Problem, alpha: float, settings: SimulationSettings, s
     gain = gamma if problem.spherical else 1.0
     eps_gen, overlap, norm = student_errors(problem, problem.rules(), w, teacher, gain, beta)
     lam = x @ w / (np.linalg.norm(w) if problem.spherical else math.sqrt(n))
-    deployed = clean_output(problem.activation, gain * lam + beta)
+    deployed = problem.act.numpy(gain * lam + beta)
     return SeedOutcome(eps_gen=eps_gen, eps_train=0.5 * float(np.mean((deployed - y) ** 2)), overlap=overlap,
                        norm=norm, gamma=abs(gamma) if problem.spherical else 1.0, beta=beta, converged=converged,
                        steps=float(epochs * (p // batch_size)), grad_norm=grad_norm)

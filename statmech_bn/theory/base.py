@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..model import Penalty
 from .problem import Problem, nudge_off_symmetric
 from .solver import ChordJacobian, newton_ascent_step
 
@@ -25,7 +26,7 @@ class SaddlePointMethod:
 
     def _set_zeta(self, x: np.ndarray) -> None:
         """Self-consistent gamma decay (bn): zeta evaluated at the current state."""
-        if self.problem.normalizer == "bn":
+        if self.problem.norm.penalty is Penalty.BATCH_ZETA:
             self.zeta = self.problem.gamma_decay(x[0], x[self._gamma_slot], x[self._gamma_slot + 1])
 
     def _newton_step(self, x: np.ndarray, alpha: float, sums: np.ndarray, slots: slice) -> np.ndarray:

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kernels.batchnorm import GAUSSIAN, LAPLACE, accumulate_batch_gaps, expansion_averages
-from ..model import ACTIVATION_CODES
+from ..model import ACTIVATIONS
 
 INPUT_LAWS = {"gaussian": (GAUSSIAN, 3.0, 12.0), "laplace": (LAPLACE, 6.0, 40.0)}
 """name -> (kernel code, kurtosis kappa of z, integration cut-off where the law's tail is below 1e-24)."""
@@ -71,7 +71,7 @@ def expansion(activation: str, input_law: str, overlap: float, gamma: float, bet
     """zeta(M) and the first-order term at PN state (R, gamma, beta); see the module docstring."""
     code, kappa, cut = INPUT_LAWS[input_law]
     out = np.empty(4)
-    expansion_averages(ACTIVATION_CODES[activation], code, overlap, gamma, beta, cut, _PIECE_X, _PIECE_W, out)
+    expansion_averages(ACTIVATIONS[activation].code, code, overlap, gamma, beta, cut, _PIECE_X, _PIECE_W, out)
     a0, a2, b1, b3 = out
     zeta = (a0 + 0.25 * (kappa - 1.0) * a2) / (2.0 * batch_size)
     first = gamma / batch_size * (0.375 * (kappa - 1.0) * b1 - 0.5 * b3)
@@ -100,7 +100,7 @@ def monte_carlo_gap(activation: str, input_law: str, overlap: float, gamma: floa
     rng = np.random.Generator(np.random.PCG64(seed))
     per_chunk = max(CHUNK_SAMPLES // batch_size, 1)
     sums = np.zeros(3)
-    code = ACTIVATION_CODES[activation]
+    code = ACTIVATIONS[activation].code
     remaining = n_batches
     while remaining > 0:
         n = min(per_chunk, remaining) * batch_size

@@ -35,8 +35,8 @@ class ERMSaddle(SaddlePointMethod):
     free_energy_definition = "f = min over w of the regularized training loss per input dimension"
 
     def __init__(self, problem: Problem):
-        if problem.activation == "sign":
-            raise ValueError("ERM is not defined for the sign activation (no useful gradient)")
+        if not problem.act.differentiable:
+            raise ValueError(f"ERM is not defined for the {problem.activation} activation (no useful gradient)")
         super().__init__(problem)
         self.rules = problem.rules(problem.quadrature.erm_replica_nodes)
         self._out = np.empty(N_SUMS)

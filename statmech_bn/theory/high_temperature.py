@@ -38,7 +38,7 @@ class HighTemperatureSaddle(SaddlePointMethod):
         super().__init__(problem)
         self.rules = problem.rules()
         self._out = np.empty(N_SUMS)
-        self._fixed_scale = problem.activation == "sign"
+        self._fixed_scale = problem.act.gain_free
 
     def _sums(self, x):
         """Loss averages at state x (see :func:`statmech_bn.kernels.saddle.loss_sums`)."""

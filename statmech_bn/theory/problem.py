@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 import numpy as np
 
 from ..kernels.saddle import N_SUMS, loss_sums
-from ..model import ACTIVATION_CODES, SCALE_INVARIANT
+from ..model import Block, Penalty
 from ..quadrature import Rules, build_rules
 
 
@@ -23,43 +23,27 @@ class QuadratureSettings:
 
 
 @dataclass(frozen=True)
-class Problem:
-    """One model: block, teacher, method and the scalars of the Gibbs measure.
+class Problem(Block):
+    """One theory curve's model: the block (:class:`statmech_bn.model.Block`), the method and the temperature.
 
     ``temperature`` is T of the posterior exp(-(1/T) [sum_mu (l_mu + zeta gamma^2) + (wd/2)|w|^2]) and is
     ignored by ``erm`` (T -> 0). ``zeta`` acts only for ``pn_gd``, ``weight_decay`` only for ``none``,
     ``batch_size`` (M >= 2) only for ``bn``, whose zeta is zeta(M) of :mod:`.decomposition` at the solution.
     """
 
-    activation: str
-    normalizer: str
     method: str
+    _: KW_ONLY
     temperature: float = 1.0
-    zeta: float = 0.0
-    weight_decay: float = 0.0
-    noise: float = 0.0
-    batch_size: int = 0
     quadrature: QuadratureSettings = QuadratureSettings()
 
-    @property
-    def code(self) -> int:
-        return ACTIVATION_CODES[self.activation]
-
-    @property
-    def spherical(self) -> bool:
-        """True for the scale-invariant normalizers, whose weight direction lives on the sphere."""
-        return self.normalizer in SCALE_INVARIANT
-
     def gamma_decay(self, overlap: float, gamma: float, beta: float) -> float:
-        """zeta of the per-sample penalty zeta gamma^2 at state (R, gamma, beta): fixed for ``pn_gd``,
-        the analytic BN value zeta(M; R, gamma, beta) for ``bn`` (Gaussian inputs), 0 otherwise."""
-        if self.normalizer == "pn_gd":
-            return self.zeta
-        if self.normalizer == "bn":
+        """zeta of the per-sample penalty zeta gamma^2 at state (R, gamma, beta): fixed for a given gamma decay
+        (pn_gd), the analytic BN value zeta(M; R, gamma, beta) for bn (Gaussian inputs), 0 otherwise."""
+        if self.norm.penalty is Penalty.BATCH_ZETA:
             from .decomposition import zeta
 
             return zeta(self.activation, overlap, gamma, beta, self.batch_size)
-        return 0.0
+        return self.penalty
 
     def rules(self, replica_nodes: int | None = None) -> Rules:
         q = self.quadrature

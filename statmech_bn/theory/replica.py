@@ -48,7 +48,7 @@ class GibbsSaddle(SaddlePointMethod):
         self.rules = problem.rules()
         self.beta_t = 1.0 / problem.temperature
         self._out = np.empty(N_SUMS)
-        self._fixed_scale = problem.activation == "sign"
+        self._fixed_scale = problem.act.gain_free
 
     def _sums(self, x):
         """Disorder averages at state x (see :func:`statmech_bn.kernels.saddle.gibbs_sums`)."""
