@@ -27,7 +27,7 @@ import numpy as np
 from scipy import integrate, special
 
 from statmech_bn.theory import Problem, SolverSettings, solve_curve
-from statmech_bn.theory.replica import GibbsSaddle
+from statmech_bn.theory.replica import GibbsSaddle, SphereGibbs
 
 ALPHAS = np.linspace(1.0, 10.0, 50)
 PROBLEM = Problem("relu", "pn", "gibbs", temperature=0.5)
@@ -81,7 +81,7 @@ def scipy_gibbs_sums(m, q, v, gamma, beta, beta_t):
     return integrate.quad_vec(over_eta, -12, 12, epsabs=1e-10, epsrel=1e-9, points=(0.0,))[0]
 
 
-class ScipyGibbsSaddle(GibbsSaddle):
+class ScipyGibbsSaddle(SphereGibbs):
     """The same saddle-point map with the disorder averages of :func:`scipy_gibbs_sums`."""
 
     def _sums(self, x):
@@ -99,7 +99,7 @@ def compile_seconds() -> float:
     """Import plus first call in a child process with an empty Numba cache (cold compile)."""
     code = ("import time; t = time.perf_counter(); import numpy as np; "
             "from statmech_bn.theory import Problem, SolverSettings, solve_curve; "
-            "from statmech_bn.theory.replica import GibbsSaddle; "
+            "from statmech_bn.theory.replica import GibbsSaddle, SphereGibbs; "
             "list(solve_curve(GibbsSaddle(Problem('relu', 'pn', 'gibbs', temperature=0.5)), np.array([2.0]), "
             "SolverSettings(max_iterations=1))); print(time.perf_counter() - t)")
     with tempfile.TemporaryDirectory() as cache:

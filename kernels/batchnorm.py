@@ -20,6 +20,7 @@ import numpy as np
 
 from ._jit import jit
 from .activations import LINEAR, RELU, activation, activation_derivatives
+from .panels import legendre_panels
 from .special import norm_cdf, norm_pdf
 
 GAUSSIAN = 0
@@ -55,30 +56,29 @@ def expansion_averages(code, dist, overlap, gamma, beta, cut, piece_x, piece_w, 
     """out[:] = (A0, A2, B1, B3) by Gauss-Legendre on [-cut, cut], split at 0 and at the relu kink."""
     for i in range(4):
         out[i] = 0.0
-    edges = np.empty(4)
     kink = -beta / gamma
-    edges[0] = -cut
-    edges[1] = min(0.0, max(min(kink, cut), -cut))
-    edges[2] = max(0.0, max(min(kink, cut), -cut))
-    edges[3] = cut
-    for p in range(3):
-        half = 0.5 * (edges[p + 1] - edges[p])
-        if half <= 0.0:
-            continue
-        mid = 0.5 * (edges[p + 1] + edges[p])
-        for j in range(piece_x.shape[0]):
-            z = mid + half * piece_x[j]
-            w = half * piece_w[j] * density(dist, z)
-            h = gamma * z + beta
-            g = activation(code, h)
-            d1, d2 = activation_derivatives(code, h)
-            residual = teacher_mean(code, overlap, z) - g
-            first = -residual * d1
-            second = d1 * d1 - residual * d2
-            out[0] += w * second
-            out[1] += w * second * z * z
-            out[2] += w * first * z
-            out[3] += w * first * z * z * z
+    clipped = max(min(kink, cut), -cut)
+    cuts = np.empty(2)
+    cuts[0] = min(0.0, clipped)
+    cuts[1] = max(0.0, clipped)
+    nodes = np.empty(3 * piece_x.shape[0])
+    weights = np.empty(3 * piece_x.shape[0])
+    legendre_panels(-cut, cut, cuts, 2, piece_x, piece_w, nodes, weights)
+    for j in range(nodes.shape[0]):
+        if weights[j] == 0.0:
+            continue  # a piece of zero width
+        z = nodes[j]
+        w = weights[j] * density(dist, z)
+        h = gamma * z + beta
+        g = activation(code, h)
+        d1, d2 = activation_derivatives(code, h)
+        residual = teacher_mean(code, overlap, z) - g
+        first = -residual * d1
+        second = d1 * d1 - residual * d2
+        out[0] += w * second
+        out[1] += w * second * z * z
+        out[2] += w * first * z
+        out[3] += w * first * z * z * z
     if code == RELU and -cut < kink < cut:
         point = teacher_mean(code, overlap, kink) * density(dist, kink) / gamma
         out[0] -= point

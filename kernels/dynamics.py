@@ -13,6 +13,7 @@ from numba import prange
 
 from ._jit import jit, jit_parallel
 from .activations import activation, activation_derivatives
+from .panels import legendre_panels
 
 SAMPLE_SLOTS = 4
 """sample_averages fills E[d], E[d lambda], E[d u], E[d^2] (noise included)."""
@@ -26,20 +27,12 @@ BATCH_SLOTS = 4
 
 @jit
 def _panels(cuts, count, legendre_x, legendre_w, cut, nodes, weights):
-    """Nodes and weights ((count + 1) n) for E[f(X)], X ~ N(0, 1): Gauss-Legendre on each of the panels of
-    [-cut, cut] split at the sorted points cuts[:count] (clipped inside), so that kinks sit at panel edges."""
-    n = legendre_x.shape[0]
+    """Nodes and weights ((count + 1) n) for E[f(X)], X ~ N(0, 1): :func:`.panels.legendre_panels` on [-cut, cut]
+    split at the sorted points cuts[:count], times the standard normal density."""
+    legendre_panels(-cut, cut, cuts, count, legendre_x, legendre_w, nodes, weights)
     norm = 1.0 / math.sqrt(2.0 * math.pi)
-    lo = -cut
-    for piece in range(count + 1):
-        hi = cut if piece == count else min(max(cuts[piece], lo), cut)
-        half = 0.5 * (hi - lo)
-        mid = 0.5 * (hi + lo)
-        for k in range(n):
-            x = mid + half * legendre_x[k]
-            nodes[piece * n + k] = x
-            weights[piece * n + k] = half * legendre_w[k] * norm * math.exp(-0.5 * x * x)
-        lo = hi
+    for k in range(nodes.shape[0]):
+        weights[k] = weights[k] * norm * math.exp(-0.5 * nodes[k] * nodes[k])
 
 
 @jit

@@ -21,10 +21,8 @@ import numpy as np
 from ._jit import jit
 from .activations import activation
 from .channels import expected_loss, moreau, moreau_kinks, tilted
+from .panels import legendre_panels
 from .special import norm_pdf
-
-ETA_CUT = 9.0
-"""Truncation of the replica field in piecewise rules (Gaussian tail mass 2 Phi(-9) ~ 2e-19)."""
 
 STEIN_FREE_MIN_CROSS = 1e-6
 
@@ -86,7 +84,7 @@ def _erm_add(student, y, tau, eta, omega, cross, weight, gamma, beta, chi, out):
 
 @jit
 def erm_sums(student, teacher, m, q, chi, gamma, beta, noise,
-             tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, piece_x, piece_w, out):
+             tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, piece_x, piece_w, cut, out):
     """Averages of -M(y, gamma*omega + beta, gamma^2 chi), the T -> 0 limit of ``gibbs_sums``/beta_t.
 
     With g_a = (h* - a)/c: f_w = gamma g_a, d/dgamma(-M) = omega g_a + gamma chi g_a^2,
@@ -96,15 +94,17 @@ def erm_sums(student, teacher, m, q, chi, gamma, beta, noise,
     free energy's derivative needs. Below STEIN_FREE_MIN_CROSS the a.e. derivative (dh*/da - 1)/c is used.
 
     Where the proximal map has known kinks (relu, :func:`moreau_kinks`) the replica field eta is
-    integrated piecewise between them, with the Gauss-Legendre rule (``piece_x``, ``piece_w`` on
-    [-1, 1]) on each piece of [-ETA_CUT, ETA_CUT]; otherwise with the Gauss-Hermite rule (eta_x, eta_w).
+    integrated piecewise between them (:func:`.panels.legendre_panels` with the rule ``piece_x``, ``piece_w`` on
+    [-1, 1] on each piece of [-cut, cut]); otherwise with the Gauss-Hermite rule (eta_x, eta_w).
     """
     for i in range(N_SUMS):
         out[i] = 0.0
     cross = math.sqrt(max(q - m * m, 0.0))
     c = gamma * gamma * chi
     kinks = np.empty(3)
-    edges = np.empty(5)
+    cuts = np.empty(3)
+    nodes = np.empty(4 * piece_x.shape[0])
+    weights = np.empty(4 * piece_x.shape[0])
     for i in range(tau_x.shape[0]):
         tau = tau_x[i]
         clean = activation(teacher, tau)
@@ -116,21 +116,17 @@ def erm_sums(student, teacher, m, q, chi, gamma, beta, noise,
                     _erm_add(student, y, tau, eta_x[j], m * tau + cross * eta_x[j], cross,
                              tau_w[i] * xi_w[k] * eta_w[j], gamma, beta, chi, out)
                 continue
-            edges[0] = -ETA_CUT
             for n in range(n_kinks):
-                e = (kinks[n] - beta - gamma * m * tau) / (gamma * cross)
-                edges[n + 1] = min(max(e, -ETA_CUT), ETA_CUT)
-            edges[n_kinks + 1] = ETA_CUT
-            edges[: n_kinks + 2].sort()
-            for n in range(n_kinks + 1):
-                half = 0.5 * (edges[n + 1] - edges[n])
-                if half <= 0.0:
-                    continue
-                mid = 0.5 * (edges[n + 1] + edges[n])
-                for j in range(piece_x.shape[0]):
-                    eta = mid + half * piece_x[j]
-                    weight = tau_w[i] * xi_w[k] * half * piece_w[j] * norm_pdf(eta)
-                    _erm_add(student, y, tau, eta, m * tau + cross * eta, cross, weight, gamma, beta, chi, out)
+                cuts[n] = min(max((kinks[n] - beta - gamma * m * tau) / (gamma * cross), -cut), cut)
+            cuts[:n_kinks].sort()
+            count = (n_kinks + 1) * piece_x.shape[0]
+            legendre_panels(-cut, cut, cuts, n_kinks, piece_x, piece_w, nodes, weights)
+            for j in range(count):
+                if weights[j] == 0.0:
+                    continue  # a piece of zero width
+                eta = nodes[j]
+                weight = tau_w[i] * xi_w[k] * weights[j] * norm_pdf(eta)
+                _erm_add(student, y, tau, eta, m * tau + cross * eta, cross, weight, gamma, beta, chi, out)
 
 
 @jit

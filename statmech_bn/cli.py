@@ -207,7 +207,7 @@ def _compute(args, console: Console) -> int:
     from .drivers.loop import run_plans
     from .drivers.plan import plan_json, plan_lines, stored_points
     from .drivers.summary import summarize, summary_json
-    from .store import SCHEMA_OF_COMMAND, SweepStore
+    from .store import SCHEMA_OF_COMMAND, CurveStore
 
     command = args.command
     config, text, base = _resolve(args, command)
@@ -230,7 +230,7 @@ def _compute(args, console: Console) -> int:
         sys.stderr.isatty() and not args.quiet and not args.json)
     command_line = shlex.join([sys.executable, "-m", "statmech_bn", *args.argv])
     started = time.monotonic()
-    with SweepStore(config.output, fingerprint=config.fingerprint, config_text=text, resolved_config=config.resolved,
+    with CurveStore(config.output, fingerprint=config.fingerprint, config_text=text, resolved_config=config.resolved,
                     command_line=command_line, schema=SCHEMA_OF_COMMAND[command], force=args.force) as store:
         written = run_plans(plans, store, config.workers, progress, command)
     seconds = time.monotonic() - started

@@ -20,6 +20,23 @@ from functools import lru_cache
 import numpy as np
 
 TAIL_CUT = 9.0
+"""Where every Gaussian field is truncated: tail mass 2 Phi(-9) ~ 2e-19 (the teacher and replica fields of the theory,
+the fields of the online drift)."""
+DRIFT_NODES = 40
+"""Gauss-Legendre nodes per panel of the online drift's averages (:class:`statmech_bn.dynamics.ode.Drift`)."""
+EXPANSION_NODES = 80
+"""Gauss-Legendre nodes per piece of the BN-expansion averages (:mod:`statmech_bn.theory.decomposition`)."""
+MIN_PIECE_NODES = 8
+"""Fewest Gauss-Legendre nodes per piece of ERM's piecewise replica integrals (the rule has replica_nodes/4)."""
+
+
+@lru_cache(maxsize=64)
+def legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [-1, 1] (read-only, shared)."""
+    x, w = np.polynomial.legendre.leggauss(n)
+    x.flags.writeable = False
+    w.flags.writeable = False
+    return x, w
 
 
 @lru_cache(maxsize=64)
@@ -75,5 +92,5 @@ def build_rules(teacher_nodes: int, replica_nodes: int, noise_nodes: int, inner_
     else:
         xi_x, xi_w = np.zeros(1), np.ones(1)
     inner_x, inner_w = gauss_hermite(inner_nodes)
-    piece_x, piece_w = np.polynomial.legendre.leggauss(max(replica_nodes // 4, 8))
+    piece_x, piece_w = legendre(max(replica_nodes // 4, MIN_PIECE_NODES))
     return Rules(tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, inner_x, inner_w, piece_x, piece_w)

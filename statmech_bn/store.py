@@ -1,19 +1,19 @@
-"""The HDF5 store: the only writer of sweep results.
+"""The HDF5 store: the only writer of every file kind (sweep, decompose, dynamics), curve by curve, point by point.
 
-Layout (one file per sweep)::
+Layout (one file per run)::
 
     /                      attrs: format, format_version, package_version, config (TOML text as given),
                                   resolved_config (JSON), config_fingerprint, command_line, created
-    /curves/<name>         attrs: the model (activation, normalizer, method, temperature, zeta,
-                                  weight_decay, noise, input, ...), free_energy_definition,
+    /curves/<name>         attrs: what the curve is (its kind and parameters, definitions of its fields),
                                   n_points (points written and complete), n_alpha (points planned),
                                   complete (bool)
-    /curves/<name>/<field> 1-D datasets of one length, one entry per alpha, ascending
+    /curves/<name>/<field> datasets of one length along their first axis, one entry per point, in order
 
 Points are appended one at a time; each append opens the file, extends every dataset, bumps ``n_points``
-last and closes the file, so a reader sees whole points only (trust ``n_points``) and a killed sweep
-loses at most the point being written. A sidecar lock (``<file>.lock``, ``flock``) refuses a second
-writer; the file itself is opened without HDF5 locking so that readers never block the writer.
+last and closes the file, so a reader sees whole points only (trust ``n_points``) and a killed run
+loses at most the point being written. A sidecar lock (``<file>.lock``, ``flock``, present only while a writer
+runs) refuses a second writer; the file itself is opened without HDF5 locking so that readers never block the
+writer. The store knows records (a :class:`Schema` of fields and dtypes), not physics.
 """
 
 from __future__ import annotations
@@ -89,7 +89,6 @@ scans and stationary branches (one point per eta)."""
 SCHEMAS = {schema.format_name: schema for schema in (SWEEP_SCHEMA, DECOMPOSE_SCHEMA, DYNAMICS_ODE_SCHEMA)}
 SCHEMA_OF_COMMAND = {"sweep": SWEEP_SCHEMA, "decompose": DECOMPOSE_SCHEMA, "dynamics": DYNAMICS_ODE_SCHEMA}
 """The file-level schema (format name) each command writes."""
-FORMAT_NAME = SWEEP_SCHEMA.format_name
 FIELDS = SWEEP_SCHEMA.names
 
 
@@ -102,8 +101,8 @@ class StoreLockedError(UserInputError):
     """Another process is writing the same file."""
 
 
-class SweepStore:
-    """Writer for one sweep file; use as a context manager (holds the writer lock while open)."""
+class CurveStore:
+    """Writer of one file of curves; use as a context manager (holds the writer lock while open)."""
 
     def __init__(self, path: str, *, fingerprint: str, config_text: str, resolved_config: dict,
                  command_line: str, schema: Schema = SWEEP_SCHEMA, force: bool = False):
@@ -123,7 +122,7 @@ class SweepStore:
         self._lock_handle = None
 
     # -- lifetime ---------------------------------------------------------------------------------
-    def __enter__(self) -> SweepStore:
+    def __enter__(self) -> CurveStore:
         self._acquire_lock()
         try:
             if os.path.exists(self.path):

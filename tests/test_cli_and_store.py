@@ -15,7 +15,7 @@ import pytest
 from statmech_bn import __version__
 from statmech_bn.cli import main
 from statmech_bn.config import build_config, parse_toml
-from statmech_bn.store import FIELDS, SIMULATION_SCHEMA, SweepStore, read_curves
+from statmech_bn.store import FIELDS, SIMULATION_SCHEMA, CurveStore, read_curves
 
 QUICK = """
 output = "quick.h5"
@@ -153,7 +153,7 @@ def one_error_line(capsys):
 def test_concurrent_writer_is_refused(tmp_path, quick_config, capsys):
     config = build_config(parse_toml(QUICK, "test"))
     path = str(tmp_path / "quick.h5")
-    with SweepStore(path, fingerprint=config.fingerprint, config_text=QUICK, resolved_config=config.resolved,
+    with CurveStore(path, fingerprint=config.fingerprint, config_text=QUICK, resolved_config=config.resolved,
                     command_line="test"):
         assert run_cli([str(quick_config), "--no-progress"], tmp_path) == 2
         assert "being written by another run" in one_error_line(capsys)

@@ -288,10 +288,10 @@ def test_the_table_of_bad_inputs_is_large_and_unique():
 
 
 def test_a_locked_output_is_refused_and_the_lock_is_not_ours_to_remove(tmp_path, capsys):
-    from statmech_bn.store import SweepStore
+    from statmech_bn.store import CurveStore
 
     config = BUILDERS["sweep"](parse_toml(showcase_text("sweep"), "showcase"), {"output": "out.h5"})
-    with SweepStore(str(tmp_path / "out.h5"), fingerprint=config.fingerprint, config_text="", resolved_config={},
+    with CurveStore(str(tmp_path / "out.h5"), fingerprint=config.fingerprint, config_text="", resolved_config={},
                     command_line="test") as store:
         assert run(["sweep", "-o", "out.h5"], tmp_path) == 2
         assert "being written by another run" in capsys.readouterr().err

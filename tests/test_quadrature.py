@@ -16,6 +16,7 @@ from tolerances import QUADRATURE_RTOL
 from statmech_bn.kernels import channels
 from statmech_bn.kernels.saddle import N_SUMS, erm_sums, gibbs_sums, loss_sums
 from statmech_bn.model import ACTIVATIONS
+from statmech_bn.quadrature import TAIL_CUT
 from statmech_bn.theory.problem import Problem
 
 
@@ -56,7 +57,7 @@ def test_erm_sums_against_adaptive_quadrature(name):
     cross = math.sqrt(1 - m * m)
     out = np.empty(N_SUMS)
     erm_sums(code, code, m, 1.0, chi, gamma, beta, 0.0, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w,
-             r.piece_x, r.piece_w, out)
+             r.piece_x, r.piece_w, TAIL_CUT, out)
 
     def integrand(tau, eta, xi):
         omega = m * tau + cross * eta

@@ -27,6 +27,7 @@ from ..dynamics.reduced import simulate_reduced
 from ..dynamics.simulation import simulate_online
 from ..dynamics.stability import INTEGRATION_DEFINITION, LimitKind, maximal_rate, stationary_branch
 from ..seeds import derive_seed, physics_key
+from ..statistics import mean_and_sem
 from ..store import (
     DYNAMICS_ODE_SCHEMA,
     DYNAMICS_SCAN_SCHEMA,
@@ -86,7 +87,7 @@ def sub_seeds(seed: int, count: int) -> list[int]:
 def ode_records(curve: DynamicsCurve, times: np.ndarray, seed: int) -> list[dict]:
     tr = integrate_ode(curve.problem, times, seed)
     return [{"t": tr.t[k], "R": tr.overlap[k], "L": tr.norm[k], "gamma": tr.gamma[k], "beta": tr.beta[k],
-             "eps_gen": tr.eps_gen[k], "eta_eff": tr.eta_eff[k], "converged": bool(tr.success)}
+             "eps_gen": tr.eps_gen[k], "eta_eff": tr.eta_eff[k], "converged": tr.converged}
             for k in range(times.size)]
 
 
@@ -97,16 +98,17 @@ def sim_records(curve: DynamicsCurve, times: np.ndarray, size: int, seeds: list[
     overlap = np.stack([r["R"] for r in runs], axis=1)
     spherical = curve.problem.spherical
     overlap = overlap * np.sign(np.stack([r["gamma"] for r in runs], axis=1)) if spherical else overlap
-    k = len(seeds)
     records = []
     for i in range(times.size):
         gamma = np.mean([abs(r["gamma"][i]) for r in runs])
         norm = np.mean([r["L"][i] for r in runs])
         finite = bool(np.all(np.isfinite(eps[i])))
+        r_mean, r_sem = mean_and_sem(overlap[i])
+        eps_mean, eps_sem = mean_and_sem(eps[i])
         records.append({
-            "t": runs[0]["t"][i], "R": overlap[i].mean(), "R_sem": overlap[i].std(ddof=1) / math.sqrt(k),
-            "L": norm, "gamma": gamma, "beta": np.mean([r["beta"][i] for r in runs]), "eps_gen": eps[i].mean(),
-            "eps_gen_sem": eps[i].std(ddof=1) / math.sqrt(k),
+            "t": runs[0]["t"][i], "R": r_mean, "R_sem": r_sem,
+            "L": norm, "gamma": gamma, "beta": np.mean([r["beta"][i] for r in runs]), "eps_gen": eps_mean,
+            "eps_gen_sem": eps_sem,
             "eta_eff": np.mean([curve.problem.learning_rate * abs(r["gamma"][i]) / r["L"][i] ** 2 if spherical
                                 else curve.problem.learning_rate for r in runs]),
             "eps_gen_seeds": eps[i], "R_seeds": overlap[i], "converged": finite})
@@ -125,7 +127,6 @@ def stationary_records(problem: DynamicsProblem, rates, seeds: list[int]) -> lis
     """The stationary branch at ``rates``, averaged over the drift's Monte-Carlo seeds (bn) with standard errors;
     the abscissa is the largest over seeds and a point is converged only if it is for every seed."""
     branches = [stationary_branch(problem, rates, s) for s in seeds]
-    k = len(seeds)
     records = []
     for i, eta in enumerate(rates):
         states = [b[i] for b in branches]
@@ -133,9 +134,7 @@ def stationary_records(problem: DynamicsProblem, rates, seeds: list[int]) -> lis
                   "residual": max(s.residual for s in states), "converged": all(s.converged for s in states)}
         for field, attr in (("eta_eff", "eta_eff"), ("R", "overlap"), ("gamma", "gamma"), ("beta", "beta"),
                             ("eps_gen", "eps_gen")):
-            values = np.array([getattr(s, attr) for s in states])
-            record[field] = values.mean()
-            record[field + "_sem"] = values.std(ddof=1) / math.sqrt(k) if k > 1 else 0.0
+            record[field], record[field + "_sem"] = mean_and_sem([getattr(s, attr) for s in states], single=0.0)
         records.append(record)
     return records
 
@@ -169,7 +168,7 @@ def _seed_spread(problem: DynamicsProblem, first: float, seeds: list[int], rtol:
     values = np.array([first, *(maximal_rate(problem, rtol=rtol, seed=s, integrate=False)[0] for s in seeds[1:])])
     finite = np.isfinite(values)
     if finite.all():
-        return float(values.std(ddof=1) / math.sqrt(values.size))
+        return float(mean_and_sem(values)[1])
     return 0.0 if np.all(np.isinf(values)) else math.nan
 
 

@@ -38,18 +38,18 @@ import numpy as np
 from scipy import integrate
 
 from ..kernels.dynamics import BATCH_SLOTS, SAMPLE_SLOTS, batch_averages, sample_averages
+from ..quadrature import DRIFT_NODES, TAIL_CUT, legendre
 from ..theory.problem import generalization_error
 from .problem import DynamicsProblem
 
-LEGENDRE_NODES = 40
-TAIL_CUT = 9.0
 BN_BATCHES = 8000
 
 
 @dataclass(frozen=True)
 class Trajectory:
-    """Order parameters at the output times; ``drift_sem`` is the largest standard error of the Monte-Carlo bn
-    averages (the E[...] of the drift, absolute) along the run (0 for the quadrature normalizers)."""
+    """Order parameters at the output times. ``converged``: the integration reached the last time without
+    diverging (``message`` says what happened otherwise); ``drift_sem`` is the largest standard error of the
+    Monte-Carlo bn averages (the E[...] of the drift, absolute) along the run (0 for the quadrature normalizers)."""
 
     t: np.ndarray
     overlap: np.ndarray
@@ -58,7 +58,7 @@ class Trajectory:
     beta: np.ndarray
     eps_gen: np.ndarray
     eta_eff: np.ndarray
-    success: bool
+    converged: bool
     message: str
     drift_sem: float
 
@@ -82,9 +82,9 @@ class Drift:
 
     def __init__(self, problem: DynamicsProblem, seed: int = 0, batches: int = BN_BATCHES):
         self.problem = problem
-        x, w = np.polynomial.legendre.leggauss(LEGENDRE_NODES)
-        self._rule = (x, w, TAIL_CUT, np.empty(5 * LEGENDRE_NODES), np.empty(5 * LEGENDRE_NODES),
-                      np.empty(2 * LEGENDRE_NODES), np.empty(2 * LEGENDRE_NODES))
+        x, w = legendre(DRIFT_NODES)
+        self._rule = (x, w, TAIL_CUT, np.empty(5 * DRIFT_NODES), np.empty(5 * DRIFT_NODES),
+                      np.empty(2 * DRIFT_NODES), np.empty(2 * DRIFT_NODES))
         self._out = np.empty(max(SAMPLE_SLOTS, BATCH_SLOTS))
         self._sem = np.zeros(BATCH_SLOTS)
         self.max_sem = 0.0
@@ -162,8 +162,8 @@ def integrate_ode(problem: DynamicsProblem, times: np.ndarray, seed: int = 0, rt
                                    t_eval=times, rtol=rtol, atol=atol, events=exploded)
     states = np.full((times.size, 4), np.nan)
     states[: solution.y.shape[1]] = solution.y.T
-    success = bool(solution.success and solution.y.shape[1] == times.size)
+    converged = bool(solution.success and solution.y.shape[1] == times.size)
     r, norm, gamma, beta, eps, eta_eff = observables(problem, states)
-    return Trajectory(times, r, norm, gamma, beta, eps, eta_eff, success,
-                      solution.message if success else "diverged or failed: " + solution.message,
+    return Trajectory(times, r, norm, gamma, beta, eps, eta_eff, converged,
+                      solution.message if converged else "diverged or failed: " + solution.message,
                       drift.max_sem)

@@ -26,10 +26,8 @@ R* < 1 (pn_gd, bn).
 pn_gd (zeta > 0) and bn never reach R = 1 (except bn with a linear activation, whose backpropagated signal
 vanishes at R = 1). Their maximal rate is that of their stationary state R*(eta_eff), continued from
 eta_eff -> 0 (:func:`stationary_branch`): the largest eta_eff up to which it exists and is linearly stable
-(:func:`branch_limit`, checked by integration; :func:`maximal_rate` serves every normalizer). Measured: for relu
-and erf it stays stable up to the search cap eta_eff = 16 M while R* falls continuously (pn_gd at M = 1 is stable
-at eta_eff = 2.2, where the teacher of pn is already unstable); linear bn loses stability at eta_eff = 12.0
-(M = 8) and 28.3 (M = 16), below pn's 2M. With weight decay wd the free-norm ODE settles on the branch where
+(:func:`branch_limit`, checked by integration; :func:`maximal_rate` serves every normalizer); the values measured
+for relu, erf and linear are in the README. With weight decay wd the free-norm ODE settles on the branch where
 eta_eff^2 E[d^2]/M = 2 eta wd.
 """
 
@@ -99,8 +97,8 @@ h^(3/2) terms of the difference quotient."""
 BN_JACOBIAN_STEP = 1e-3
 """Finite-difference step of bn's Jacobian. bn's drift is a Monte-Carlo mean over fixed batches, and with relu its
 error signal (g(a) - y) g'(a) jumps where a sample crosses the kink: a jump of ~|y|/(samples) in the mean. A
-step of 1e-6 can straddle one such jump and read a slope of O(10) (measured: a spurious abscissa of +20 on a
-stable branch point); a step of 1e-3 straddles thousands, whose jumps average into the true slope. For the same
+step of 1e-6 can straddle one such jump and read a slope of O(10) (a spurious positive abscissa on a stable
+branch point); a step of 1e-3 straddles thousands, whose jumps average into the true slope. For the same
 reason bn's differences are not extrapolated (no smaller steps), except at R = 1, which only linear bn reaches:
 its drift has no kink and hence no jumps."""
 
@@ -612,11 +610,9 @@ def maximal_rate(problem: DynamicsProblem, rtol: float = DEFAULT_RTOL, seed: int
     and bn: :func:`branch_limit`, the largest eta_eff up to which the stationary state continued from
     eta_eff -> 0 exists and is stable, checked by integration (:func:`_integration_limit`). The integration value
     follows :data:`INTEGRATION_DEFINITION` with ``horizon``; it is skipped (NaN) when ``integrate`` is false.
-    For bn at M <= 5 the drift's noise term E[mean_j e_j^2] has infinite variance over
-    batches (it carries 1/sigma_B^4 with sigma_B^2 ~ chi^2 with M - 1 degrees of freedom): the Monte-Carlo mean of
-    a fixed set of batches is then typically low and the limit high (linear bn, M = 4: 3.29-3.56 over seeds with
-    8000 batches, 2.95-3.21 with 512000, while the finite-N simulation parks at 3.25); from M = 6 on it is
-    reliable (M = 8: 12.03 +- 0.04 over the seeds 7, 1, 2, 3, the simulation 12.031 +- 0.002).
+    For bn at M <= 5 the drift's noise term E[mean_j e_j^2] has infinite variance over batches (it carries
+    1/sigma_B^4 with sigma_B^2 ~ chi^2 with M - 1 degrees of freedom): the Monte-Carlo mean of a fixed set of
+    batches is then typically low and the limit high (README, "maximal learning rates").
     """
     if not problem.on_branch:
         stable, integrated = threshold(problem, rtol, horizon, integrate)

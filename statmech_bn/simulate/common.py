@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..seeds import derive_seeds
+from ..statistics import mean_and_sem
 from ..theory.problem import Problem, generalization_error
 
 
@@ -114,7 +115,7 @@ def point_record(alpha: float, seeds: list[int], outcomes: list[SeedOutcome]) ->
     test); the per-seed values are stored whatever the flag says.
     """
     eps = np.array([o.eps_gen for o in outcomes])
-    k = len(outcomes)
+    eps_mean, eps_sem = mean_and_sem(eps)
 
     def mean(name):
         return float(np.mean([getattr(o, name) for o in outcomes]))
@@ -125,8 +126,8 @@ def point_record(alpha: float, seeds: list[int], outcomes: list[SeedOutcome]) ->
 
     return {
         "alpha": alpha,
-        "eps_gen": float(eps.mean()),
-        "eps_gen_sem": float(eps.std(ddof=1) / math.sqrt(k)) if k > 1 else math.nan,
+        "eps_gen": float(eps_mean),
+        "eps_gen_sem": float(eps_sem),
         "eps_gen_seeds": eps,
         "eps_train": mean("eps_train"),
         "R": mean("overlap"),

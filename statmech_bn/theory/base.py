@@ -1,28 +1,74 @@
 """What every saddle-point method shares: the problem, the gamma-decay strength in force, the continuation
-warm start and the Newton step for the O(1) parameters (gamma, beta) or beta alone."""
+warm start, the Newton step for the O(1) parameters (gamma, beta) or beta alone, and the observables.
+
+A method class (GibbsSaddle, ERMSaddle, HighTemperatureSaddle) builds, when called with a problem, the subclass of
+its ``geometries`` that fits the normalizer: (sphere, flat), i.e. scale-invariant or ``none``. The geometry owns
+the state layout and the equations that depend on it; the method owns the rest.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.saddle import N_SUMS
 from ..model import Penalty
-from .problem import Problem, nudge_off_symmetric
+from .problem import Problem, generalization_error, nudge_off_symmetric
 from .solver import ChordJacobian, newton_ascent_step
 
 
 class SaddlePointMethod:
-    """Base of the methods in METHOD_TABLE; subclasses set ``_gamma_slot`` (index of gamma in the spherical
-    state, beta follows it) and provide ``stationarity(x, alpha, sums=None)``."""
+    """Base of the methods in METHOD_TABLE.
 
-    _gamma_slot: int
+    Geometry subclasses name their state's components (``_state``, from which the slot of gamma and the O(1)
+    parameters solved by Newton steps follow), and provide ``_fields``, ``free_entropy``,
+    ``stationarity(x, alpha, sums=None)``, ``_overlaps``, ``_order`` (overlap, q, gamma, beta, L, gain, chi) and
+    ``state_from_record``; the method provides ``_sums``, ``update``, ``free_energy`` and ``_train_slot`` (the
+    slot of the sums holding the training error).
+    """
+
+    geometries: tuple[type, type] = ()
+    _train_slot: int
+    _state: tuple[str, ...] = ()
+    """The names of the state's components, in order; in the spherical layouts they are the stored fields."""
+    _gamma_slot: int | None = None
+    _scale_slots: slice = slice(0, 0)
+    _temperature_error: str | None = None
+    """The refusal of a problem without a temperature T > 0, for the methods that need one."""
+
+    def __init_subclass__(cls, **kwargs):
+        """A geometry's gamma slot and the O(1) parameters solved by Newton steps (gamma and beta, or beta alone)
+        follow from its state's names."""
+        super().__init_subclass__(**kwargs)
+        if cls._state:
+            cls._gamma_slot = cls._state.index("gamma") if "gamma" in cls._state else None
+            first = cls._gamma_slot if cls._gamma_slot is not None else cls._state.index("beta")
+            cls._scale_slots = slice(first, len(cls._state))
+
+    def __new__(cls, problem: Problem):
+        if "geometries" in cls.__dict__:  # the method class itself: build the geometry that fits the problem
+            cls = cls.geometries[0] if problem.spherical else cls.geometries[1]
+        return super().__new__(cls)
 
     def __init__(self, problem: Problem):
+        if self._temperature_error and problem.temperature <= 0.0:
+            raise ValueError(self._temperature_error)
         self.problem = problem
         self.zeta = problem.gamma_decay(0.0, 1.0, 0.0)
         self._chord = ChordJacobian()
+        self._fixed_scale = problem.act.gain_free
+        self.rules = problem.rules(self._replica_nodes())
+        self._out = np.empty(N_SUMS)
+
+    def _replica_nodes(self) -> int | None:
+        """Nodes of the replica field (None: the quadrature settings' default)."""
+        return None
+
+    def state_from_record(self, record: dict[str, float]) -> np.ndarray:
+        """The state of a stored point (a resumed curve's warm start)."""
+        return np.array([record[field] for field in self._state])
 
     def warm_start(self, x: np.ndarray) -> np.ndarray:
-        return nudge_off_symmetric(x, 0, self._gamma_slot if self.problem.spherical else None)
+        return nudge_off_symmetric(x, 0, self._gamma_slot)
 
     def _set_zeta(self, x: np.ndarray) -> None:
         """Self-consistent gamma decay (bn): zeta evaluated at the current state."""
@@ -38,3 +84,20 @@ class SaddlePointMethod:
 
         return newton_ascent_step(gradient, x[slots].copy(), self.stationarity(x, alpha, sums)[slots],
                                   chord=self._chord)
+
+    def observables(self, x: np.ndarray, alpha: float) -> dict[str, float]:
+        self._set_zeta(x)
+        s = self._sums(x)
+        overlap, q, gamma, beta, norm, scale, chi = self._order(x)
+        return {
+            "eps_gen": generalization_error(self.problem, self.rules, overlap, scale, beta),
+            "eps_train": float(s[self._train_slot]),
+            "R": float(overlap),
+            "q": float(q),
+            "L": float(norm),
+            "gamma": float(gamma),
+            "beta": float(beta),
+            "zeta": float(self.zeta),
+            "chi": float(chi),
+            "free_energy": float(self.free_energy(x, alpha, s)),
+        }

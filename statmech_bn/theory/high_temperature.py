@@ -21,35 +21,23 @@ import math
 
 import numpy as np
 
-from ..kernels.saddle import N_SUMS, loss_sums
+from ..kernels.saddle import loss_sums
 from .base import SaddlePointMethod
-from .problem import Problem, generalization_error
 
 
 class HighTemperatureSaddle(SaddlePointMethod):
-    """State: sphere [R, gamma, beta]; none [m, Q, beta]."""
+    """The high-temperature limit; ``HighTemperatureSaddle(problem)`` is a :class:`SphereHighTemperature` or a
+    :class:`FlatHighTemperature` by the normalizer's geometry."""
 
-    _gamma_slot = 1
     free_energy_definition = "beta f = f/T per input dimension (dimensionless, T -> infinity at fixed alpha/T)"
-
-    def __init__(self, problem: Problem):
-        if problem.temperature <= 0.0:
-            raise ValueError("the high-temperature limit needs T > 0 (it fixes alpha/T)")
-        super().__init__(problem)
-        self.rules = problem.rules()
-        self._out = np.empty(N_SUMS)
-        self._fixed_scale = problem.act.gain_free
+    _train_slot = 0
+    _temperature_error = "the high-temperature limit needs T > 0 (it fixes alpha/T)"
 
     def _sums(self, x):
         """Loss averages at state x (see :func:`statmech_bn.kernels.saddle.loss_sums`)."""
         r = self.rules
         p = self.problem
-        if p.spherical:
-            m, gamma, beta = x
-            v = 1.0 - m * m
-        else:
-            m, big_q, beta = x
-            gamma, v = 1.0, big_q - m * m
+        m, v, gamma, beta = self._fields(x)
         loss_sums(p.code, p.code, m, v, gamma, beta, p.noise, r.tau_x, r.tau_w, r.xi_x, r.xi_w,
                   r.inner_x, r.inner_w, self._out)
         return self._out.copy()
@@ -58,14 +46,74 @@ class HighTemperatureSaddle(SaddlePointMethod):
         r = 0.95 if learned else 0.2
         return np.array([r, 1.0, 0.0])
 
+    def update(self, x: np.ndarray, alpha: float) -> np.ndarray:
+        self._set_zeta(x)
+        s = self._sums(x)
+        new, slots = self._overlaps(x, alpha / self.problem.temperature, s)
+        if new is None:
+            return np.full(3, math.nan)
+        if slots.stop > slots.start:
+            new[slots] = self._newton_step(x, alpha, s, slots)
+        return new
+
+    def free_energy(self, x: np.ndarray, alpha: float, sums) -> float:
+        return -self.free_entropy(x, alpha, sums)
+
+
+class SphereHighTemperature(HighTemperatureSaddle):
+    """Scale-invariant normalizers; state [R, gamma, beta]."""
+
+    _state = ("R", "gamma", "beta")
+
+    def _fields(self, x):
+        m, gamma, beta = x
+        return m, 1.0 - m * m, gamma, beta
+
     def free_entropy(self, x: np.ndarray, alpha: float, sums=None) -> float:
-        """-beta f(x) = s - (alpha/T)(eps_t + zeta gamma^2) - wd Q/(2T)."""
+        """-beta f(x) = s - (alpha/T)(eps_t + zeta gamma^2)."""
+        load = alpha / self.problem.temperature
+        s = self._sums(x) if sums is None else sums
+        m, gamma, _ = x
+        return 0.5 * math.log(1.0 - m * m) - load * (s[0] + self.zeta * gamma**2)
+
+    def stationarity(self, x: np.ndarray, alpha: float, sums=None) -> np.ndarray:
+        """d(-beta f)/dx in closed form (e_b = e_aa/2 by the heat equation)."""
+        load = alpha / self.problem.temperature
+        s = self._sums(x) if sums is None else sums
+        m, gamma, _ = x
+        v = 1.0 - m * m
+        return np.array([
+            -m / v - load * (gamma * s[2] - 2.0 * m * gamma * gamma * s[4]),
+            -load * (m * s[2] + 2.0 * gamma * v * s[4] + 2.0 * self.zeta * gamma),
+            -load * s[5],
+        ])
+
+    def _overlaps(self, x, load, s):
+        m, gamma, _ = x
+        r_hat = -load * (gamma * s[2] - 2.0 * m * gamma * gamma * s[4])
+        new = np.array([2.0 * r_hat / (1.0 + math.sqrt(1.0 + 4.0 * r_hat * r_hat)), x[1], x[2]])
+        return new, (slice(0, 0) if self._fixed_scale else self._scale_slots)
+
+    def _order(self, x):
+        overlap, gamma, beta = x
+        return overlap, overlap * overlap, gamma, beta, math.nan, gamma, math.nan
+
+
+class FlatHighTemperature(HighTemperatureSaddle):
+    """``none``; state [m, Q, beta]."""
+
+    _state = ("m", "Q", "beta")
+
+
+    def _fields(self, x):
+        m, big_q, beta = x
+        return m, big_q - m * m, 1.0, beta
+
+    def free_entropy(self, x: np.ndarray, alpha: float, sums=None) -> float:
+        """-beta f(x) = s - (alpha/T) eps_t - wd Q/(2T)."""
         p = self.problem
         load = alpha / p.temperature
         s = self._sums(x) if sums is None else sums
-        if p.spherical:
-            m, gamma, _ = x
-            return 0.5 * math.log(1.0 - m * m) - load * (s[0] + self.zeta * gamma**2)
         m, big_q, _ = x
         return (0.5 * math.log(2.0 * math.pi * math.e * (big_q - m * m)) - load * s[0]
                 - 0.5 * p.weight_decay * big_q / p.temperature)
@@ -75,14 +123,6 @@ class HighTemperatureSaddle(SaddlePointMethod):
         p = self.problem
         load = alpha / p.temperature
         s = self._sums(x) if sums is None else sums
-        if p.spherical:
-            m, gamma, _ = x
-            v = 1.0 - m * m
-            return np.array([
-                -m / v - load * (gamma * s[2] - 2.0 * m * gamma * gamma * s[4]),
-                -load * (m * s[2] + 2.0 * gamma * v * s[4] + 2.0 * self.zeta * gamma),
-                -load * s[5],
-            ])
         m, big_q, _ = x
         v = big_q - m * m
         return np.array([
@@ -91,54 +131,24 @@ class HighTemperatureSaddle(SaddlePointMethod):
             -load * s[5],
         ])
 
-    def update(self, x: np.ndarray, alpha: float) -> np.ndarray:
+    def _overlaps(self, x, load, s):
         p = self.problem
-        self._set_zeta(x)
-        load = alpha / p.temperature
-        s = self._sums(x)
-        if p.spherical:
-            m, gamma, _ = x
-            r_hat = -load * (gamma * s[2] - 2.0 * m * gamma * gamma * s[4])
-            new = np.array([2.0 * r_hat / (1.0 + math.sqrt(1.0 + 4.0 * r_hat * r_hat)), x[1], x[2]])
-            scale_slots = slice(0, 0) if self._fixed_scale else slice(1, 3)
-        else:
-            m = x[0]
-            precision = 2.0 * load * s[4] + p.weight_decay / p.temperature
-            if not precision > 0.0:
-                return np.full(3, math.nan)
-            v = 1.0 / precision
-            m_new = -load * (s[2] - 2.0 * m * s[4]) * v
-            new = np.array([m_new, m_new * m_new + v, x[2]])
-            scale_slots = slice(2, 3)
-        if scale_slots.stop > scale_slots.start:
-            new[scale_slots] = self._newton_step(x, alpha, s, scale_slots)
-        return new
+        m = x[0]
+        precision = 2.0 * load * s[4] + p.weight_decay / p.temperature
+        if not precision > 0.0:
+            return None, None
+        v = 1.0 / precision
+        m_new = -load * (s[2] - 2.0 * m * s[4]) * v
+        return np.array([m_new, m_new * m_new + v, x[2]]), self._scale_slots
 
-    def observables(self, x: np.ndarray, alpha: float) -> dict[str, float]:
-        p = self.problem
-        self._set_zeta(x)
-        s = self._sums(x)
-        if p.spherical:
-            overlap, gamma, beta = x
-            norm, scale = math.nan, gamma
-        else:
-            m, big_q, beta = x
-            norm = math.sqrt(big_q)
-            overlap, gamma, scale = m / norm, math.nan, norm
-        return {
-            "eps_gen": generalization_error(p, self.rules, overlap, scale, beta),
-            "eps_train": float(s[0]),
-            "R": float(overlap),
-            "q": float(overlap * overlap),
-            "L": float(norm),
-            "gamma": float(gamma),
-            "beta": float(beta),
-            "zeta": float(self.zeta),
-            "chi": math.nan,
-            "free_energy": float(-self.free_entropy(x, alpha, s)),
-        }
+    def _order(self, x):
+        m, big_q, beta = x
+        norm = math.sqrt(big_q)
+        overlap = m / norm
+        return overlap, overlap * overlap, math.nan, beta, norm, norm, math.nan
 
     def state_from_record(self, record: dict[str, float]) -> np.ndarray:
-        if self.problem.spherical:
-            return np.array([record["R"], record["gamma"], record["beta"]])
         return np.array([record["R"] * record["L"], record["L"] ** 2, record["beta"]])
+
+
+HighTemperatureSaddle.geometries = (SphereHighTemperature, FlatHighTemperature)
