@@ -133,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
                                       "line per curve (points stored, converged, ranges).")
     info.add_argument("file", help="a file written by sweep, decompose or dynamics")
     info.add_argument("--json", action="store_true", help="print one JSON document instead")
+    plot = sub.add_parser("plot", help="the standard figure of a file (needs the analysis extra)",
+                          description="Draw the standard figure of a file: sweep eps_g(alpha), eps_t and R with "
+                                      "the simulations' error bars; decompose the BN - PN gap against M; dynamics "
+                                      "eps_g(t), eta_eff(t), the learning-rate scans and eta_max against M. "
+                                      "Non-converged points are left out (the legend says how many). Needs the "
+                                      "optional extra: pip install 'statmech_bn[analysis]'.")
+    plot.add_argument("file", help="a file written by sweep, decompose or dynamics")
+    plot.add_argument("-o", "--output", help="figure file: .png, .pdf or .svg (default: FILE with .png)")
     config = sub.add_parser("config", help="print the complete resolved config of a run, or a config table",
                             description="`config show COMMAND [CONFIG] [flags]` prints the complete resolved TOML, "
                                         "with comments, that reproduces the run those arguments would make; "
@@ -207,12 +215,13 @@ def _compute(args, console: Console) -> int:
     from .drivers.loop import run_plans
     from .drivers.plan import plan_json, plan_lines, stored_points
     from .drivers.summary import summarize, summary_json
-    from .store import SCHEMA_OF_COMMAND, CurveStore
+    from .records import COMMAND_FORMATS
+    from .store import CurveStore
 
     command = args.command
     config, text, base = _resolve(args, command)
     plans = _plans(command, config)
-    note, stored = stored_points(config.output, SCHEMA_OF_COMMAND[command].format_name, config.fingerprint,
+    note, stored = stored_points(config.output, COMMAND_FORMATS[command], config.fingerprint,
                                  args.force)
     if args.dry_run:
         if args.json:
@@ -231,7 +240,7 @@ def _compute(args, console: Console) -> int:
     command_line = shlex.join([sys.executable, "-m", "statmech_bn", *args.argv])
     started = time.monotonic()
     with CurveStore(config.output, fingerprint=config.fingerprint, config_text=text, resolved_config=config.resolved,
-                    command_line=command_line, schema=SCHEMA_OF_COMMAND[command], force=args.force) as store:
+                    command_line=command_line, format_name=COMMAND_FORMATS[command], force=args.force) as store:
         written = run_plans(plans, store, config.workers, progress, command)
     seconds = time.monotonic() - started
     if args.json:
@@ -258,6 +267,14 @@ def _info(args, console: Console) -> int:
     for line in lines:
         if not console.print(line):
             break
+    return 0
+
+
+def _plot(args, console: Console) -> int:
+    from .analysis.plot import plot
+
+    target = plot(args.file, args.output)
+    console.print(f"wrote {target}")
     return 0
 
 
@@ -292,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
             return _info(args, console)
         if args.command == "config":
             return _config(args, console)
+        if args.command == "plot":
+            return _plot(args, console)
         return _compute(args, console)
     except UserInputError as exc:
         print(f"statmech_bn: error: {exc}", file=sys.stderr)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import h5py
@@ -29,67 +28,12 @@ import numpy as np
 
 from ._version import __version__
 from .errors import UserInputError
+from .records import FORMATS, SEED_DIMENSION, Schema
 
-FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Schema:
-    """What one kind of file holds: its format name and its per-point fields with their dtypes."""
-
-    format_name: str
-    fields: dict
-    per_seed: tuple[str, ...] = ()
-    """Fields with one value per seed: 2-D datasets (points, seeds)."""
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(self.fields)
-
-
-SWEEP_SCHEMA = Schema("statmech_bn.sweep", {
-    **{name: np.float64 for name in ("alpha", "eps_gen", "eps_train", "R", "q", "L", "gamma", "beta", "chi",
-                                     "zeta", "free_energy", "residual")},
-    "iterations": np.int64, "branch": np.int64, "converged": np.bool_,
-})
-DECOMPOSE_SCHEMA = Schema("statmech_bn.decompose", {
-    "batch_size": np.int64,
-    **{name: np.float64 for name in ("zeta", "zeta_gamma2", "first_order", "analytic_gap", "mc_gap",
-                                     "mc_gap_sem", "ratio_to_analytic", "ratio_to_zeta_gamma2")},
-    "n_batches": np.int64, "seed": np.int64,
-})
-SIMULATION_SCHEMA = Schema("statmech_bn.sweep", {
-    **{name: np.float64 for name in ("alpha", "eps_gen", "eps_gen_sem", "eps_gen_seeds", "eps_train", "R", "L",
-                                     "gamma", "beta", "steps", "grad_norm", "acceptance_rate", "rhat")},
-    "converged": np.bool_, "seeds": np.int64,
-}, per_seed=("eps_gen_seeds", "seeds"))
-"""Simulation curves live in sweep files beside theory curves (curve attribute ``kind``)."""
-DYNAMICS_ODE_SCHEMA = Schema("statmech_bn.dynamics", {
-    **{name: np.float64 for name in ("t", "R", "L", "gamma", "beta", "eps_gen", "eta_eff")}, "converged": np.bool_,
-})
-DYNAMICS_SIM_SCHEMA = Schema("statmech_bn.dynamics", {
-    **{name: np.float64 for name in ("t", "R", "R_sem", "L", "gamma", "beta", "eps_gen", "eps_gen_sem", "eta_eff",
-                                     "eps_gen_seeds", "R_seeds")}, "converged": np.bool_,
-}, per_seed=("eps_gen_seeds", "R_seeds"))
-DYNAMICS_THRESHOLD_SCHEMA = Schema("statmech_bn.dynamics", {
-    "batch_size": np.int64, "threshold_stability": np.float64, "threshold_stability_sem": np.float64,
-    "threshold_integration": np.float64, "limit_kind": np.int64, "seed": np.int64,
-})
-DYNAMICS_SCAN_SCHEMA = Schema("statmech_bn.dynamics", {
-    **{name: np.float64 for name in ("learning_rate", "t_target", "eta_eff_at_target", "eta_eff_final",
-                                     "eps_gen_final", "norm_final", "reference_eps_gen")}, "reached": np.bool_,
-})
-DYNAMICS_STATIONARY_SCHEMA = Schema("statmech_bn.dynamics", {
-    **{name: np.float64 for name in ("learning_rate", "eta_eff", "eta_eff_sem", "R", "R_sem", "gamma", "gamma_sem",
-                                     "beta", "beta_sem", "eps_gen", "eps_gen_sem", "abscissa", "residual")},
-    "converged": np.bool_,
-})
-"""Trajectories (one point per output time), maximal learning rates (one point per batch size), learning-rate
-scans and stationary branches (one point per eta)."""
-SCHEMAS = {schema.format_name: schema for schema in (SWEEP_SCHEMA, DECOMPOSE_SCHEMA, DYNAMICS_ODE_SCHEMA)}
-SCHEMA_OF_COMMAND = {"sweep": SWEEP_SCHEMA, "decompose": DECOMPOSE_SCHEMA, "dynamics": DYNAMICS_ODE_SCHEMA}
-"""The file-level schema (format name) each command writes."""
-FIELDS = SWEEP_SCHEMA.names
+FORMAT_VERSION = 2
+"""Written by this version: netCDF-compatible curves (dimension scales, long_name, units, description)."""
+READABLE_VERSIONS = (1, 2)
+"""Read by ``info``, ``load`` and ``plot``: version 1 (no dimension scales; definitions as curve attributes) too."""
 
 
 ROOT_ATTRIBUTES = ("format", "format_version", "package_version", "config", "resolved_config", "config_fingerprint",
@@ -105,13 +49,13 @@ class CurveStore:
     """Writer of one file of curves; use as a context manager (holds the writer lock while open)."""
 
     def __init__(self, path: str, *, fingerprint: str, config_text: str, resolved_config: dict,
-                 command_line: str, schema: Schema = SWEEP_SCHEMA, force: bool = False):
+                 command_line: str, format_name: str, force: bool = False):
         self.path = path
         self.force = force
         self.fingerprint = fingerprint
-        self.schema = schema
+        self.format_name = format_name
         self._root_attrs = {
-            "format": schema.format_name,
+            "format": format_name,
             "format_version": FORMAT_VERSION,
             "package_version": __version__,
             "config": config_text,
@@ -192,19 +136,21 @@ class CurveStore:
         os.replace(tmp, self.path)
 
     def _check_existing(self) -> None:
-        if existing_file_problem(self.path, self.schema.format_name, self.fingerprint, self.force):
+        if existing_file_problem(self.path, self.format_name, self.fingerprint, self.force):
             self._create()
 
     # -- curves -----------------------------------------------------------------------------------
-    def prepare_curve(self, name: str, attributes: dict, n_alpha: int, schema: Schema | None = None,
-                      n_seeds: int = 0) -> tuple[int, dict | None]:
+    def prepare_curve(self, name: str, attributes: dict, n_planned: int, schema: Schema, n_seeds: int = 0,
+                      descriptions: dict | None = None) -> tuple[int, dict | None]:
         """Create the curve group if needed; return (points already stored, last converged point).
 
-        ``schema`` (default: the file's) sets the curve's datasets; its per-seed fields are (points, n_seeds).
-        A finished or consistent curve is only read; the file is written when the group is new or when
-        a point that was being written at a kill has to be dropped.
+        ``schema`` sets the curve's variables: each a dataset along the point axis (an HDF5 dimension scale,
+        extendable), its per-seed fields 2-D along (axis, ``seed``), each with ``long_name``, ``units`` and
+        ``description`` (``descriptions`` replaces the schema's for this curve). A finished or consistent curve is
+        only read; the file is written when the group is new or when a point that was being written at a kill has
+        to be dropped.
         """
-        schema = schema or self.schema
+        expected = set(schema.names) | ({SEED_DIMENSION} if schema.per_seed else set())
         with self._open("r") as f:
             group = f["curves"].get(name)
             if group is not None:
@@ -213,7 +159,7 @@ class CurveStore:
                     raise UserInputError(f"store: curve {name} in {self.path} has different attributes; "
                                          "refusing to mix results")
                 n = int(group.attrs["n_points"])
-                if set(group) != set(schema.names):
+                if set(group) != expected:
                     raise UserInputError(f"store: curve {name} in {self.path} has other datasets than expected; "
                                          "refusing to mix results")
                 ragged = any(group[field].shape[0] != n for field in schema.names)
@@ -224,18 +170,8 @@ class CurveStore:
                     last = {field: group[field][i].item() for field in schema.names if field not in schema.per_seed}
         if group is None:
             with self._open("r+") as f:
-                group = f["curves"].create_group(name)
-                for key, value in attributes.items():
-                    group.attrs[key] = value
-                group.attrs["n_points"] = 0
-                group.attrs["n_alpha"] = n_alpha
-                group.attrs["complete"] = False
-                for field, dtype in schema.fields.items():
-                    if field in schema.per_seed:
-                        group.create_dataset(field, shape=(0, n_seeds), maxshape=(None, n_seeds), dtype=dtype,
-                                             chunks=(64, n_seeds))
-                    else:
-                        group.create_dataset(field, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(64,))
+                self._create_curve(f["curves"].create_group(name), attributes, n_planned, schema, n_seeds,
+                                   descriptions or {})
             return 0, None
         if ragged:  # drop the point that was being written when a run was killed
             with self._open("r+") as f:
@@ -243,16 +179,59 @@ class CurveStore:
                     f["curves"][name][field].resize(n, axis=0)
         return n, last
 
+    @staticmethod
+    def _create_curve(group, attributes: dict, n_planned: int, schema: Schema, n_seeds: int,
+                      descriptions: dict) -> None:
+        for key, value in attributes.items():
+            group.attrs[key] = value
+        group.attrs["kind"] = schema.kind
+        group.attrs["n_points"] = 0
+        group.attrs["n_planned"] = n_planned
+        group.attrs["complete"] = False
+        datasets = {}
+        for field, spec in schema.fields.items():
+            shape, maxshape, chunks = ((0, n_seeds), (None, n_seeds), (64, n_seeds)) if field in schema.per_seed \
+                else ((0,), (None,), (64,))
+            datasets[field] = group.create_dataset(field, shape=shape, maxshape=maxshape, dtype=spec.dtype,
+                                                   chunks=chunks)
+            datasets[field].attrs["long_name"] = spec.long_name
+            datasets[field].attrs["units"] = spec.units
+            description = descriptions.get(field, spec.description)
+            if description:
+                datasets[field].attrs["description"] = description
+        axis = datasets[schema.axis]
+        axis.make_scale(schema.axis)
+        seed = None
+        if schema.per_seed:
+            seed = group.create_dataset(SEED_DIMENSION, data=np.arange(n_seeds, dtype=np.int64))
+            seed.attrs["long_name"] = "seed index"
+            seed.attrs["units"] = "1"
+            seed.make_scale(SEED_DIMENSION)
+        for field, dataset in datasets.items():
+            if field != schema.axis:
+                dataset.dims[0].attach_scale(axis)
+            if field in schema.per_seed:
+                dataset.dims[1].attach_scale(seed)
+
     def append(self, name: str, record: dict) -> None:
-        """Append one point (a dict with every dataset of the curve) to a curve."""
+        """Append one point (a dict with every field of the curve) to a curve."""
         with self._open("r+") as f:
             group = f["curves"][name]
             n = int(group.attrs["n_points"])
-            for field, dset in group.items():
-                dset.resize(n + 1, axis=0)
-                dset[n] = record[field]
+            fields = [k for k in group if not (k == SEED_DIMENSION and k not in record)]
+            if set(fields) != set(record):
+                raise KeyError(f"curve {name}: the record's fields {sorted(record)} are not its datasets {fields}")
+            for field in fields:
+                dataset = group[field]
+                dataset.resize(n + 1, axis=0)
+                dataset[n] = record[field]
             group.attrs["n_points"] = n + 1
-            group.attrs["complete"] = n + 1 == int(group.attrs["n_alpha"])
+            group.attrs["complete"] = n + 1 == planned(group.attrs)
+
+
+def planned(attrs) -> int:
+    """Points planned for a curve (``n_planned``; ``n_alpha`` in format version 1)."""
+    return int(attrs["n_planned"] if "n_planned" in attrs else attrs["n_alpha"])
 
 
 def _differs(stored, wanted) -> bool:
@@ -296,29 +275,49 @@ def read_root_attributes(path: str, check_version: bool = True) -> dict:
             has_curves = isinstance(f.get("curves"), h5py.Group)
     except OSError:
         raise UserInputError(f"store: {path} is not a readable HDF5 file") from None
-    if attrs.get("format") not in SCHEMAS or not has_curves:
+    if attrs.get("format") not in FORMATS or not has_curves:
         raise UserInputError(f"store: {path} is not a statmech_bn file")
     missing = [k for k in ROOT_ATTRIBUTES if k not in attrs]
     if missing:
         raise UserInputError(f"store: {path} is damaged (root attribute {missing[0]!r} missing)")
-    if check_version and attrs.get("format_version") != FORMAT_VERSION:
+    if check_version and attrs.get("format_version") not in READABLE_VERSIONS:
         raise UserInputError(f"store: {path} has format version {attrs.get('format_version')}, "
-                             f"this statmech_bn reads {FORMAT_VERSION}")
+                             f"this statmech_bn reads {', '.join(map(str, READABLE_VERSIONS))}")
     return attrs
 
 
 def read_curves(path: str) -> dict[str, dict]:
-    """Every curve as {name: {"attrs": {...}, field: array (first n_points entries)}}."""
+    """Every curve as {name: {"attrs": {...}, field: array (first n_points entries)}}, any readable format version.
+
+    The per-seed dimension's coordinate (``seed``: 0, 1, ...) is not a field and is left out; ``attrs`` always has
+    ``n_planned`` and ``kind`` (format version 1 stored ``n_alpha`` and no kind for decompose curves).
+    """
     read_root_attributes(path)
     out = {}
     try:
         with h5py.File(path, "r", locking=False) as f:
             for name, group in f["curves"].items():
                 n = int(group.attrs["n_points"])
-                entry = {"attrs": dict(group.attrs)}
+                entry = {"attrs": {k: (v.decode() if isinstance(v, bytes) else v) for k, v in group.attrs.items()}}
+                entry["attrs"]["n_planned"] = planned(group.attrs)
+                entry["attrs"].setdefault("kind", "decompose")
+                per_seed = SEED_DIMENSION in group and group[SEED_DIMENSION].ndim == 1 and any(
+                    group[k].ndim == 2 for k in group)
                 for field in group:
+                    if per_seed and field == SEED_DIMENSION:
+                        continue
                     entry[field] = group[field][:n]
                 out[name] = entry
     except (KeyError, OSError, TypeError, ValueError) as exc:
         raise UserInputError(f"store: {path} is damaged ({type(exc).__name__}: {exc})") from None
+    return out
+
+
+def field_metadata(path: str) -> dict[str, dict[str, dict]]:
+    """{curve: {field: its attributes (long_name, units, description)}} of a file (empty dicts in version 1)."""
+    out = {}
+    with h5py.File(path, "r", locking=False) as f:
+        for name, group in f["curves"].items():
+            out[name] = {field: {k: (v.decode() if isinstance(v, bytes) else v) for k, v in group[field].attrs.items()
+                                 if k in ("long_name", "units", "description")} for field in group}
     return out

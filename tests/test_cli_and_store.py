@@ -15,7 +15,10 @@ import pytest
 from statmech_bn import __version__
 from statmech_bn.cli import main
 from statmech_bn.config import build_config, parse_toml
-from statmech_bn.store import FIELDS, SIMULATION_SCHEMA, CurveStore, read_curves
+from statmech_bn.records import SIMULATION_SCHEMA, SWEEP, THEORY_SCHEMA
+from statmech_bn.store import CurveStore, read_curves
+
+FIELDS = THEORY_SCHEMA.names
 
 QUICK = """
 output = "quick.h5"
@@ -55,7 +58,7 @@ def test_sweep_writes_the_documented_layout_and_provenance(tmp_path, quick_confi
     config = build_config(parse_toml(QUICK, "test"))
     with h5py.File(tmp_path / "quick.h5", "r") as f:
         attrs = dict(f.attrs)
-        assert attrs["format"] == "statmech_bn.sweep" and attrs["format_version"] == 1
+        assert attrs["format"] == "statmech_bn.sweep" and attrs["format_version"] == 2
         assert attrs["package_version"] == __version__
         assert attrs["config"] == QUICK
         assert json.loads(attrs["resolved_config"]) == json.loads(json.dumps(config.resolved))
@@ -154,7 +157,7 @@ def test_concurrent_writer_is_refused(tmp_path, quick_config, capsys):
     config = build_config(parse_toml(QUICK, "test"))
     path = str(tmp_path / "quick.h5")
     with CurveStore(path, fingerprint=config.fingerprint, config_text=QUICK, resolved_config=config.resolved,
-                    command_line="test"):
+                    command_line="test", format_name=SWEEP):
         assert run_cli([str(quick_config), "--no-progress"], tmp_path) == 2
         assert "being written by another run" in one_error_line(capsys)
     assert run_cli([str(quick_config), "--no-progress"], tmp_path) == 0
@@ -229,7 +232,7 @@ def test_simulation_curves_share_the_file_with_their_theory(tmp_path):
         np.testing.assert_allclose(curve["eps_gen_sem"], sem, rtol=1e-12)
         attrs = curve["attrs"]
         assert attrs["simulation_size"] == 40 and attrs["simulation_seeds"] == 3 and attrs["batch_size"] == 8
-        assert "learning_rate_definition" in attrs and attrs["simulation_learning_rate"] == 0.5
+        assert "simulation_learning_rate_definition" in attrs and attrs["simulation_learning_rate"] == 0.5
     # the stored seeds reproduce a point bit for bit
     from statmech_bn.config import build_config, parse_toml
     from statmech_bn.simulate import SIMULATION_TABLE, point_seeds

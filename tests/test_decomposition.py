@@ -5,7 +5,8 @@ import pytest
 from tolerances import MONTE_CARLO_SIGMAS
 
 from statmech_bn.cli import main
-from statmech_bn.store import DECOMPOSE_SCHEMA, read_curves
+from statmech_bn.records import DECOMPOSE_SCHEMA
+from statmech_bn.store import read_curves
 from statmech_bn.theory import METHOD_TABLE, Problem, SolverSettings, solve_curve
 from statmech_bn.theory.decomposition import INPUT_LAWS, expansion, monte_carlo_gap
 
@@ -93,7 +94,7 @@ def test_self_consistent_bn_equals_pn_gd_at_its_own_zeta(method):
     points = list(solve_curve(METHOD_TABLE[method](bn), np.array([2.0, 4.0]), solver))
     for p in points:
         assert p.converged
-        zeta = p.observables["zeta"]
+        zeta = p.observables["zeta_in_force"]
         s = p.state
         gamma_slot = 1 if method == "high_temperature" else 2
         assert zeta == pytest.approx(expansion("relu", "gaussian", s[0], s[gamma_slot], s[gamma_slot + 1], 16).zeta,
@@ -108,7 +109,8 @@ def test_bn_regularization_weakens_with_batch_size():
     zetas = []
     for m in (4, 16, 64):
         p = Problem("relu", "bn", "gibbs", temperature=0.5, noise=0.5, batch_size=m)
-        zetas.append(list(solve_curve(METHOD_TABLE["gibbs"](p), np.array([3.0]), solver))[0].observables["zeta"])
+        point = list(solve_curve(METHOD_TABLE["gibbs"](p), np.array([3.0]), solver))[0]
+        zetas.append(point.observables["zeta_in_force"])
     assert zetas[0] > zetas[1] > zetas[2] > 0
 
 

@@ -292,7 +292,7 @@ def test_a_locked_output_is_refused_and_the_lock_is_not_ours_to_remove(tmp_path,
 
     config = BUILDERS["sweep"](parse_toml(showcase_text("sweep"), "showcase"), {"output": "out.h5"})
     with CurveStore(str(tmp_path / "out.h5"), fingerprint=config.fingerprint, config_text="", resolved_config={},
-                    command_line="test") as store:
+                    command_line="test", format_name="statmech_bn.sweep") as store:
         assert run(["sweep", "-o", "out.h5"], tmp_path) == 2
         assert "being written by another run" in capsys.readouterr().err
         assert os.path.exists(store.lock_path)
@@ -555,7 +555,7 @@ def test_a_dynamics_curve_gives_the_same_numbers_alone_and_inside_a_grid(tmp_pat
         alone = _curve_where(tmp_path / "alone.h5", kind="trajectory", method=method)
         inside = _curve_where(tmp_path / "grid.h5", kind="trajectory", method=method, normalizer="bn",
                               learning_rate=0.5)
-        assert alone["attrs"]["seed"] == inside["attrs"]["seed"]
+        assert alone["attrs"]["curve_seed"] == inside["attrs"]["curve_seed"]
         for field in ("R", "gamma", "eps_gen"):
             np.testing.assert_array_equal(alone[field], inside[field])
 

@@ -46,6 +46,19 @@ class PhysicsKeyed:
         return physics_key(**self.attributes())
 
 
+def distinguishing_names(bases: list[str], parameters: list[dict], order: tuple[str, ...]) -> list[str]:
+    """Curve names that say what tells the curves of a file apart: each base name followed by ``-<key><value>``
+    for every key of ``order`` whose values differ between the curves it acts on (a key a curve lacks does not act
+    on it)."""
+    varying = [key for key in order if len({repr(p[key]) for p in parameters if key in p}) > 1]
+    return [base + "".join(f"-{key}{_short(p[key])}" for key in varying if key in p)
+            for base, p in zip(bases, parameters, strict=True)]
+
+
+def _short(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def output_key(default: str) -> Key:
     return Key("output", str, default, "HDF5 file written, or resumed when it holds finished points", flag="--output",
                physics=False)

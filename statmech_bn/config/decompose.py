@@ -113,8 +113,11 @@ def build_decompose_config(raw: dict, overrides: dict | None = None) -> Decompos
     memory = min(workers, count * len(sizes)) * 3 * 8.0 * max(CHUNK_SAMPLES, max(sizes)) / 1e9
     check_limit(f"the estimated memory of the Monte-Carlo chunks at M = {max(sizes)}", memory, resolved,
                 "max_memory_gb", " GB")
-    curves = tuple(DecomposeCurve(f"{i:03d}-{a}-{law}", a, law, r, g, b, n)
-                   for i, (a, law, r, g, b, n) in enumerate(itertools.product(*axes)))
+    settings = list(itertools.product(*axes))
+    names = common.distinguishing_names([f"{i:03d}-{a}-{law}" for i, (a, law, *_) in enumerate(settings)],
+                                        [{"R": r, "gamma": g, "beta": b, "noise": n} for _, _, r, g, b, n in settings],
+                                        ("R", "gamma", "beta", "noise"))
+    curves = tuple(DecomposeCurve(name, *setting) for name, setting in zip(names, settings, strict=True))
     if not curves:
         raise UserInputError("config: the decompose grid is empty")
     return DecomposeConfig(resolved, resolved["output"], workers, sizes, samples, get(resolved, "batch.seed"),

@@ -172,7 +172,7 @@ def build_dynamics_config(raw: dict, overrides: dict | None = None) -> DynamicsC
         memory = min(workers, simulated) * (SIM_MEMORY_VECTORS * 8.0 * size * max(sizes) + 8e6) / 1e9
         check_limit(f"the estimated memory of the simulations at N = {size}", memory, resolved, "max_memory_gb",
                     " GB")
-    curves = tuple(
+    curves = [
         DynamicsCurve(f"{i:03d}-{k[0]}-{k[1]}-M{k[4]}-eta{k[3]:g}-{k[2]}", k[2],
                       DynamicsProblem(k[0], k[1], k[3], batch_size=k[4], zeta=k[5],
                                       weight_decay=k[6], noise=k[7], initial_overlap=initial["overlap"],
@@ -180,7 +180,11 @@ def build_dynamics_config(raw: dict, overrides: dict | None = None) -> DynamicsC
                                       initial_beta=initial["beta"]))
         for i, k in enumerate(dict.fromkeys(
             (a, n, m, r, s, z if NORMALIZERS[n].penalty is Penalty.GAMMA_DECAY else 0.0, d, x)
-            for a, n, m, r, s, z, d, x in itertools.product(*axes))))
+            for a, n, m, r, s, z, d, x in itertools.product(*axes)))]
+    parameters = [{**({"zeta": c.problem.penalty} if c.problem.penalty else {}), "wd": c.problem.weight_decay,
+                   "noise": c.problem.noise} for c in curves]
+    names = common.distinguishing_names([c.name for c in curves], parameters, ("zeta", "wd", "noise"))
+    curves = tuple(DynamicsCurve(name, c.method, c.problem) for name, c in zip(names, curves, strict=True))
     eta_scan = tuple(sorted(set(table["eta_scan"])))
     scan_zeta = min((z for z in zetas if z > 0.0), default=0.0)
     thresholds, scans, stationary = (), (), ()

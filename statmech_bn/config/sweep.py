@@ -148,6 +148,8 @@ SCHEMA = Schema(
     model_sections=("model", "alpha"),
 )
 
+NAMED_PARAMETERS = ("T", "zeta", "wd", "noise", "M")
+"""Parameters that enter a curve's name when they differ between the curves of a file (in this order)."""
 ALPHA_RANGE = ("alpha.start", "alpha.stop", "alpha.num", "alpha.spacing")
 GRID_SCAN_LIMIT = 1_000_000
 """Largest product of the [model] list lengths that is expanded (combinations are deduplicated one by one)."""
@@ -167,6 +169,21 @@ class CurveSpec(PhysicsKeyed):
     @property
     def is_simulation(self) -> bool:
         return self.problem.method in SIMULATION_METHODS
+
+    def parameters(self) -> dict:
+        """The physics of the curve as the plan and its name show it: only the parameters that act on it."""
+        p = self.problem
+        out = {"activation": p.activation, "normalizer": p.normalizer, "method": p.method}
+        if p.method in SAMPLING_METHODS:
+            out["T"] = p.temperature
+        if p.norm.penalty is Penalty.GAMMA_DECAY:
+            out["zeta"] = p.zeta
+        if p.norm.penalty is Penalty.WEIGHT_DECAY:
+            out["wd"] = p.weight_decay
+        out["noise"] = p.noise
+        if p.batch_size:
+            out["M"] = p.batch_size
+        return out
 
     def attributes(self) -> dict:
         p = self.problem
@@ -277,12 +294,12 @@ def _curves(resolved: dict, quadrature: QuadratureSettings, alphas: np.ndarray,
             hint = f" (the real {', '.join(batch_trained)} student is simulated by sim_sgd)" if batch_trained else ""
             raise UserInputError(f"config: method {method!r} covers normalizers {covered}, none of which was asked "
                                  f"for{hint}")
-    return tuple(
-        CurveSpec(f"{i:03d}-{k[0]}-{k[1]}{k[7] if NORMALIZERS[k[1]].batch_statistics else ''}-{k[2]}",
-                  Problem(k[0], k[1], k[2], temperature=k[3], zeta=k[4], weight_decay=k[5], noise=k[6],
-                          batch_size=k[7], quadrature=quadrature))
-        for i, k in enumerate(seen)
-    )
+    specs = [CurveSpec(f"{i:03d}-{k[0]}-{k[1]}-{k[2]}",
+                       Problem(k[0], k[1], k[2], temperature=k[3], zeta=k[4], weight_decay=k[5], noise=k[6],
+                               batch_size=k[7], quadrature=quadrature))
+             for i, k in enumerate(seen)]
+    names = common.distinguishing_names([s.name for s in specs], [s.parameters() for s in specs], NAMED_PARAMETERS)
+    return tuple(CurveSpec(name, spec.problem) for name, spec in zip(names, specs, strict=True))
 
 
 def _check_pairs(acts, norms, methods, zetas, decays, batches) -> None:

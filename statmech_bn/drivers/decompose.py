@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config.decompose import DecomposeConfig, DecomposeCurve
+from ..records import DECOMPOSE_SCHEMA
 from ..seeds import derive_seed
-from ..store import DECOMPOSE_SCHEMA
 from ..theory.decomposition import expansion, monte_carlo_gap
 from . import costs
 from .loop import CurvePlan

@@ -26,24 +26,18 @@ from ..dynamics.problem import DynamicsProblem
 from ..dynamics.reduced import simulate_reduced
 from ..dynamics.simulation import simulate_online
 from ..dynamics.stability import INTEGRATION_DEFINITION, LimitKind, maximal_rate, stationary_branch
+from ..records import (
+    SCAN_SCHEMA,
+    SIMULATED_TRAJECTORY_SCHEMA,
+    STATIONARY_SCHEMA,
+    THRESHOLD_SCHEMA,
+    TRAJECTORY_SCHEMA,
+)
 from ..seeds import derive_seed, physics_key
 from ..statistics import mean_and_sem
-from ..store import (
-    DYNAMICS_ODE_SCHEMA,
-    DYNAMICS_SCAN_SCHEMA,
-    DYNAMICS_SIM_SCHEMA,
-    DYNAMICS_STATIONARY_SCHEMA,
-    DYNAMICS_THRESHOLD_SCHEMA,
-)
 from . import costs
 from .loop import CurvePlan
 
-DEFINITIONS = {
-    "time_definition": "t = SGD steps / N; learning rate eta for w, eta/N for gamma and beta, weight decay "
-                       "w <- w (1 - eta wd/N) per step",
-    "eta_eff_definition": "eta gamma / L^2 for the normalized students (pn, wn, pn_gd, bn), eta for none",
-    "eps_gen_definition": "E[(g(u) - g(gamma lambda + beta))^2]/2 deployed with population statistics, noise excluded",
-}
 SIMULATORS = {"sim": simulate_online, "reduced": simulate_reduced}
 BRANCH_SEEDS = 4
 """Independent Monte-Carlo batch sets of bn's drift over which a stationary branch or a maximal rate is averaged (its
@@ -64,15 +58,17 @@ STATIONARY_DEFINITION = (
     "part of the Jacobian's eigenvalues (negative: linearly stable); *_sem: Monte-Carlo error over the drift_seeds "
     "(bn), 0 for quadrature")
 THRESHOLD_DEFINITION = (
-    "largest eta (none) or eta_eff = eta gamma*/L^2 at L = 1 (normalized students) of the noise-free ODE without "
+    "the largest eta (none) or eta_eff = eta gamma*/L^2 at L = 1 (normalized students) of the noise-free ODE without "
     "weight decay. Students that can reach the teacher (limit_kind 0: none, pn, wn, pn_gd at zeta = 0): the teacher "
     "state stays linearly stable. pn_gd (zeta > 0) and bn: the stationary state continued from eta_eff -> 0 exists "
     "and is linearly stable (1: it loses stability there; 2: the branch ends; 3: no limit below eta_eff = 16 M, "
     "stored as inf). threshold_stability: by the sign of the Jacobian's spectral abscissa, bisected to the relative "
     "tolerance rtol (bn: with the first drift seed, threshold_stability_sem the standard error over the drift seeds, "
     "NaN when they disagree on whether a limit exists; at M <= 5 bn's Monte-Carlo noise term has infinite variance: "
-    "values biased high, branch ends can be spurious). The drift seeds of a point are derived from its seed. "
-    "threshold_integration: " + INTEGRATION_DEFINITION)
+    "values biased high, branch ends can be spurious). The drift seeds of a point are derived from its seed.")
+LIMIT_KIND_DESCRIPTION = ", ".join(f"{int(k)}: {k.name.lower().replace('_', ' ')}" for k in LimitKind) + (
+    " (0: the teacher state loses stability; 1: the stationary branch does; 2: the branch ends; 3: no limit below "
+    "eta_eff = 16 M, stored as inf; 4: no branch could be started)")
 
 
 def curve_seed(master: int, key: str) -> int:
@@ -248,15 +244,15 @@ def threshold_seed(master: int, activation: str, normalizer: str, zeta: float, b
 def _trajectory_plan(config: DynamicsConfig, curve: DynamicsCurve) -> CurvePlan:
     p = curve.problem
     seed = curve_seed(config.seed, curve.key)
-    attrs = {**curve.attributes(), **DEFINITIONS, "seed": seed}
+    attrs = {**curve.attributes(), "curve_seed": seed}
     t_max = float(config.times[-1])
     if curve.method in SIMULATED:
         seeds = tuple(sub_seeds(seed, config.seeds))
         attrs.update({"simulation_size": config.size, "simulation_seeds": np.array(seeds, dtype=np.int64)})
-        schema, n_seeds = DYNAMICS_SIM_SCHEMA, config.seeds
+        schema, n_seeds = SIMULATED_TRAJECTORY_SCHEMA, config.seeds
         cost = costs.simulated_trajectory(curve.method, t_max, config.size, config.seeds, p.batch_size)
     else:
-        seeds, schema, n_seeds = (), DYNAMICS_ODE_SCHEMA, 0
+        seeds, schema, n_seeds = (), TRAJECTORY_SCHEMA, 0
         cost = costs.ode_trajectory(p.normalizer, t_max, p.batch_size)
     parameters = {"activation": p.activation, "normalizer": p.normalizer, "method": curve.method,
                   "eta": p.learning_rate, "M": p.batch_size}
@@ -286,10 +282,8 @@ def plans(config: DynamicsConfig) -> list[CurvePlan]:
     for act, norm, sizes in config.thresholds:
         name = f"thresholds-{act}-{norm}"
         base = DynamicsProblem(act, norm, 1.0, zeta=config.scan_zeta)
-        attrs = {"kind": "thresholds", "activation": act, "normalizer": norm, "zeta": base.penalty,
-                 "quantity": "eta_eff" if base.spherical else "eta", "rtol": config.rtol, "horizon": config.horizon,
-                 "limit_kind_codes": ", ".join(f"{int(k)} {k.name.lower().replace('_', ' ')}" for k in LimitKind),
-                 "definition": THRESHOLD_DEFINITION}
+        attrs = {"activation": act, "normalizer": norm, "zeta": base.penalty,
+                 "quantity": "eta_eff" if base.spherical else "eta", "rtol": config.rtol, "horizon": config.horizon}
 
         def tasks(start, last, name=name, base=base, sizes=sizes):
             return [ThresholdTask(name, i, dataclasses.replace(base, batch_size=m),
@@ -298,39 +292,42 @@ def plans(config: DynamicsConfig) -> list[CurvePlan]:
                     for i, m in enumerate(sizes) if i >= start]
 
         out.append(CurvePlan(name, "thresholds", _table_parameters(base, ",".join(map(str, sizes))), attrs,
-                             DYNAMICS_THRESHOLD_SCHEMA, len(sizes), tasks, costs.table_point("thresholds", norm),
+                             THRESHOLD_SCHEMA, len(sizes), tasks, costs.table_point("thresholds", norm),
+                             descriptions={"threshold_stability": THRESHOLD_DEFINITION,
+                                           "threshold_integration": INTEGRATION_DEFINITION,
+                                           "limit_kind": LIMIT_KIND_DESCRIPTION},
                              sequential=False))
     for act, norm, m in config.scans:
         name = f"eta-scan-{act}-{norm}-M{m}"
         problem = DynamicsProblem(act, norm, 1.0, batch_size=m, zeta=config.scan_zeta,
                                   initial_overlap=initial["overlap"], initial_norm=initial["norm"],
                                   initial_gamma=initial["gamma"], initial_beta=initial["beta"])
-        attrs = {"kind": "eta_scan", "activation": act, "normalizer": norm, "batch_size": m,
-                 "zeta": problem.penalty, "target": config.target, "t_max": config.scan_t_max, "noise": 0.0,
-                 "definition": SCAN_DEFINITION, "reference_eps_gen_definition": REFERENCE_DEFINITION}
+        attrs = {"activation": act, "normalizer": norm, "batch_size": m, "zeta": problem.penalty,
+                 "target": config.target, "t_max": config.scan_t_max, "noise": 0.0}
 
         def tasks(start, last, name=name, problem=problem):
             return [ScanTask(name, problem, config.eta_scan, start, config.target, config.scan_t_max)]
 
-        out.append(CurvePlan(name, "eta_scan", _table_parameters(problem, m), attrs, DYNAMICS_SCAN_SCHEMA,
-                             len(config.eta_scan), tasks, costs.table_point("eta_scan", norm)))
+        out.append(CurvePlan(name, "eta_scan", _table_parameters(problem, m), attrs, SCAN_SCHEMA,
+                             len(config.eta_scan), tasks, costs.table_point("eta_scan", norm),
+                             descriptions={"t_target": SCAN_DEFINITION, "reference_eps_gen": REFERENCE_DEFINITION}))
     for act, norm, m in config.stationary:
         name = f"stationary-{act}-{norm}-M{m}"
         problem = DynamicsProblem(act, norm, 1.0, batch_size=m, zeta=config.scan_zeta)
         seed = derive_seed(config.seed, physics_key(kind="stationary", activation=act, normalizer=norm,
                                                     zeta=problem.penalty, batch_size=m))
         seeds = tuple(sub_seeds(seed, BRANCH_SEEDS if problem.norm.batch_statistics else 1))
-        attrs = {"kind": "stationary", "activation": act, "normalizer": norm, "batch_size": m,
-                 "zeta": problem.penalty, "noise": 0.0, "seed": seed, "drift_seeds": np.array(seeds, dtype=np.int64),
-                 "definition": STATIONARY_DEFINITION}
+        attrs = {"activation": act, "normalizer": norm, "batch_size": m, "zeta": problem.penalty, "noise": 0.0,
+                 "curve_seed": seed, "drift_seeds": np.array(seeds, dtype=np.int64)}
 
         def tasks(start, last, name=name, problem=problem, seeds=seeds):
             return [StationaryTask(name, problem, config.eta_scan, start, seeds)]
 
-        out.append(CurvePlan(name, "stationary", _table_parameters(problem, m), attrs, DYNAMICS_STATIONARY_SCHEMA,
-                             len(config.eta_scan), tasks, costs.table_point("stationary", norm)))
+        out.append(CurvePlan(name, "stationary", _table_parameters(problem, m), attrs, STATIONARY_SCHEMA,
+                             len(config.eta_scan), tasks, costs.table_point("stationary", norm),
+                             descriptions={"R": STATIONARY_DEFINITION}))
     return out
 
 
-__all__ = ["DEFINITIONS", "THRESHOLD_DEFINITION", "ode_records", "plans", "reference_error", "scan_record",
+__all__ = ["THRESHOLD_DEFINITION", "ode_records", "plans", "reference_error", "scan_record",
            "sim_records", "stationary_records"]

@@ -12,13 +12,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
 from ..executors import make_executor
+from ..records import Schema
 from ..signals import critical
-from ..store import Schema
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ class CurvePlan:
     tasks: Callable[[int, dict | None], list]
     point_cost: float
     n_seeds: int = 0
+    descriptions: dict = field(default_factory=dict)
+    """What some fields mean for this curve (replacing the schema's descriptions: e.g. its method's free energy)."""
     sequential: bool = True
     """Whether the curve's points are computed by one task in sequence (continuation) or each by its own task."""
 
@@ -95,7 +97,8 @@ def run_plans(plans: list[CurvePlan], store, workers: int, progress: bool, desc:
     tasks = []
     done = remaining_cost = 0.0
     for plan in plans:
-        stored, last = store.prepare_curve(plan.name, plan.attributes, plan.planned, plan.schema, plan.n_seeds)
+        stored, last = store.prepare_curve(plan.name, plan.attributes, plan.planned, plan.schema, plan.n_seeds,
+                                           plan.descriptions)
         next_index[plan.name], buffers[plan.name] = stored, {}
         done += stored
         remaining_cost += (plan.planned - stored) * plan.point_cost

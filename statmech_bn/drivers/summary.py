@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..records import curve_parameters
 from ..store import read_curves
 
 
@@ -41,7 +42,7 @@ def _alpha_curve(head, curve):
     a = curve["alpha"]
     span = f", alpha {a.min():.4g}..{a.max():.4g}" if n else ""
     eps_range = f", eps_gen {eps.min():.4g}..{eps.max():.4g}" if eps.size else ""
-    return f"{head}, {int(np.sum(curve['converged']))} converged{span}{eps_range}"
+    return f"{head}{span}{eps_range}"
 
 
 def _decompose(head, curve):
@@ -61,12 +62,21 @@ def curve_kind(curve: dict) -> str:
 
 
 def summarize(path: str) -> list[str]:
-    """One line per curve of any statmech_bn file."""
+    """Two lines per curve of any statmech_bn file: what it is (kind and parameters, converged count), and its
+    kind's summary of the stored values."""
     lines = []
     for name, curve in read_curves(path).items():
-        head = f"{name}: {curve['attrs']['n_points']}/{curve['attrs']['n_alpha']} points"
-        lines.append(SUMMARIES.get(curve_kind(curve), lambda h, c: h)(head, curve))
+        kind = curve_kind(curve)
+        parameters = ", ".join(f"{k} {_text(v)}" for k, v in curve_parameters(curve["attrs"]).items())
+        converged = f", {int(np.sum(curve['converged']))} converged" if "converged" in curve else ""
+        lines.append(f"{name} [{kind}: {parameters}]{converged}")
+        head = f"    {curve['attrs']['n_points']}/{curve['attrs']['n_planned']} points"
+        lines.append(SUMMARIES.get(kind, lambda h, c: h)(head, curve))
     return lines or ["(no curves)"]
+
+
+def _text(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def summary_json(path: str) -> dict:
@@ -77,8 +87,9 @@ def summary_json(path: str) -> dict:
     curves = []
     for name, curve in read_curves(path).items():
         attrs = {k: _plain(v) for k, v in curve["attrs"].items() if not k.endswith("definition")}
-        entry = {"name": name, "kind": curve_kind(curve), "points": int(curve["attrs"]["n_points"]),
-                 "planned": int(curve["attrs"]["n_alpha"]), "attributes": attrs}
+        entry = {"name": name, "kind": curve_kind(curve), "parameters": curve_parameters(curve["attrs"]),
+                 "points": int(curve["attrs"]["n_points"]), "planned": int(curve["attrs"]["n_planned"]),
+                 "attributes": attrs}
         if "converged" in curve:
             entry["converged"] = int(np.sum(curve["converged"]))
         curves.append(entry)

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config.sweep import CurveSpec, SweepConfig
-from ..model import Penalty
+from ..records import SIMULATION_SCHEMA, THEORY_SCHEMA
 from ..simulate import SIMULATION_TABLE, SimulationSettings, point_seeds
 from ..simulate import point_record as simulation_record
-from ..store import FIELDS, SIMULATION_SCHEMA, SWEEP_SCHEMA
 from ..theory import METHOD_TABLE, solve_curve
 from ..theory.solver import SolverSettings
 from . import costs
@@ -28,7 +27,7 @@ def point_record(point) -> dict:
     record = {"alpha": point.alpha, "residual": point.residual, "iterations": point.iterations,
               "converged": point.converged, "branch": point.branch}
     record.update(point.observables)
-    missing = set(FIELDS) - set(record)
+    missing = set(THEORY_SCHEMA.names) - set(record)
     if missing:
         raise KeyError(f"a method did not provide {sorted(missing)}")
     return record
@@ -75,29 +74,11 @@ def curve_attributes(spec: CurveSpec, config: SweepConfig) -> dict:
     attrs = spec.attributes()
     if spec.is_simulation:
         return {**attrs, **SIMULATION_TABLE[spec.problem.method].attributes(config.simulation)}
-    method = METHOD_TABLE[spec.problem.method]
-    attrs["free_energy_definition"] = method.free_energy_definition
     attrs["solver_damping"] = config.solver.damping
     attrs["solver_tolerance"] = config.solver.tolerance
     attrs["solver_max_iterations"] = config.solver.max_iterations
     attrs["solver_branches"] = config.solver.branches
     return attrs
-
-
-def parameters(spec: CurveSpec) -> dict:
-    """The physics of a curve as the plan shows it: only the parameters that act on it."""
-    p = spec.problem
-    out = {"activation": p.activation, "normalizer": p.normalizer, "method": p.method}
-    if p.method in ("gibbs", "high_temperature", "sim_gibbs"):
-        out["T"] = p.temperature
-    if p.norm.penalty is Penalty.GAMMA_DECAY:
-        out["zeta"] = p.zeta
-    if p.norm.penalty is Penalty.WEIGHT_DECAY:
-        out["lambda"] = p.weight_decay
-    out["noise"] = p.noise
-    if p.batch_size:
-        out["M"] = p.batch_size
-    return out
 
 
 def plans(config: SweepConfig) -> list[CurvePlan]:
@@ -114,15 +95,17 @@ def plans(config: SweepConfig) -> list[CurvePlan]:
                                   for a in alphas]))
             extra = {"N": config.simulation.size, "seeds": config.simulation.seeds}
             schema, n_seeds = SIMULATION_SCHEMA, config.simulation.seeds
+            descriptions = SIMULATION_TABLE[p.method].descriptions
         else:
             def tasks(start, last, spec=spec):
                 return [TheoryCurveTask(spec, alphas, config.solver, start, last)]
 
             cost = costs.theory_point(p.activation, p.method, p.normalizer, p.noise > 0.0, config.solver.branches)
-            extra, schema, n_seeds = {}, SWEEP_SCHEMA, 0
+            extra, schema, n_seeds = {}, THEORY_SCHEMA, 0
+            descriptions = {"free_energy": METHOD_TABLE[p.method].free_energy_definition}
         out.append(CurvePlan(spec.name, "simulation" if spec.is_simulation else "theory",
-                             {**parameters(spec), **extra}, curve_attributes(spec, config), schema, alphas.size,
-                             tasks, cost, n_seeds, sequential=not spec.is_simulation))
+                             {**spec.parameters(), **extra}, curve_attributes(spec, config), schema, alphas.size,
+                             tasks, cost, n_seeds, descriptions, sequential=not spec.is_simulation))
     return out
 
 

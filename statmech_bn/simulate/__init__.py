@@ -21,42 +21,41 @@ _SHARED = ("size", "seeds", "seed")
 
 @dataclass(frozen=True)
 class SimulationMethod:
-    """A registered simulation: its per-seed function, the settings it reads, what its fields mean."""
+    """A registered simulation: its per-seed function, the settings it reads, what its fields mean (``descriptions``:
+    the description of each stored field this method fills in its own way) and what its curve attributes mean."""
 
     run: Callable[..., SeedOutcome]
     settings_used: tuple[str, ...]
-    definitions: dict
+    descriptions: dict
+    notes: dict
 
     def __call__(self, problem, alpha, settings, seed) -> SeedOutcome:
         return self.run(problem, alpha, settings, seed)
 
     def attributes(self, settings: SimulationSettings) -> dict:
         attrs = {f"simulation_{name}": getattr(settings, name) for name in _SHARED + self.settings_used}
-        attrs["eps_gen_definition"] = ("mean over seeds of eps_g(R, gain, beta) for Gaussian inputs (exact, no test "
-                                       "set); eps_gen_sem = std(ddof=1)/sqrt(seeds); eps_gen_seeds per seed")
-        attrs.update(self.definitions)
+        attrs.update(self.notes)
         return attrs
 
 
 SIMULATION_TABLE: dict[str, SimulationMethod] = {
     "sim_erm": SimulationMethod(simulate_erm, ("inits", "gtol", "max_iterations"), {
-        "steps_definition": "L-BFGS iterations summed over the starts, mean over seeds",
-        "grad_norm_definition": "largest component of the minimum-norm (sub)gradient of the total energy, "
-                                "worst seed",
-        "converged_definition": "every seed has grad_norm <= simulation_gtol"}),
+        "steps": "L-BFGS iterations summed over the starts, mean over seeds",
+        "grad_norm": "largest component of the minimum-norm (sub)gradient of the total energy, worst seed",
+        "converged": "every seed has grad_norm <= simulation_gtol and a unique minimum"}, {}),
     "sim_gibbs": SimulationMethod(simulate_gibbs, ("chains", "trajectories", "leapfrog_steps", "rhat_max"), {
-        "steps_definition": "gradient evaluations (leapfrog steps) over all chains, mean over seeds",
-        "acceptance_rate_definition": "HMC acceptance rate after burn-in, worst seed",
-        "rhat_definition": "split R-hat of the energy and of R over the chains, the larger, worst seed",
-        "converged_definition": "every seed has rhat <= simulation_rhat_max (equilibrated)"}),
+        "steps": "gradient evaluations (leapfrog steps) over all chains, mean over seeds",
+        "acceptance_rate": "HMC acceptance rate after burn-in, worst seed",
+        "rhat": "split R-hat of the energy and of R over the chains, the larger, worst seed",
+        "converged": "every seed has rhat <= simulation_rhat_max (equilibrated)"}, {}),
     "sim_sgd": SimulationMethod(simulate_sgd, ("learning_rate", "max_epochs", "patience", "improvement",
                                                "lr_halvings"), {
-        "learning_rate_definition": "per sample: step = learning_rate * M * batch-mean gradient for w, "
-                                    "learning_rate * M / N for gamma and beta; halved on plateaus",
-        "steps_definition": "SGD steps (batches), mean over seeds",
-        "grad_norm_definition": "largest component of the epoch objective's gradient (mean over one random "
-                                "partition into batches) at the final point, worst seed",
-        "converged_definition": "every seed reached its plateau after lr_halvings halvings within max_epochs",
+        "steps": "SGD steps (batches), mean over seeds",
+        "grad_norm": "largest component of the epoch objective's gradient (mean over one random partition into "
+                     "batches) at the final point, worst seed",
+        "converged": "every seed reached its plateau after lr_halvings halvings within max_epochs"}, {
+        "simulation_learning_rate_definition": "per sample: step = learning_rate * M * batch-mean gradient for w, "
+                                               "learning_rate * M / N for gamma and beta; halved on plateaus",
         "deployment": "population statistics (bn: population mean and std of h), eps_g from (R, gamma, beta)"}),
 }
 

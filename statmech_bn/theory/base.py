@@ -97,7 +97,7 @@ class SaddlePointMethod:
             "L": float(norm),
             "gamma": float(gamma),
             "beta": float(beta),
-            "zeta": float(self.zeta),
+            "zeta_in_force": float(self.zeta),
             "chi": float(chi),
             "free_energy": float(self.free_energy(x, alpha, s)),
         }
