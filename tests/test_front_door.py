@@ -73,6 +73,10 @@ def _binary_config(path):
     (path / "bad.toml").write_bytes(b"\xff\xfe\x00binary")
 
 
+def _plain_file(path):
+    (path / "afile").write_text("not a folder")
+
+
 def _folder(path):
     (path / "adir").mkdir()
 
@@ -263,6 +267,12 @@ BAD_INPUTS = [
     ("config-show-bad", ["config", "show", "sweep", "--temperature", "-1"], None, "model.temperature must be > 0"),
     ("config-no-action", ["config"], None, "the following arguments are required"),
     ("config-table-unknown", ["config", "table", "nope"], None, "invalid choice: 'nope'"),
+    ("plot-missing", ["plot", "nope.h5"], None, "store: nope.h5 does not exist"),
+    ("plot-junk", ["plot", "out.h5"], _junk, "not a readable HDF5 file"),
+    ("plot-extension", ["plot", "out.h5", "-o", "figure.jpg"], _sweep_file, "must end in one of .png, .pdf, .svg"),
+    ("plot-folder", ["plot", "out.h5", "-o", "nodir/figure.png"], _sweep_file, "folder 'nodir' of"),
+    ("reproduce-workers", ["reproduce", "--workers", "-1"], None, "reproduce: --workers must be >= 0"),
+    ("reproduce-into-file", ["reproduce", "-o", "afile"], _plain_file, "reproduce: cannot create 'afile'"),
     ("no-command", [], None, "the following arguments are required"),
     ("unknown-command", ["train"], None, "invalid choice: 'train'"),
 ]

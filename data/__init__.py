@@ -1,0 +1,1 @@
+"""Example and reproduction configs, shipped with the package as ``statmech_bn.data`` (TOML files only)."""
