@@ -20,6 +20,8 @@ from ._version import __version__
 from .errors import UserInputError
 
 EXIT_USAGE = 2
+EXIT_STOPPED = 75
+"""A run stopped by a lost resource (the Dask scheduler): what is stored is kept, the same command resumes."""
 COMPUTE_COMMANDS = ("sweep", "decompose", "dynamics")
 DESCRIPTIONS = {
     "sweep": "Generalization curves eps_g(alpha) of the block: replica theory (gibbs at temperature T, its "
@@ -170,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _scheduler_lost():
+    from .executors import SchedulerLost
+
+    return SchedulerLost
+
+
 def _joined_negative_values(argv: list[str]) -> list[str]:
     """``--alpha -1,2`` -> ``--alpha=-1,2``: a value flag followed by a number that starts with '-'."""
     from .config import SCHEMAS
@@ -237,6 +245,13 @@ def _compute(args, console: Console) -> int:
                 console.print(line)
             console.print("dry run: nothing written")
         return 0
+    if config.executor == "dask":
+        from .executors import check_scheduler
+        from .extras import require
+
+        require("distributed", "--executor dask")
+        if config.scheduler:
+            check_scheduler(config.scheduler)
     if not (args.quiet or args.json):
         for line in plan_lines(command, plans, config.output, config.workers, base, note, stored):
             console.print(line)
@@ -331,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserInputError as exc:
         print(f"statmech_bn: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except _scheduler_lost() as exc:
+        print(f"statmech_bn: stopped: {exc}", file=sys.stderr)
+        return EXIT_STOPPED
     except KeyboardInterrupt as exc:
         name = getattr(exc, "signal_name", "SIGINT")
         print(f"statmech_bn: stopped by {name}; every finished point is stored: rerun the same command to resume",

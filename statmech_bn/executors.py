@@ -2,17 +2,25 @@
 
 The driver's loop (:mod:`statmech_bn.drivers.loop`) hands an executor a list of independent tasks and an ``emit``
 callback; a task is a picklable object whose ``run(emit)`` calls ``emit(curve, index, record)`` for every point
-it finishes. The parent process is the only one that ever calls ``emit``, so it stays the only writer of the file.
+it finishes (``emit(curve, index, payload, part)`` when a point is computed in parts). The parent process is the only
+one that ever calls ``emit``, so it stays the only writer of the file.
 
 - :class:`SerialExecutor` runs the tasks one after the other in this process.
 - :class:`ProcessExecutor` runs them on a pool of spawned worker processes that stream their records back
   through a queue. Workers ignore Ctrl-C (the parent stops them), and they die with the parent, also when it is
   killed by SIGKILL: on Linux by the kernel's parent-death signal, elsewhere (and as a second line) because a
   watchdog thread in each worker sees the end of a pipe whose only writer is the parent.
+- :class:`DaskExecutor` sends them to a Dask distributed cluster (an existing scheduler, or a LocalCluster of
+  ``workers`` processes): each task returns what it emitted, and the parent emits it as tasks complete. A worker
+  that dies has its tasks rerun elsewhere by the scheduler (the records are the same: seeds come from physics); a
+  lost scheduler stops the run with one line (:class:`SchedulerLost`), and the same command resumes. Needs the
+  optional extra ``dask``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import multiprocessing
 import os
 import queue
@@ -22,7 +30,9 @@ import threading
 import traceback
 from collections.abc import Callable, Sequence
 
-Emit = Callable[[str, int, dict], None]
+from .extras import require
+
+Emit = Callable[..., None]
 
 POLL_SECONDS = 0.2
 """How often the parent checks its workers while no record arrives."""
@@ -97,8 +107,8 @@ def _worker_main(task_queue, results, lifeline, parent_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(lifeline, parent_pid)
 
-    def emit(curve: str, index: int, record: dict) -> None:
-        results.put(("record", curve, index, record))
+    def emit(curve: str, index: int, payload, part: int = 0) -> None:
+        results.put(("record", curve, index, payload, part))
 
     while True:
         item = task_queue.get()
@@ -139,8 +149,95 @@ def _die_with_parent(lifeline, parent_pid: int) -> None:
     threading.Thread(target=watch, name="statmech_bn-lifeline", daemon=True).start()
 
 
-def make_executor(workers: int, tasks: int):
-    """The serial executor for one worker or one task (no process start-up to pay), else the process pool."""
+class SchedulerLost(RuntimeError):
+    """The Dask scheduler went away during a run."""
+
+
+def _collect(task) -> list[tuple]:
+    """Run a task on a Dask worker and return what it emitted."""
+    out: list[tuple] = []
+    task.run(lambda *args: out.append(args))
+    return out
+
+
+class DaskExecutor:
+    """Tasks on a Dask distributed cluster: the scheduler at ``scheduler`` (``tcp://host:port``), or a LocalCluster
+    of ``workers`` single-threaded processes started for the run."""
+
+    LOST = "the Dask scheduler was lost"
+
+    def __init__(self, workers: int, scheduler: str | None):
+        self.workers = workers
+        self.scheduler = scheduler
+
+    def run(self, tasks: Sequence, emit: Emit) -> None:
+        if not tasks:
+            return
+        distributed = require("distributed", "--executor dask")
+        with _quiet_logs("distributed", "tornado", "asyncio"):
+            self._run(distributed, tasks, emit)
+
+    def _run(self, distributed, tasks: Sequence, emit: Emit) -> None:
+        cluster = None
+        try:
+            if self.scheduler:
+                client = distributed.Client(self.scheduler, timeout="20s")
+            else:
+                cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                                   dashboard_address=None)
+                client = distributed.Client(cluster)
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerLost(f"cannot reach the Dask scheduler at {self.scheduler} ({exc})") from None
+        futures = []
+        try:
+            futures = [client.submit(_collect, task, pure=False) for task in tasks]
+            for future in distributed.as_completed(futures):
+                try:
+                    emitted = future.result()
+                except (distributed.client.FutureCancelledError, OSError, TimeoutError) as exc:
+                    raise SchedulerLost(f"{self.LOST} ({type(exc).__name__}); every finished point is stored: rerun "
+                                        "the same command to resume") from None
+                for args in emitted:
+                    emit(*args)
+        finally:
+            try:
+                client.cancel(futures)
+                client.close(timeout=5)
+            except Exception:  # noqa: BLE001 (closing after a lost scheduler may fail; nothing is left to save)
+                pass
+            if cluster is not None:
+                cluster.close(timeout=10)
+
+
+@contextlib.contextmanager
+def _quiet_logs(*names: str):
+    """Silence logging while a library runs (Dask logs its connection errors with tracebacks; what matters reaches
+    the user as one line). ``logging.disable`` is global: Dask configures levels on its child loggers itself."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
+def check_scheduler(address: str, timeout: float = 10.0) -> None:
+    """Connect to the Dask scheduler at ``address`` once (before any file is written): :class:`SchedulerLost` with
+    one line when it cannot be reached."""
+    distributed = require("distributed", "--executor dask")
+    with _quiet_logs("distributed", "tornado", "asyncio"):
+        try:
+            client = distributed.Client(address, timeout=f"{timeout}s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise SchedulerLost(f"cannot reach the Dask scheduler at {address} ({type(exc).__name__})") from None
+        client.close()
+
+
+def make_executor(workers: int, tasks: int, executor: str = "local", scheduler: str | None = None):
+    """The Dask executor when asked; otherwise the serial one for one worker or one task (no process start-up to
+    pay), else the local process pool."""
+    if executor == "dask":
+        return DaskExecutor(workers, scheduler)
     if workers <= 1 or tasks <= 1:
         return SerialExecutor()
     return ProcessExecutor(workers)

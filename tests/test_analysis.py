@@ -217,7 +217,7 @@ def test_a_missing_extra_is_named_in_one_line(files, tmp_path, capsys, monkeypat
             raise ImportError(name)
         return real(name, *args)
 
-    monkeypatch.setattr("statmech_bn.analysis.extras.importlib.import_module", without_matplotlib)
+    monkeypatch.setattr("statmech_bn.extras.importlib.import_module", without_matplotlib)
     assert main(["plot", files["sweep"], "-o", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pip install 'statmech_bn[analysis]'" in err[0]

@@ -5,7 +5,7 @@ These need the optional extra ``analysis`` (xarray, h5netcdf, pandas, matplotlib
 them, and a missing one is named in one line (:class:`MissingExtraError`).
 """
 
-from .extras import MissingExtraError, require
+from ..extras import MissingExtraError, require
 from .load import load, load_table
 
 __all__ = ["MissingExtraError", "load", "load_table", "require"]

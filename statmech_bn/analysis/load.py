@@ -14,6 +14,7 @@ import json
 
 import numpy as np
 
+from ..extras import require
 from ..records import (
     CURVE_PARAMETERS,
     CURVE_SCHEMAS,
@@ -24,7 +25,6 @@ from ..records import (
 )
 from ..records import curve_parameters as _parameters
 from ..store import field_metadata, read_curves, read_root_attributes
-from .extras import require
 
 RENAMED_IN_VERSION_2 = {"theory": {"zeta": "zeta_in_force"}}
 """Fields that format version 1 stored under another name (version 1 files are read with today's names)."""

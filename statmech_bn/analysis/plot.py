@@ -19,9 +19,9 @@ import os
 import numpy as np
 
 from ..errors import UserInputError
+from ..extras import require
 from ..records import DECOMPOSE, DYNAMICS, SWEEP
 from ..records import curve_parameters as _parameters
-from .extras import require
 from .load import curves
 
 FORMATS = (".png", ".pdf", ".svg")

@@ -29,8 +29,8 @@ import numpy as np
 from ..config import BUILDERS, parse_toml
 from ..drivers.run import execute, plans_of
 from ..errors import UserInputError
+from ..extras import require
 from ..store import read_curves
-from .extras import require
 
 RUNS = (("a_decomposition", "decompose"), ("b_thresholds", "dynamics"), ("b_trajectories", "dynamics"),
         ("c_generalization", "sweep"), ("d_batch_size", "sweep"))

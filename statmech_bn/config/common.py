@@ -33,6 +33,14 @@ class RunConfig:
         """SHA-256 of the resolved settings that determine the numbers (run-only keys excluded)."""
         return self.schema.fingerprint(self.resolved)
 
+    @property
+    def executor(self) -> str:
+        return self.resolved.get("run", {}).get("executor", "local")
+
+    @property
+    def scheduler(self) -> str | None:
+        return self.resolved.get("run", {}).get("scheduler")
+
 
 class PhysicsKeyed:
     """Mixin of a curve record with ``attributes()``: ``key`` is its physics as canonical text (seeds derive from
@@ -65,8 +73,17 @@ def output_key(default: str) -> Key:
 
 
 def workers_key() -> Key:
-    return Key("run.workers", int, 0, "worker processes; 0: one per CPU this process may run on", low=0, high=1024,
-               flag="--workers", physics=False)
+    return Key("run.workers", int, 0, "worker processes (local, or of the Dask LocalCluster); 0: one per CPU this "
+               "process may run on", low=0, high=1024, flag="--workers", physics=False)
+
+
+def executor_keys() -> list[Key]:
+    return [Key("run.executor", str, "local", "who computes the tasks: local worker processes, or a Dask cluster "
+                "(needs the extra: pip install 'statmech_bn[dask]')", choices=("local", "dask"), flag="--executor",
+                physics=False),
+            Key("run.scheduler", str, None, "address of a running Dask scheduler (tcp://host:port); without it "
+                "--executor dask starts a LocalCluster of run.workers processes", flag="--scheduler", physics=False,
+                optional=True)]
 
 
 def limit_keys(*names: str) -> list[Key]:

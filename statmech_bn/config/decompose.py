@@ -38,6 +38,7 @@ SCHEMA = Schema(
     [
         common.output_key("statmech_bn_decompose.h5"),
         common.workers_key(),
+        *common.executor_keys(),
         Key("model.activation", str, ["relu"], "activation g of teacher and student", many=True,
             choices=DIFFERENTIABLE, flag="--activation"),
         Key("model.input", str, ["gaussian"], "law of the normalized pre-activation z: gaussian (kurtosis 3) or "

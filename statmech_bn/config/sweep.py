@@ -68,6 +68,7 @@ SCHEMA = Schema(
     [
         common.output_key("statmech_bn_sweep.h5"),
         common.workers_key(),
+        *common.executor_keys(),
         Key("model.activation", str, ["relu"], "activation g of teacher and student", many=True,
             choices=tuple(ACTIVATIONS), flag="--activation"),
         Key("model.normalizer", str, ["pn"], "student normalizer", many=True, choices=tuple(NORMALIZERS),

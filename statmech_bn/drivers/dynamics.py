@@ -87,28 +87,39 @@ def ode_records(curve: DynamicsCurve, times: np.ndarray, seed: int) -> list[dict
             for k in range(times.size)]
 
 
+SEED_FIELDS = ("t", "R", "L", "gamma", "beta", "eps_gen")
+"""What one seed of a simulated trajectory contributes to each of its points."""
+
+
+def seed_points(curve: DynamicsCurve, times: np.ndarray, size: int, seed: int) -> list[dict]:
+    """One seed of a simulated trajectory (full or reduced): its values at every output time."""
+    run = SIMULATORS[curve.method](curve.problem, size, times, seed)
+    return [{field: run[field][i] for field in SEED_FIELDS} for i in range(times.size)]
+
+
+def merge_seeds(problem: DynamicsProblem, points: list[dict]) -> dict:
+    """A simulated trajectory's record at one time from its seeds' values: means and standard errors of eps_g and
+    R (R of the sign with gamma >= 0 for the normalized students), the per-seed values, means of |gamma|, L, beta
+    and eta_eff (eta |gamma|/L^2, or eta for none); converged when every seed's eps_g is finite."""
+    spherical = problem.spherical
+    eps = np.array([p["eps_gen"] for p in points])
+    overlap = np.array([p["R"] for p in points])
+    if spherical:
+        overlap = overlap * np.sign(np.array([p["gamma"] for p in points]))
+    r_mean, r_sem = mean_and_sem(overlap)
+    eps_mean, eps_sem = mean_and_sem(eps)
+    return {"t": points[0]["t"], "R": r_mean, "R_sem": r_sem, "L": np.mean([p["L"] for p in points]),
+            "gamma": np.mean([abs(p["gamma"]) for p in points]), "beta": np.mean([p["beta"] for p in points]),
+            "eps_gen": eps_mean, "eps_gen_sem": eps_sem,
+            "eta_eff": np.mean([problem.learning_rate * abs(p["gamma"]) / p["L"] ** 2 if spherical
+                                else problem.learning_rate for p in points]),
+            "eps_gen_seeds": eps, "R_seeds": overlap, "converged": bool(np.all(np.isfinite(eps)))}
+
+
 def sim_records(curve: DynamicsCurve, times: np.ndarray, size: int, seeds: list[int]) -> list[dict]:
     """Mean, standard error and per-seed values over the seeds of a simulated trajectory (full or reduced)."""
-    runs = [SIMULATORS[curve.method](curve.problem, size, times, s) for s in seeds]
-    eps = np.stack([r["eps_gen"] for r in runs], axis=1)
-    overlap = np.stack([r["R"] for r in runs], axis=1)
-    spherical = curve.problem.spherical
-    overlap = overlap * np.sign(np.stack([r["gamma"] for r in runs], axis=1)) if spherical else overlap
-    records = []
-    for i in range(times.size):
-        gamma = np.mean([abs(r["gamma"][i]) for r in runs])
-        norm = np.mean([r["L"][i] for r in runs])
-        finite = bool(np.all(np.isfinite(eps[i])))
-        r_mean, r_sem = mean_and_sem(overlap[i])
-        eps_mean, eps_sem = mean_and_sem(eps[i])
-        records.append({
-            "t": runs[0]["t"][i], "R": r_mean, "R_sem": r_sem,
-            "L": norm, "gamma": gamma, "beta": np.mean([r["beta"][i] for r in runs]), "eps_gen": eps_mean,
-            "eps_gen_sem": eps_sem,
-            "eta_eff": np.mean([curve.problem.learning_rate * abs(r["gamma"][i]) / r["L"][i] ** 2 if spherical
-                                else curve.problem.learning_rate for r in runs]),
-            "eps_gen_seeds": eps[i], "R_seeds": overlap[i], "converged": finite})
-    return records
+    runs = [seed_points(curve, times, size, s) for s in seeds]
+    return [merge_seeds(curve.problem, [run[i] for run in runs]) for i in range(times.size)]
 
 
 def reference_error(problem: DynamicsProblem) -> float:
@@ -170,20 +181,22 @@ def _seed_spread(problem: DynamicsProblem, first: float, seeds: list[int], rtol:
 
 @dataclass(frozen=True)
 class TrajectoryTask:
+    """The ODE trajectory of a curve, or one seed (part ``part``) of a simulated one, from point ``start`` on."""
+
     curve: DynamicsCurve
     times: np.ndarray
     start: int
     seed: int
     size: int
-    seeds: tuple[int, ...]
+    part: int = 0
 
     def run(self, emit) -> None:
         if self.curve.method in SIMULATED:
-            records = sim_records(self.curve, self.times, self.size, list(self.seeds))
+            points = seed_points(self.curve, self.times, self.size, self.seed)
         else:
-            records = ode_records(self.curve, self.times, self.seed)
-        for index in range(self.start, len(records)):
-            emit(self.curve.name, index, records[index])
+            points = ode_records(self.curve, self.times, self.seed)
+        for index in range(self.start, len(points)):
+            emit(self.curve.name, index, points[index], self.part)
 
 
 @dataclass(frozen=True)
@@ -262,11 +275,21 @@ def _trajectory_plan(config: DynamicsConfig, curve: DynamicsCurve) -> CurvePlan:
     if curve.method in SIMULATED:
         parameters.update({"N": config.size, "seeds": config.seeds})
 
-    def tasks(start, last):
-        return [TrajectoryTask(curve, config.times, start, seed, config.size, seeds)]
+    if curve.method in SIMULATED:
+        def tasks(start, last):
+            return [TrajectoryTask(curve, config.times, start, s, config.size, k) for k, s in enumerate(seeds)]
 
+        def merge(index, points):
+            return merge_seeds(p, points)
+
+        parts = config.seeds
+    else:
+        def tasks(start, last):
+            return [TrajectoryTask(curve, config.times, start, seed, config.size)]
+
+        merge, parts = None, 1
     return CurvePlan(curve.name, "trajectory", parameters, attrs, schema, config.times.size, tasks,
-                     cost / config.times.size, n_seeds)
+                     cost / config.times.size, n_seeds, parts, merge)
 
 
 def _table_parameters(problem: DynamicsProblem, batch_sizes) -> dict:

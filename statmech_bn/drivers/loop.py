@@ -5,6 +5,11 @@ number of points planned, an estimated cost per point, and a function that makes
 not yet stored. :func:`run_plans` prepares every curve in the store (creating it or reading how far it got), hands
 the tasks to an executor (:mod:`statmech_bn.executors`) and appends each record as soon as every earlier point of
 its curve is stored, under the progress bar. Tasks may finish in any order; points are stored in order.
+
+A point may be computed in parts by several tasks (the two continuation branches of a theory curve, the seeds of a
+simulation): a task emits ``(curve, index, payload, part)``, and once every part of a point has arrived the plan's
+``merge`` turns them into the point's record, in the parent, so the record is the same whichever worker or executor
+computed which part.
 """
 
 from __future__ import annotations
@@ -40,6 +45,10 @@ class CurvePlan:
     tasks: Callable[[int, dict | None], list]
     point_cost: float
     n_seeds: int = 0
+    parts: int = 1
+    """Tasks' payloads that make one point (1: the payload is the record)."""
+    merge: Callable[[int, list], dict] | None = None
+    """(index, payloads ordered by part) -> the point's record, when ``parts`` > 1."""
     descriptions: dict = field(default_factory=dict)
     """What some fields mean for this curve (replacing the schema's descriptions: e.g. its method's free energy)."""
     sequential: bool = True
@@ -89,11 +98,13 @@ class Progress:
         self.bar.close()
 
 
-def run_plans(plans: list[CurvePlan], store, workers: int, progress: bool, desc: str) -> dict[str, int]:
+def run_plans(plans: list[CurvePlan], store, workers: int, progress: bool, desc: str, executor: str = "local",
+              scheduler: str | None = None) -> dict[str, int]:
     """Compute every point of ``plans`` not yet in ``store``; return the points written per curve."""
     by_name = {plan.name: plan for plan in plans}
     next_index: dict[str, int] = {}
     buffers: dict[str, dict[int, dict]] = {}
+    partial: dict[str, dict[int, dict[int, object]]] = {plan.name: {} for plan in plans}
     tasks = []
     done = remaining_cost = 0.0
     for plan in plans:
@@ -107,7 +118,17 @@ def run_plans(plans: list[CurvePlan], store, workers: int, progress: bool, desc:
     written = {plan.name: 0 for plan in plans}
     bar = Progress(sum(p.planned for p in plans), int(done), remaining_cost, desc, progress)
 
-    def emit(name: str, index: int, record: dict) -> None:
+    def emit(name: str, index: int, payload, part: int = 0) -> None:
+        plan = by_name[name]
+        if plan.parts > 1:
+            parts = partial[name].setdefault(index, {})
+            parts[part] = payload
+            if len(parts) < plan.parts:
+                return
+            del partial[name][index]
+            record = plan.merge(index, [parts[k] for k in range(plan.parts)])
+        else:
+            record = payload
         buffer = buffers[name]
         buffer[index] = record
         while next_index[name] in buffer:
@@ -118,7 +139,7 @@ def run_plans(plans: list[CurvePlan], store, workers: int, progress: bool, desc:
             bar.advance(by_name[name].point_cost)
 
     try:
-        make_executor(workers, len(tasks)).run(tasks, emit)
+        make_executor(workers, len(tasks), executor, scheduler).run(tasks, emit)
     finally:
         bar.close()
     return written

@@ -80,8 +80,8 @@ def plan_lines(command: str, plans: list[CurvePlan], output: str, workers: int, 
     for row in [header, *rows]:
         lines.append("  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     cpu, wall = estimate(plans, workers, stored)
-    lines.append(f"  to compute: {left} points; estimated {_duration(cpu)} of CPU, {_duration(wall)} on {workers} "
-                 f"worker{'s' * (workers != 1)} (rough)")
+    where = f"on {workers} worker{'s' * (workers != 1)}"
+    lines.append(f"  to compute: {left} points; estimated {_duration(cpu)} of CPU, {_duration(wall)} {where} (rough)")
     return lines
 
 

@@ -22,5 +22,5 @@ def execute(command: str, config, plans: list, config_text: str, command_line: s
     with CurveStore(config.output, fingerprint=config.fingerprint, config_text=config_text,
                     resolved_config=config.resolved, command_line=command_line, format_name=COMMAND_FORMATS[command],
                     force=force) as store:
-        written = run_plans(plans, store, config.workers, progress, command)
+        written = run_plans(plans, store, config.workers, progress, command, config.executor, config.scheduler)
     return written, time.monotonic() - started

@@ -1,9 +1,11 @@
 """The ``sweep`` driver: a grid of curves over the loads alpha, theory and simulations, into one file.
 
-A theory curve is one task (continuation along alpha makes its points sequential; a resumed curve warm-starts
-from its last stored converged point). A simulation point (one load, all its seeds) is one task: its seeds derive
-from the master seed, the curve's physics and alpha (:func:`statmech_bn.simulate.point_seeds`), so it gives the
-same numbers whichever task order, worker or grid computes it.
+Tasks: a theory curve is one task per continuation branch (its points are sequential along alpha; a resumed curve's
+forward branch warm-starts from its last stored converged point); with ``branches = "both"`` the two branches run in
+parallel and the parent keeps, per point, the one :func:`statmech_bn.theory.solver.prefer_backward` chooses. A
+simulation point is one task per seed; the parent merges the seeds into the point's record. Every seed derives from
+the master seed, the curve's physics and alpha (:func:`statmech_bn.simulate.point_seeds`), so a point gives the same
+numbers whichever task order, worker or executor computes it.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from ..config.sweep import CurveSpec, SweepConfig
 from ..records import SIMULATION_SCHEMA, THEORY_SCHEMA
 from ..simulate import SIMULATION_TABLE, SimulationSettings, point_seeds
 from ..simulate import point_record as simulation_record
-from ..theory import METHOD_TABLE, solve_curve
-from ..theory.solver import SolverSettings
+from ..theory import METHOD_TABLE
+from ..theory.solver import SolverSettings, backward_branch, forward_branch, prefer_backward
 from . import costs
 from .loop import CurvePlan
 
@@ -34,40 +36,82 @@ def point_record(point) -> dict:
 
 
 @dataclass(frozen=True)
-class TheoryCurveTask:
-    """The points of one theory curve from ``start_index`` on, warm-started from ``warm_record`` when resuming."""
+class TheoryBranchTask:
+    """One continuation branch of a theory curve: ``forward`` from ``start_index`` on (warm-started from
+    ``warm_record`` when resuming), or ``backward`` (every point, those from ``start_index`` on emitted); emits each
+    point as part ``part``."""
 
     spec: CurveSpec
     alphas: np.ndarray
     solver: SolverSettings
+    backward: bool
     start_index: int
     warm_record: dict | None
+    part: int = 0
 
     def run(self, emit) -> None:
         method = METHOD_TABLE[self.spec.problem.method](self.spec.problem)
-        warm = None
-        if self.warm_record is not None:
-            warm = method.state_from_record(self.warm_record)
-            if not np.all(np.isfinite(warm)):
-                warm = None
-        for point in solve_curve(method, self.alphas, self.solver, self.start_index, warm):
-            emit(self.spec.name, point.index, point_record(point))
+        if self.backward:
+            points = (p for p in backward_branch(method, self.alphas, self.solver) if p.index >= self.start_index)
+        else:
+            warm = None
+            if self.warm_record is not None:
+                warm = method.state_from_record(self.warm_record)
+                if not np.all(np.isfinite(warm)):
+                    warm = None
+            points = forward_branch(method, self.alphas, self.solver, self.start_index, warm)
+        for point in points:
+            emit(self.spec.name, point.index, point_record(point), self.part)
+
+
+def choose_branch(index: int, records: list[dict]) -> dict:
+    """The merge of a point computed by both branches (parts 0 forward, 1 backward)."""
+    forward, backward = records
+    if prefer_backward(forward["converged"], forward["free_energy"], backward["converged"], backward["free_energy"]):
+        return backward
+    return forward
 
 
 @dataclass(frozen=True)
-class SimulationPointTask:
-    """Every seed of one load of a simulation curve."""
+class SimulationSeedTask:
+    """One seed of one load of a simulation curve; emits its :class:`~statmech_bn.simulate.SeedOutcome` as part
+    ``part`` (the seed's position)."""
 
     spec: CurveSpec
     alpha: float
     index: int
     settings: SimulationSettings
+    part: int
+    seed: int
 
     def run(self, emit) -> None:
-        simulate = SIMULATION_TABLE[self.spec.problem.method]
-        seeds = point_seeds(self.settings.seed, self.spec.key, self.alpha, self.settings.seeds)
-        outcomes = [simulate(self.spec.problem, self.alpha, self.settings, seed) for seed in seeds]
-        emit(self.spec.name, self.index, simulation_record(self.alpha, seeds, outcomes))
+        outcome = SIMULATION_TABLE[self.spec.problem.method](self.spec.problem, self.alpha, self.settings, self.seed)
+        emit(self.spec.name, self.index, outcome, self.part)
+
+
+def _theory_tasks(spec: CurveSpec, config: SweepConfig):
+    alphas, solver = config.alphas, config.solver
+    branches = ((False, True) if solver.branches == "both" else (solver.branches == "backward",))
+
+    def tasks(start, last):
+        return [TheoryBranchTask(spec, alphas, solver, backward, start, None if backward else last, part)
+                for part, backward in enumerate(branches)]
+
+    return tasks, len(branches)
+
+
+def _simulation_tasks(spec: CurveSpec, config: SweepConfig):
+    alphas, settings = config.alphas, config.simulation
+    seeds = {i: point_seeds(settings.seed, spec.key, float(alphas[i]), settings.seeds) for i in range(alphas.size)}
+
+    def tasks(start, last):
+        return [SimulationSeedTask(spec, float(alphas[i]), i, settings, k, seeds[i][k])
+                for i in range(start, alphas.size) for k in range(settings.seeds)]
+
+    def merge(index, outcomes):
+        return simulation_record(float(alphas[index]), seeds[index], outcomes)
+
+    return tasks, merge
 
 
 def curve_attributes(spec: CurveSpec, config: SweepConfig) -> dict:
@@ -87,26 +131,23 @@ def plans(config: SweepConfig) -> list[CurvePlan]:
     for spec in config.curves:
         p = spec.problem
         if spec.is_simulation:
-            def tasks(start, last, spec=spec):
-                return [SimulationPointTask(spec, float(alphas[i]), i, config.simulation)
-                        for i in range(start, alphas.size)]
-
+            tasks, merge = _simulation_tasks(spec, config)
+            parts = config.simulation.seeds
             cost = float(np.mean([costs.simulation_point(p.activation, p.method, a, config.simulation)
                                   for a in alphas]))
             extra = {"N": config.simulation.size, "seeds": config.simulation.seeds}
             schema, n_seeds = SIMULATION_SCHEMA, config.simulation.seeds
             descriptions = SIMULATION_TABLE[p.method].descriptions
         else:
-            def tasks(start, last, spec=spec):
-                return [TheoryCurveTask(spec, alphas, config.solver, start, last)]
-
+            tasks, parts = _theory_tasks(spec, config)
+            merge = choose_branch if parts == 2 else None
             cost = costs.theory_point(p.activation, p.method, p.normalizer, p.noise > 0.0, config.solver.branches)
             extra, schema, n_seeds = {}, THEORY_SCHEMA, 0
             descriptions = {"free_energy": METHOD_TABLE[p.method].free_energy_definition}
         out.append(CurvePlan(spec.name, "simulation" if spec.is_simulation else "theory",
                              {**spec.parameters(), **extra}, curve_attributes(spec, config), schema, alphas.size,
-                             tasks, cost, n_seeds, descriptions, sequential=not spec.is_simulation))
+                             tasks, cost, n_seeds, parts, merge, descriptions, sequential=not spec.is_simulation))
     return out
 
 
-__all__ = ["SimulationPointTask", "TheoryCurveTask", "curve_attributes", "plans", "point_record"]
+__all__ = ["SimulationSeedTask", "TheoryBranchTask", "choose_branch", "curve_attributes", "plans", "point_record"]

@@ -59,6 +59,11 @@ class SaddlePointMethod:
         self.rules = problem.rules(self._replica_nodes())
         self._out = np.empty(N_SUMS)
 
+    def begin_point(self) -> None:
+        """Forget what the previous point left behind (the chord Jacobian): a point then depends only on its alpha
+        and its starting state, so a resumed curve, or a branch run as its own task, gives the same bits."""
+        self._chord = ChordJacobian()
+
     def _replica_nodes(self) -> int | None:
         """Nodes of the replica field (None: the quadrature settings' default)."""
         return None

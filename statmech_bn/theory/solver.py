@@ -139,6 +139,7 @@ def _sweep(method, alphas: np.ndarray, order: np.ndarray, settings: SolverSettin
     last_good = state
     for index in order:
         alpha = float(alphas[index])
+        method.begin_point()
         result = damped_fixed_point(lambda x, a=alpha: method.update(x, a), method.warm_start(state),
                                     settings.damping, settings.tolerance, settings.max_iterations)
         obs = method.observables(result.value, alpha)
@@ -149,32 +150,51 @@ def _sweep(method, alphas: np.ndarray, order: np.ndarray, settings: SolverSettin
         state = last_good
 
 
+def forward_branch(method, alphas: np.ndarray, settings: SolverSettings, start_index: int = 0,
+                   warm_state: np.ndarray | None = None) -> Iterator[PointResult]:
+    """The continuation from small alpha: the points from ``start_index`` on, in ascending alpha (warm start:
+    the previous point, or ``warm_state`` when resuming); ``branch`` 0."""
+    alphas = np.asarray(alphas, dtype=float)
+    state = warm_state if warm_state is not None else method.initial_state(float(alphas[0]), learned=False)
+    yield from _sweep(method, alphas, np.arange(start_index, len(alphas)), settings, state, 0)
+
+
+def backward_branch(method, alphas: np.ndarray, settings: SolverSettings) -> Iterator[PointResult]:
+    """The continuation from the largest alpha down, from a well-learned state: every point, in descending alpha;
+    ``branch`` 1. It cannot be resumed part-way (its first point is the largest alpha)."""
+    alphas = np.asarray(alphas, dtype=float)
+    start = method.initial_state(float(alphas[-1]), learned=True)
+    yield from _sweep(method, alphas, np.arange(len(alphas))[::-1], settings, start, 1)
+
+
+def prefer_backward(forward_converged: bool, forward_free_energy: float, backward_converged: bool,
+                    backward_free_energy: float) -> bool:
+    """The rule of ``branches = "both"``: keep the backward point when it converged and the forward one did not,
+    or when both did and the backward one has the lower free energy (the stable of two coexisting solutions)."""
+    return backward_converged and (not forward_converged or backward_free_energy < forward_free_energy)
+
+
 def solve_curve(method, alphas: np.ndarray, settings: SolverSettings, start_index: int = 0,
                 warm_state: np.ndarray | None = None) -> Iterator[PointResult]:
     """Solve the saddle point at every alpha (ascending), yielding points from ``start_index`` on.
 
-    ``branches``: "forward" continues from small alpha (warm start: the previous point, or
-    ``warm_state`` when resuming); "backward" continues from the largest alpha down, starting from a
-    well-learned state, and is computed whole before any point is yielded; "both" runs both and keeps,
-    at each alpha, the converged solution with the lower free energy (``branch`` says which: 0 forward,
-    1 backward), exposing first-order transitions that a single continuation would miss.
+    ``branches``: "forward" is :func:`forward_branch`; "backward" is :func:`backward_branch`, computed whole
+    before any point is yielded; "both" runs both and keeps, at each alpha, the point :func:`prefer_backward`
+    chooses (``branch`` says which: 0 forward, 1 backward), exposing first-order transitions that a single
+    continuation would miss. (The sweep driver runs the two branches as separate tasks with the same rule.)
     """
     alphas = np.asarray(alphas, dtype=float)
     backward: dict[int, PointResult] = {}
     if settings.branches in ("backward", "both"):
-        order = np.arange(len(alphas))[::-1]
-        start = method.initial_state(float(alphas[-1]), learned=True)
-        backward = {p.index: p for p in _sweep(method, alphas, order, settings, start, 1)}
+        backward = {p.index: p for p in backward_branch(method, alphas, settings)}
     if settings.branches == "backward":
         for index in range(start_index, len(alphas)):
             yield backward[index]
         return
-    state = warm_state if warm_state is not None else method.initial_state(float(alphas[0]), learned=False)
-    for point in _sweep(method, alphas, np.arange(start_index, len(alphas)), settings, state, 0):
+    for point in forward_branch(method, alphas, settings, start_index, warm_state):
         other = backward.get(point.index)
-        if other is not None and other.converged and (
-            not point.converged or other.observables["free_energy"] < point.observables["free_energy"]
-        ):
+        if other is not None and prefer_backward(point.converged, point.observables["free_energy"],
+                                                 other.converged, other.observables["free_energy"]):
             yield other
         else:
             yield point

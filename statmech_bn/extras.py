@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..errors import UserInputError
+from .errors import UserInputError
 
 EXTRAS = {"xarray": "analysis", "pandas": "analysis", "matplotlib": "analysis", "h5netcdf": "analysis",
           "dask": "dask", "distributed": "dask"}

@@ -1,0 +1,175 @@
+"""Executors behind one seam (issue #14): the local pool, a Dask LocalCluster and a real Dask scheduler with its
+workers give the same file, bit for bit, also when a worker is killed mid-run; a lost scheduler stops the run with
+one line and the same command resumes. Everything runs on localhost."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from statmech_bn.cli import main
+from statmech_bn.store import read_curves
+
+pytest.importorskip("distributed")
+
+SWEEP = ["sweep", "--normalizer", "pn_gd,none", "--zeta", "0.1", "--weight-decay", "0.5", "--method",
+         "gibbs,sim_sgd", "--temperature", "0.5", "--noise", "0.3", "--alpha", "1:3:4", "--size", "60", "--seeds", "3",
+         "--batch-size", "4", "--quiet"]
+"""Theory curves with both continuation branches (two tasks each, merged by the parent) and simulations (a task per
+seed): every kind of task and merge of the sweep."""
+MANY_TASKS = ["sweep", "--normalizer", "pn_gd,none", "--zeta", "0.1", "--weight-decay", "0.5", "--method", "sim_sgd",
+              "--noise", "0.3", "--alpha", "1:4:6", "--size", "120", "--seeds", "4", "--batch-size", "4", "--quiet"]
+"""48 simulation tasks of a fraction of a second: enough to kill a worker in the middle."""
+
+
+def same_file(a, b):
+    first, second = read_curves(str(a)), read_curves(str(b))
+    assert sorted(first) == sorted(second)
+    for name, curve in first.items():
+        for field, values in curve.items():
+            if field != "attrs":
+                np.testing.assert_array_equal(values, second[name][field], err_msg=f"{name}/{field}")
+
+
+@pytest.fixture(scope="module")
+def local_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("local")
+    assert main([*SWEEP, "-o", str(folder / "local.h5"), "--workers", "2"]) == 0
+    return folder / "local.h5"
+
+
+def test_a_local_cluster_gives_the_local_executors_file(tmp_path, local_file):
+    assert main([*SWEEP, "-o", str(tmp_path / "dask.h5"), "--workers", "2", "--executor", "dask"]) == 0
+    same_file(local_file, tmp_path / "dask.h5")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(cmd, log: Path):
+    with log.open("w") as handle:  # the child keeps its own descriptor
+        return subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _scheduler(port: int, folder: Path):
+    process = _start([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
+                      str(port), "--no-dashboard"], folder / f"scheduler-{port}.log")
+    _wait_for_port(port)
+    return process
+
+
+def _worker(port: int, folder: Path, name: str):
+    return _start([sys.executable, "-m", "distributed.cli.dask_worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1",
+                   "--no-nanny", "--no-dashboard", "--name", name], folder / f"{name}.log")
+
+
+def _wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+def _stop(*processes):
+    for p in processes:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+
+
+def _points(path: Path) -> int:
+    try:
+        return sum(int(c["attrs"]["n_points"]) for c in read_curves(str(path)).values())
+    except Exception:  # not there yet, or mid-append
+        return 0
+
+
+def _run(args, cwd: Path):
+    return subprocess.Popen([sys.executable, "-m", "statmech_bn", *args], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_a_real_scheduler_survives_a_killed_worker_and_gives_the_local_file(tmp_path):
+    assert main([*MANY_TASKS, "-o", str(tmp_path / "local.h5"), "--workers", "2"]) == 0
+    port = _free_port()
+    scheduler = _scheduler(port, tmp_path)
+    first, second = _worker(port, tmp_path, "first"), _worker(port, tmp_path, "second")
+    try:
+        run = _run([*MANY_TASKS, "-o", "remote.h5", "--executor", "dask", "--scheduler",
+                    f"tcp://127.0.0.1:{port}"], tmp_path)
+        deadline = time.time() + 120
+        while time.time() < deadline and _points(tmp_path / "remote.h5") < 2 and run.poll() is None:
+            time.sleep(0.05)
+        assert run.poll() is None, "the run ended before a worker could be killed"
+        os.killpg(first.pid, signal.SIGKILL)  # mid-run: its tasks go to the other worker
+        out, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err
+    finally:
+        _stop(first, second, scheduler)
+    same_file(tmp_path / "local.h5", tmp_path / "remote.h5")
+
+
+def test_a_lost_scheduler_stops_with_one_line_and_the_same_command_resumes(tmp_path):
+    assert main([*MANY_TASKS, "-o", str(tmp_path / "local.h5"), "--workers", "2"]) == 0
+    port = _free_port()
+    scheduler = _scheduler(port, tmp_path)
+    worker = _worker(port, tmp_path, "only")
+    command = [*MANY_TASKS, "-o", "remote.h5", "--executor", "dask", "--scheduler", f"tcp://127.0.0.1:{port}"]
+    try:
+        run = _run(command, tmp_path)
+        deadline = time.time() + 120
+        while time.time() < deadline and _points(tmp_path / "remote.h5") < 2 and run.poll() is None:
+            time.sleep(0.05)
+        _stop(scheduler)
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 75
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and "the Dask scheduler was lost" in lines[0] and "rerun the same command" in lines[0]
+        stored = _points(tmp_path / "remote.h5")
+        assert 0 < stored < 24 and not (tmp_path / "remote.h5.lock").exists()
+        scheduler = _scheduler(port, tmp_path)  # the cluster is back: the same command resumes
+        _stop(worker)
+        worker = _worker(port, tmp_path, "again")
+        again = _run(command, tmp_path)
+        out, err = again.communicate(timeout=300)
+        assert again.returncode == 0, err
+    finally:
+        _stop(worker, scheduler)
+    same_file(tmp_path / "local.h5", tmp_path / "remote.h5")
+
+
+def test_an_unreachable_scheduler_is_named_before_any_file_exists(tmp_path, capsys):
+    assert main([*SWEEP, "-o", str(tmp_path / "x.h5"), "--executor", "dask", "--scheduler",
+                 f"tcp://127.0.0.1:{_free_port()}"]) == 75
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot reach the Dask scheduler" in err[0]
+    assert os.listdir(tmp_path) == []
+
+
+def test_without_the_dask_extra_one_line_names_the_install(tmp_path, capsys, monkeypatch):
+    import importlib
+
+    real = importlib.import_module
+
+    def without_dask(name, *args):
+        if name.split(".")[0] in ("dask", "distributed"):
+            raise ImportError(name)
+        return real(name, *args)
+
+    monkeypatch.setattr("statmech_bn.extras.importlib.import_module", without_dask)
+    assert main([*SWEEP, "-o", str(tmp_path / "x.h5"), "--executor", "dask"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install 'statmech_bn[dask]'" in err[0]
+    assert os.listdir(tmp_path) == []
