@@ -173,3 +173,42 @@ def test_without_the_dask_extra_one_line_names_the_install(tmp_path, capsys, mon
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pip install 'statmech_bn[dask]'" in err[0]
     assert os.listdir(tmp_path) == []
+
+
+def _kernel_compilations() -> dict[str, int]:
+    """Numba kernels this process loaded from the cache and compiled, summed over every kernel module."""
+    import importlib
+    import pkgutil
+
+    from numba.core.registry import CPUDispatcher
+
+    import statmech_bn.kernels as kernels
+
+    counts = {"loaded": 0, "compiled": 0}
+    for info in pkgutil.iter_modules(kernels.__path__):
+        module = importlib.import_module(f"statmech_bn.kernels.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, CPUDispatcher):
+                counts["loaded"] += sum(value.stats.cache_hits.values())
+                counts["compiled"] += sum(value.stats.cache_misses.values())
+    return counts
+
+
+def _a_run_then_counts(folder: str) -> dict[str, int]:
+    """A small sweep (theory and simulation points) run inside this worker, then its kernel counts."""
+    output = os.path.join(folder, f"worker-{os.getpid()}.h5")
+    assert main([*SWEEP, "-o", output, "--workers", "1"]) == 0
+    return _kernel_compilations()
+
+
+def test_the_numba_cache_works_on_dask_workers(tmp_path):
+    """A worker started after the kernels were compiled once loads them from the cache: no compilation per task or
+    per worker (issue #14)."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as first:
+        with distributed.Client(first) as client:
+            client.submit(_a_run_then_counts, str(tmp_path), pure=False).result()  # compiles what the cache lacks, writes it
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as fresh:
+        with distributed.Client(fresh) as client:
+            counts = client.submit(_a_run_then_counts, str(tmp_path), pure=False).result()
+    assert counts["loaded"] > 0 and counts["compiled"] == 0, counts
