@@ -172,10 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _scheduler_lost():
-    from .executors import SchedulerLost
+def _cluster_stopped():
+    from .executors import ClusterStopped
 
-    return SchedulerLost
+    return ClusterStopped
 
 
 def _joined_negative_values(argv: list[str]) -> list[str]:
@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserInputError as exc:
         print(f"statmech_bn: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except _scheduler_lost() as exc:
+    except _cluster_stopped() as exc:
         print(f"statmech_bn: stopped: {exc}", file=sys.stderr)
         return EXIT_STOPPED
     except KeyboardInterrupt as exc:

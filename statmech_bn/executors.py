@@ -25,11 +25,13 @@ import multiprocessing
 import os
 import queue
 import signal
+import socket
 import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
 
+from .blas import is_single_thread
 from .extras import require
 
 Emit = Callable[..., None]
@@ -149,12 +151,26 @@ def _die_with_parent(lifeline, parent_pid: int) -> None:
     threading.Thread(target=watch, name="statmech_bn-lifeline", daemon=True).start()
 
 
-class SchedulerLost(RuntimeError):
+class ClusterStopped(RuntimeError):
+    """The run stopped because of its Dask cluster; what is stored stays, and the same command resumes."""
+
+
+class SchedulerLost(ClusterStopped):
     """The Dask scheduler went away during a run."""
 
 
+class WorkerUnfit(ClusterStopped):
+    """A Dask worker would compute different last bits than the local executor (BLAS on several threads)."""
+
+
 def _collect(task) -> list[tuple]:
-    """Run a task on a Dask worker and return what it emitted."""
+    """Run a task on a Dask worker and return what it emitted; refuse a worker whose BLAS runs several threads
+    (:mod:`statmech_bn.blas`; a worker started by a nanny, the default, has one)."""
+    if not is_single_thread():
+        raise WorkerUnfit(f"the Dask worker on {socket.gethostname()} (pid {os.getpid()}) runs BLAS on several "
+                          "threads, so its results could differ in the last bits: start workers with a nanny (the "
+                          "default) or with OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1, then rerun "
+                          "the same command to resume")
     out: list[tuple] = []
     task.run(lambda *args: out.append(args))
     return out
@@ -194,6 +210,8 @@ class DaskExecutor:
             for future in distributed.as_completed(futures):
                 try:
                     emitted = future.result()
+                except WorkerUnfit:
+                    raise
                 except (distributed.client.FutureCancelledError, OSError, TimeoutError) as exc:
                     raise SchedulerLost(f"{self.LOST} ({type(exc).__name__}); every finished point is stored: rerun "
                                         "the same command to resume") from None
@@ -223,14 +241,21 @@ def _quiet_logs(*names: str):
 
 def check_scheduler(address: str, timeout: float = 10.0) -> None:
     """Connect to the Dask scheduler at ``address`` once (before any file is written): :class:`SchedulerLost` with
-    one line when it cannot be reached."""
+    one line when it cannot be reached, :class:`WorkerUnfit` when a worker runs BLAS on several threads."""
     distributed = require("distributed", "--executor dask")
     with _quiet_logs("distributed", "tornado", "asyncio"):
         try:
             client = distributed.Client(address, timeout=f"{timeout}s")
         except (OSError, TimeoutError, ValueError) as exc:
             raise SchedulerLost(f"cannot reach the Dask scheduler at {address} ({type(exc).__name__})") from None
-        client.close()
+        try:
+            unfit = sorted(worker for worker, fit in client.run(is_single_thread).items() if not fit)
+        finally:
+            client.close()
+    if unfit:
+        raise WorkerUnfit(f"{len(unfit)} Dask worker(s) ({unfit[0]}, ...) run BLAS on several threads, so their "
+                          "results could differ in the last bits: start workers with a nanny (the default) or with "
+                          "OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1")
 
 
 def make_executor(workers: int, tasks: int, executor: str = "local", scheduler: str | None = None):

@@ -55,9 +55,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(cmd, log: Path):
+def _start(cmd, log: Path, env=None):
     with log.open("w") as handle:  # the child keeps its own descriptor
-        return subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True, env=env)
 
 
 def _scheduler(port: int, folder: Path):
@@ -67,9 +67,18 @@ def _scheduler(port: int, folder: Path):
     return process
 
 
-def _worker(port: int, folder: Path, name: str):
+def _worker(port: int, folder: Path, name: str, env=None):
+    """A worker without a nanny (killing it kills the worker itself), with this process's environment (one BLAS
+    thread: tests/conftest.py) unless ``env`` is given."""
     return _start([sys.executable, "-m", "distributed.cli.dask_worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1",
-                   "--no-nanny", "--no-dashboard", "--name", name], folder / f"{name}.log")
+                   "--no-nanny", "--no-dashboard", "--name", name], folder / f"{name}.log", env)
+
+
+def _wait_for_workers(port: int, count: int, timeout: float = 60.0) -> None:
+    import distributed
+
+    with distributed.Client(f"tcp://127.0.0.1:{port}", timeout="20s") as client:
+        client.wait_for_workers(count, timeout=timeout)
 
 
 def _wait_for_port(port: int, timeout: float = 30.0) -> None:
@@ -150,6 +159,41 @@ def test_a_lost_scheduler_stops_with_one_line_and_the_same_command_resumes(tmp_p
     same_file(tmp_path / "local.h5", tmp_path / "remote.h5")
 
 
+def _environment_without_blas_threads() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items()
+            if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS")}
+
+
+def test_the_command_line_gives_a_dask_clusters_bits_where_blas_would_thread(tmp_path):
+    """N = 1000, P = 1000: products large enough for a threaded BLAS to split (and sum in another order) on this
+    machine. The command line pins one BLAS thread itself (the environment here sets none), as a Dask nanny does
+    for its worker, so the one-process run and the cluster's agree bit for bit."""
+    command = [sys.executable, "-m", "statmech_bn", "sweep", "--normalizer", "pn_gd", "--zeta", "0.1", "--noise",
+               "0.5", "--method", "sim_sgd", "--alpha", "0.5,1", "--size", "1000", "--seeds", "2", "--quiet"]
+    env = _environment_without_blas_threads()
+    subprocess.run([*command, "-o", "one.h5", "--workers", "1"], cwd=tmp_path, env=env, check=True)
+    subprocess.run([*command, "-o", "dask.h5", "--workers", "2", "--executor", "dask"], cwd=tmp_path, env=env,
+                   check=True)
+    same_file(tmp_path / "one.h5", tmp_path / "dask.h5")
+
+
+def test_a_worker_with_threaded_blas_is_refused_before_any_file_exists(tmp_path):
+    """Its dot products would be summed in another order than the local executor's: not bit for bit."""
+    port = _free_port()
+    scheduler = _scheduler(port, tmp_path)
+    worker = _worker(port, tmp_path, "threaded", {**_environment_without_blas_threads(), "OPENBLAS_NUM_THREADS": "2"})
+    try:
+        _wait_for_workers(port, 1)
+        run = _run([*SWEEP, "-o", "x.h5", "--executor", "dask", "--scheduler", f"tcp://127.0.0.1:{port}"], tmp_path)
+        out, err = run.communicate(timeout=120)
+    finally:
+        _stop(worker, scheduler)
+    assert run.returncode == 75
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "run BLAS on several threads" in lines[0] and "OPENBLAS_NUM_THREADS=1" in lines[0]
+    assert not (tmp_path / "x.h5").exists()
+
+
 def test_an_unreachable_scheduler_is_named_before_any_file_exists(tmp_path, capsys):
     assert main([*SWEEP, "-o", str(tmp_path / "x.h5"), "--executor", "dask", "--scheduler",
                  f"tcp://127.0.0.1:{_free_port()}"]) == 75
@@ -207,7 +251,7 @@ def test_the_numba_cache_works_on_dask_workers(tmp_path):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as first:
         with distributed.Client(first) as client:
-            client.submit(_a_run_then_counts, str(tmp_path), pure=False).result()  # compiles what the cache lacks, writes it
+            client.submit(_a_run_then_counts, str(tmp_path), pure=False).result()  # compiles what is not cached
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as fresh:
         with distributed.Client(fresh) as client:
             counts = client.submit(_a_run_then_counts, str(tmp_path), pure=False).result()
