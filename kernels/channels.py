@@ -12,7 +12,8 @@ Everything here concerns a single label y and a Gaussian pre-activation h ~ N(a,
   its minimiser h* and dh*/da.
 
 Linear, relu and sign are in closed form (truncated-normal moments); erf uses the Gauss-Hermite rule
-(``inner_x``, ``inner_w``: probabilists' nodes, weights summing to one) passed in by the caller.
+(``inner_x``, ``inner_w``: probabilists' nodes, weights summing to one; :func:`tilted` takes the weights'
+logarithms, ``inner_log_w``) passed in by the caller.
 """
 
 import math
@@ -83,8 +84,10 @@ def _combine_two(log_w1, mean1, var1, loss1, log_w2, mean2, var2, loss2):
 
 
 @jit
-def tilted(code, y, a, b, beta_t, inner_x, inner_w):
+def tilted(code, y, a, b, beta_t, inner_x, inner_log_w):
     """(log Z, g_a, g_aa, <l>) of Z = E_{h ~ N(a, b)} exp(-beta_t * l(y, h)), b >= 0, beta_t > 0.
+
+    erf averages over the Gauss-Hermite rule (``inner_x``, ``inner_log_w``: the logarithms of its weights).
 
     Below b = SMALL_VARIANCE (1 + a^2) the moment formulas g_a = (<h> - a)/b lose all digits to
     cancellation; there the b -> 0 limit log Z = -beta_t l(y, a) is used, whose error is O(b).
@@ -125,19 +128,28 @@ def tilted(code, y, a, b, beta_t, inner_x, inner_w):
             -beta_t * loss_pos + log_ndtr(z), mean_pos, var_pos, loss_pos,
         )
     else:
+        # One pass, each loss evaluated once: a running log-sum-exp whose reference ``top`` is the largest
+        # log w_k - beta_t l_k so far; the sums are rescaled when it grows, so every exp is of a number <= 0.
         top = -math.inf
-        for k in range(inner_x.shape[0]):
-            top = max(top, math.log(inner_w[k]) - beta_t * loss(code, y, a + s * inner_x[k]))
         total = 0.0
         m1 = 0.0
         m2 = 0.0
         mean_loss = 0.0
         for k in range(inner_x.shape[0]):
-            lk = loss(code, y, a + s * inner_x[k])
-            p = math.exp(math.log(inner_w[k]) - beta_t * lk - top)
+            x = inner_x[k]
+            lk = loss(code, y, a + s * x)
+            t = inner_log_w[k] - beta_t * lk
+            if t > top:
+                scale = math.exp(top - t)
+                total *= scale
+                m1 *= scale
+                m2 *= scale
+                mean_loss *= scale
+                top = t
+            p = math.exp(t - top)
             total += p
-            m1 += p * inner_x[k]
-            m2 += p * inner_x[k] ** 2
+            m1 += p * x
+            m2 += p * x * x
             mean_loss += p * lk
         m1 /= total
         log_z = top + math.log(total)

@@ -9,9 +9,11 @@ from Gaussian integration by parts (Stein's lemma on eta) and the heat equation 
 
 Quadrature rules come from the caller as (nodes, weights) pairs with weights that already include the
 Gaussian density and sum to one: ``tau`` (split at the teacher's kink), ``eta``, ``xi`` (a single node
-at 0 when there is no noise) and ``inner`` (for erf only).
+at 0 when there is no noise) and ``inner`` (for erf only; its log weights for the tilted average).
 
-Every kernel fills ``out`` (length :data:`N_SUMS`) and returns nothing.
+Every kernel fills ``out`` (length :data:`N_SUMS`) and returns nothing. ``gibbs_sums``, ``erm_sums`` and
+``loss_sums`` take the closed forms of :mod:`.linear_channel` where teacher and student are linear and the
+``*_by_quadrature`` kernels otherwise (and as the reference of the closed forms).
 """
 
 import math
@@ -19,8 +21,9 @@ import math
 import numpy as np
 
 from ._jit import jit
-from .activations import activation
+from .activations import LINEAR, activation
 from .channels import expected_loss, moreau, moreau_kinks, tilted
+from .linear_channel import linear_erm_sums, linear_gibbs_sums, linear_loss_sums
 from .panels import legendre_panels
 from .special import norm_pdf
 
@@ -33,8 +36,20 @@ N_SUMS = 7
 
 @jit
 def gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise,
-               tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, inner_x, inner_w, out):
-    """Averages of log Z(y, gamma*omega + beta, gamma^2 v) at inverse temperature beta_t.
+               tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, inner_x, inner_log_w, out):
+    """:func:`gibbs_sums_by_quadrature`, in closed form where teacher and student are linear."""
+    if student == LINEAR and teacher == LINEAR:
+        linear_gibbs_sums(m, q, v, gamma, beta, beta_t, noise, out)
+    else:
+        gibbs_sums_by_quadrature(student, teacher, m, q, v, gamma, beta, beta_t, noise, tau_x, tau_w, eta_x, eta_w,
+                                 xi_x, xi_w, inner_x, inner_log_w, out)
+
+
+@jit
+def gibbs_sums_by_quadrature(student, teacher, m, q, v, gamma, beta, beta_t, noise,
+                             tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, inner_x, inner_log_w, out):
+    """Averages of log Z(y, gamma*omega + beta, gamma^2 v) at inverse temperature beta_t (erf: the inner rule's
+    nodes and log weights).
 
     f_w = d log Z/d omega = gamma g_a, f_ww = gamma^2 g_aa; d/dgamma log Z = omega g_a
     + gamma v (g_aa + g_a^2); d/dbeta log Z = g_a.
@@ -52,7 +67,7 @@ def gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise,
                 w = tau_w[i] * xi_w[k] * eta_w[j]
                 omega = m * tau + cross * eta_x[j]
                 log_z, g_a, g_aa, mean_loss = tilted(student, y, gamma * omega + beta, b, beta_t,
-                                                     inner_x, inner_w)
+                                                     inner_x, inner_log_w)
                 f = gamma * g_a
                 out[0] += w * log_z
                 out[1] += w * f * f
@@ -85,6 +100,17 @@ def _erm_add(student, y, tau, eta, omega, cross, weight, gamma, beta, chi, out):
 @jit
 def erm_sums(student, teacher, m, q, chi, gamma, beta, noise,
              tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, piece_x, piece_w, cut, out):
+    """:func:`erm_sums_by_quadrature`, in closed form where teacher and student are linear."""
+    if student == LINEAR and teacher == LINEAR:
+        linear_erm_sums(m, q, chi, gamma, beta, noise, out)
+    else:
+        erm_sums_by_quadrature(student, teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x,
+                               xi_w, piece_x, piece_w, cut, out)
+
+
+@jit
+def erm_sums_by_quadrature(student, teacher, m, q, chi, gamma, beta, noise,
+                           tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, piece_x, piece_w, cut, out):
     """Averages of -M(y, gamma*omega + beta, gamma^2 chi), the T -> 0 limit of ``gibbs_sums``/beta_t.
 
     With g_a = (h* - a)/c: f_w = gamma g_a, d/dgamma(-M) = omega g_a + gamma chi g_a^2,
@@ -131,6 +157,17 @@ def erm_sums(student, teacher, m, q, chi, gamma, beta, noise,
 
 @jit
 def loss_sums(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, xi_x, xi_w, inner_x, inner_w, out):
+    """:func:`loss_sums_by_quadrature`, in closed form where teacher and student are linear."""
+    if student == LINEAR and teacher == LINEAR:
+        linear_loss_sums(m, v, gamma, beta, noise, out)
+    else:
+        loss_sums_by_quadrature(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, xi_x, xi_w, inner_x,
+                                inner_w, out)
+
+
+@jit
+def loss_sums_by_quadrature(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, xi_x, xi_w, inner_x, inner_w,
+                            out):
     """Averages of e(y, a, b) = E[l(y, h)] with a = gamma*m*tau + beta and b = gamma^2 v.
 
     This is the training loss of the high-temperature limit (the student field given the teacher's is

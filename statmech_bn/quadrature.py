@@ -74,6 +74,8 @@ class Rules:
     xi_w: np.ndarray
     inner_x: np.ndarray
     inner_w: np.ndarray
+    inner_log_w: np.ndarray
+    """log inner_w, taken once (the tilted erf average works in log weights)."""
     piece_x: np.ndarray
     piece_w: np.ndarray
 
@@ -93,4 +95,6 @@ def build_rules(teacher_nodes: int, replica_nodes: int, noise_nodes: int, inner_
         xi_x, xi_w = np.zeros(1), np.ones(1)
     inner_x, inner_w = gauss_hermite(inner_nodes)
     piece_x, piece_w = legendre(max(replica_nodes // 4, MIN_PIECE_NODES))
-    return Rules(tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, inner_x, inner_w, piece_x, piece_w)
+    with np.errstate(divide="ignore"):  # a weight below the smallest double is -inf: a node that adds nothing
+        inner_log_w = np.log(inner_w)
+    return Rules(tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, inner_x, inner_w, inner_log_w, piece_x, piece_w)

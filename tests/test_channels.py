@@ -10,6 +10,8 @@ from statmech_bn.model import ACTIVATIONS
 from statmech_bn.quadrature import gauss_hermite
 
 INNER = gauss_hermite(96)
+INNER_LOG = (INNER[0], np.log(INNER[1]))
+"""The rule as :func:`channels.tilted` takes it: nodes and log weights."""
 CASES = [(0.7, 0.3, 0.5), (-0.4, -1.2, 2.0), (1.5, 0.9, 0.05), (0.0, -0.1, 1.0)]
 
 
@@ -26,7 +28,7 @@ def test_expected_loss(name, y, a, b):
 @pytest.mark.parametrize("y,a,b", CASES)
 @pytest.mark.parametrize("beta_t", [0.5, 4.0])
 def test_tilted_partition_function(name, y, a, b, beta_t):
-    got = channels.tilted(ACTIVATIONS[name].code, y, a, b, beta_t, *INNER)
+    got = channels.tilted(ACTIVATIONS[name].code, y, a, b, beta_t, *INNER_LOG)
     want = naive.tilted(name, y, a, b, beta_t)
     rtol = ERF_INNER_RTOL if name == "erf" else QUADRATURE_RTOL
     assert got[0] == pytest.approx(want[0], rel=rtol, abs=1e-10)
@@ -47,6 +49,6 @@ def test_moreau_envelope(name, y, a, c):
 
 def test_tilted_small_variance_limit_is_continuous():
     code = ACTIVATIONS["erf"].code
-    below = channels.tilted(code, 0.4, 0.3, 0.5e-8, 2.0, *INNER)
-    above = channels.tilted(code, 0.4, 0.3, 2e-8, 2.0, *INNER)
+    below = channels.tilted(code, 0.4, 0.3, 0.5e-8, 2.0, *INNER_LOG)
+    above = channels.tilted(code, 0.4, 0.3, 2e-8, 2.0, *INNER_LOG)
     assert np.allclose(below, above, rtol=1e-6, atol=1e-6)

@@ -154,7 +154,8 @@ def claim_b(directory: str) -> list[Finding]:
     t_max = float(next(iter(runs.values()))["t"][-1])
     at_top = ", ".join(f"{n} ε_g {finals[(n, top)][1]:.3g}, η_eff {finals[(n, top)][2]:.3g}" for n in normalized)
     measured = (f"η_max (noise-free ODE, M = {m}): "
-                + ", ".join(f"{n} {v:.6g}" if math.isfinite(v) else f"{n} ∞ (stable up to the search bound η_eff = 16M = {16 * m:g})"
+                + ", ".join(f"{n} {v:.6g}" if math.isfinite(v)
+                            else f"{n} ∞ (stable up to the search bound η_eff = 16M = {16 * m:g})"
                             for n, v in limits.items())
                 + f". Trajectories (noise 0.3, t = {t_max:g}; learning = ε_g below {LEARNED:g} of its start) at "
                 f"η = {', '.join(f'{r:g}' for r in rates)}: none "
