@@ -233,8 +233,8 @@ def reduced_table() -> None:
 def ode_table() -> None:
     """The N -> infinity ODE integrated to t = 100 (40 log-spaced outputs), relu, M = 8, noise 0.3: one call
     per normalizer after a first call (compilation or cache load) timed apart."""
-    from statmech_bn.dynamics.ode import BN_BATCHES, integrate_ode, output_times
-    from statmech_bn.dynamics.problem import DynamicsProblem
+    from statmech_bn.dynamics.ode import BN_BATCHES, integrate_ode
+    from statmech_bn.dynamics.problem import DynamicsProblem, output_times
 
     times = output_times(100.0, 40)
     start = time.perf_counter()

@@ -1,6 +1,6 @@
 """Activation functions g of the block and their derivatives, selected by an integer code.
 
-Codes (mirrored by :data:`statmech_bn.model.ACTIVATION_CODES`): 0 linear g(z) = z; 1 relu max(z, 0);
+Codes (:mod:`.codes`, read by the table :data:`statmech_bn.model.ACTIVATIONS`): 0 linear g(z) = z; 1 relu max(z, 0);
 2 erf g(z) = erf(z/sqrt 2); 3 sign. Derivatives are the classical ones away from the kinks (the kink
 points of relu and sign have measure zero and are never differentiated through by the theory, which
 integrates them out in closed form).
@@ -9,11 +9,7 @@ integrates them out in closed form).
 import math
 
 from ._jit import jit
-
-LINEAR = 0
-RELU = 1
-ERF = 2
-SIGN = 3
+from .codes import ERF, LINEAR, RELU, SIGN
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)

@@ -21,10 +21,9 @@ import numpy as np
 from ._jit import jit
 from .activations import LINEAR, RELU, activation, activation_derivatives
 from .panels import legendre_panels
+from .codes import GAUSSIAN, LAPLACE
 from .special import norm_cdf, norm_pdf
 
-GAUSSIAN = 0
-LAPLACE = 1
 _SQRT2 = math.sqrt(2.0)
 
 

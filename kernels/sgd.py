@@ -41,10 +41,7 @@ import numpy as np
 
 from ._jit import jit
 from .activations import activation, activation_derivatives
-
-BATCH = 0
-POPULATION = 1
-PLAIN = 2
+from .codes import BATCH, PLAIN, POPULATION
 
 
 @jit

@@ -20,10 +20,8 @@ from dataclasses import KW_ONLY, dataclass
 from enum import Enum
 
 import numpy as np
-from scipy.special import erf
 
-from .kernels import activations as _act
-from .kernels import sgd as _sgd
+from .kernels import codes as _codes
 
 THEORY_METHODS = ("high_temperature", "gibbs", "erm")
 SAMPLING_METHODS = ("high_temperature", "gibbs", "sim_gibbs")
@@ -37,7 +35,7 @@ METHODS = THEORY_METHODS + SIMULATION_METHODS
 class Activation:
     """An activation g of the block.
 
-    ``code``: its kernel code (:mod:`statmech_bn.kernels.activations`). ``differentiable``: it has a useful
+    ``code``: its kernel code (:mod:`statmech_bn.kernels.codes`). ``differentiable``: it has a useful
     gradient, so ERM, SGD, the learning dynamics and the BN decomposition (which needs the loss curvature) apply;
     otherwise only the sampling methods do. ``gain_free``: its output does not depend on the gain (sign), so the
     theory holds (gamma, beta) at (1, 0). ``kinked``: piecewise linear with a kink at 0 (relu), where an extensive
@@ -59,11 +57,18 @@ class Activation:
 
 _SQRT2 = math.sqrt(2.0)
 
+
+def _erf_numpy(z):
+    from scipy.special import erf  # SciPy loads only when a twin is evaluated, not with the tables
+
+    return erf(np.asarray(z) / _SQRT2)
+
+
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
-    Activation("linear", _act.LINEAR, True, False, False, lambda z: np.array(z, dtype=float)),
-    Activation("relu", _act.RELU, True, False, True, lambda z: np.maximum(z, 0.0)),
-    Activation("erf", _act.ERF, True, False, False, lambda z: erf(np.asarray(z) / _SQRT2)),
-    Activation("sign", _act.SIGN, False, True, False, np.sign),
+    Activation("linear", _codes.LINEAR, True, False, False, lambda z: np.array(z, dtype=float)),
+    Activation("relu", _codes.RELU, True, False, True, lambda z: np.maximum(z, 0.0)),
+    Activation("erf", _codes.ERF, True, False, False, _erf_numpy),
+    Activation("sign", _codes.SIGN, False, True, False, np.sign),
 )}
 
 
@@ -80,9 +85,10 @@ class Penalty(Enum):
 class Normalizer:
     """A normalizer of the block.
 
-    ``training``: how SGD computes its field (:mod:`statmech_bn.kernels.sgd`: batch statistics, population
-    statistics, or no normalization). ``scale_invariant``: only the direction of w and (gamma, beta) matter (the
-    spherical theory; its gain is gamma, and ``none``'s is L). ``penalty``: what it adds to the loss.
+    ``training``: how SGD computes its field (a code of :mod:`statmech_bn.kernels.codes` that
+    :mod:`statmech_bn.kernels.sgd` reads: batch statistics, population statistics, or no normalization).
+    ``scale_invariant``: only the direction of w and (gamma, beta) matter (the spherical theory; its gain is gamma,
+    and ``none``'s is L). ``penalty``: what it adds to the loss.
     ``batch_statistics``: trained through the statistics of its batch (bn): its online drift is a Monte-Carlo
     average over batches, and finite-N Gibbs sampling and ERM do not cover it. ``min_batch`` / ``min_sgd_batch``:
     the smallest batch size its theory / its SGD accepts. ``deployed_as``: the normalizer whose population theory
@@ -114,12 +120,14 @@ class Normalizer:
 
 
 NORMALIZERS: dict[str, Normalizer] = {n.name: n for n in (
-    Normalizer("pn", _sgd.POPULATION, True, Penalty.NONE, False, 1, 1, "pn"),
-    Normalizer("wn", _sgd.POPULATION, True, Penalty.NONE, False, 1, 1, "pn"),
-    Normalizer("pn_gd", _sgd.POPULATION, True, Penalty.GAMMA_DECAY, False, 1, 1, "pn"),
-    Normalizer("bn", _sgd.BATCH, True, Penalty.BATCH_ZETA, True, 2, 3, "pn"),
-    Normalizer("none", _sgd.PLAIN, False, Penalty.WEIGHT_DECAY, False, 1, 1, "none"),
+    Normalizer("pn", _codes.POPULATION, True, Penalty.NONE, False, 1, 1, "pn"),
+    Normalizer("wn", _codes.POPULATION, True, Penalty.NONE, False, 1, 1, "pn"),
+    Normalizer("pn_gd", _codes.POPULATION, True, Penalty.GAMMA_DECAY, False, 1, 1, "pn"),
+    Normalizer("bn", _codes.BATCH, True, Penalty.BATCH_ZETA, True, 2, 3, "pn"),
+    Normalizer("none", _codes.PLAIN, False, Penalty.WEIGHT_DECAY, False, 1, 1, "none"),
 )}
+INPUT_LAWS = {"gaussian": (_codes.GAUSSIAN, 3.0, 12.0), "laplace": (_codes.LAPLACE, 6.0, 40.0)}
+"""Pre-activation laws of the BN decomposition (analysis A): kernel code, kurtosis, and the cut of its averages."""
 DIFFERENTIABLE = tuple(name for name, a in ACTIVATIONS.items() if a.differentiable)
 """Activations with a gradient: the learning dynamics and the BN decomposition cover these."""
 
@@ -172,5 +180,6 @@ class Block:
         return self.zeta if self.norm.penalty is Penalty.GAMMA_DECAY else 0.0
 
 
-__all__ = ["ACTIVATIONS", "DIFFERENTIABLE", "METHODS", "NORMALIZERS", "SAMPLING_METHODS", "SIMULATION_METHODS",
-           "THEORY_METHODS", "Activation", "Block", "Normalizer", "Penalty", "allowed_methods", "allowed_normalizers"]
+__all__ = ["ACTIVATIONS", "DIFFERENTIABLE", "INPUT_LAWS", "METHODS", "NORMALIZERS", "SAMPLING_METHODS",
+           "SIMULATION_METHODS", "THEORY_METHODS", "Activation", "Block", "Normalizer", "Penalty", "allowed_methods",
+           "allowed_normalizers"]

@@ -644,3 +644,37 @@ def test_no_input_escapes(tmp_path, capsys):
     print(outcomes)
     assert not escapes, escapes[:5]
     assert outcomes["refused"] > 1000
+
+
+STARTUP_CASES = [
+    (["--help"], ()),
+    (["sweep", "--help"], ()),
+    (["info", "{file}"], ("h5py",)),
+    (["sweep", "--temperature", "-1", "-o", "{tmp}/x.h5"], ("h5py", "tqdm")),
+    (["dynamics", "--t-max", "-1"], ("h5py", "tqdm")),
+    (["decompose", "--batch-sizes", "1"], ("h5py", "tqdm")),
+    (["config", "show", "dynamics"], ()),
+    (["sweep", "--alpha", "1", "--method", "erm", "--activation", "linear", "-o", "{tmp}/one.h5", "--quiet"], None),
+]
+"""What each command may load: the help, ``info``, a refused config and ``config show`` never load Numba or SciPy
+(the compiler and its cache take 0.3-0.5 s to load), and a theory run never loads SciPy's optimizer. ``None``:
+anything but scipy.optimize."""
+
+
+@pytest.mark.parametrize("args,allowed", STARTUP_CASES)
+def test_start_up_loads_only_what_the_command_needs(tmp_path, args, allowed):
+    folder = tmp_path / "f"
+    folder.mkdir()
+    assert main(["sweep", "--alpha", "1", "--method", "high_temperature", "-o", str(folder / "s.h5"), "--quiet"]) == 0
+    argv = [a.format(file=folder / "s.h5", tmp=tmp_path) for a in args]
+    heavy = ("numba", "scipy", "scipy.optimize", "h5py", "tqdm", "matplotlib", "xarray", "pandas")
+    code = ("import sys, json; from statmech_bn.__main__ import run\n"
+            "sys.argv = ['statmech_bn', *json.loads(sys.argv[1])]\n"
+            "try:\n    run()\nexcept SystemExit:\n    pass\n"
+            f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))")
+    result = subprocess.run([sys.executable, "-c", code, json.dumps(argv)], capture_output=True, text=True, timeout=120)
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    if allowed is None:
+        assert "scipy.optimize" not in loaded and "numba" in loaded, loaded
+    else:
+        assert set(loaded) <= set(allowed), loaded

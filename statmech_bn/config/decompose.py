@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..errors import UserInputError
-from ..model import DIFFERENTIABLE
-from ..theory.decomposition import INPUT_LAWS
+from ..model import DIFFERENTIABLE, INPUT_LAWS
 from . import common
 from .common import PhysicsKeyed, RunConfig, check_limit
 from .schema import Key, Schema, get, merge_overrides

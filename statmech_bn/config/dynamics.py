@@ -131,8 +131,7 @@ class DynamicsConfig(RunConfig):
 
 def build_dynamics_config(raw: dict, overrides: dict | None = None) -> DynamicsConfig:
     """Validate a ``dynamics`` config: a grid of online-SGD problems x methods, times, simulation settings."""
-    from ..dynamics.ode import output_times
-    from ..dynamics.problem import DynamicsProblem
+    from ..dynamics.problem import DynamicsProblem, output_times
 
     resolved = SCHEMA.resolve(merge_overrides(raw, overrides or {}))
     common.check_output(resolved["output"])

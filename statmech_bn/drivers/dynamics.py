@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config.dynamics import SIMULATED, DynamicsConfig, DynamicsCurve
-from ..dynamics.ode import integrate_ode, output_times
-from ..dynamics.problem import DynamicsProblem
+from ..dynamics.ode import integrate_ode
+from ..dynamics.problem import DynamicsProblem, output_times
 from ..dynamics.reduced import simulate_reduced
 from ..dynamics.simulation import simulate_online
 from ..dynamics.stability import INTEGRATION_DEFINITION, LimitKind, maximal_rate, stationary_branch

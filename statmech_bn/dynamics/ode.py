@@ -123,11 +123,6 @@ def initial_state(problem: DynamicsProblem) -> np.ndarray:
     return np.array([problem.initial_overlap * problem.initial_norm, q, problem.initial_gamma, problem.initial_beta])
 
 
-def output_times(t_max: float, points: int, t_min: float = 1e-2) -> np.ndarray:
-    """0 followed by ``points`` log-spaced times from t_min to t_max."""
-    return np.concatenate([[0.0], np.geomspace(t_min, t_max, points)])
-
-
 def observables(problem: DynamicsProblem, states: np.ndarray):
     """(R, L, gamma, beta, eps_g, eta_eff) of states (k, 4); eps_g deployed with population statistics."""
     theory = problem.deployed()

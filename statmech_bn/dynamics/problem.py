@@ -18,8 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..model import Block
 from ..theory.problem import Problem
+
+
+def output_times(t_max: float, points: int, t_min: float = 1e-2) -> np.ndarray:
+    """0 followed by ``points`` log-spaced times from t_min to t_max."""
+    return np.concatenate([[0.0], np.geomspace(t_min, t_max, points)])
 
 
 @dataclass(frozen=True)

@@ -46,11 +46,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..kernels.batchnorm import GAUSSIAN, LAPLACE, accumulate_batch_gaps, expansion_averages
-from ..model import ACTIVATIONS
+from ..kernels.batchnorm import accumulate_batch_gaps, expansion_averages
+from ..model import ACTIVATIONS, INPUT_LAWS
 from ..quadrature import EXPANSION_NODES, legendre
 
-INPUT_LAWS = {"gaussian": (GAUSSIAN, 3.0, 12.0), "laplace": (LAPLACE, 6.0, 40.0)}
 """name -> (kernel code, kurtosis kappa of z, integration cut-off where the law's tail is below 1e-24)."""
 
 _PIECE_X, _PIECE_W = legendre(EXPANSION_NODES)

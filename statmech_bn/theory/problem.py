@@ -6,7 +6,6 @@ from dataclasses import KW_ONLY, dataclass
 
 import numpy as np
 
-from ..kernels.saddle import N_SUMS, loss_sums
 from ..model import Block, Penalty
 from ..quadrature import Rules, build_rules
 
@@ -59,6 +58,8 @@ def generalization_error(problem: Problem, rules: Rules, overlap: float, scale: 
 
     Label noise excluded (SCIENCE.md). ``scale`` is gamma for the normalized students and L for ``none``.
     """
+    from ..kernels.saddle import N_SUMS, loss_sums  # the kernels load with the first computation, not the config
+
     out = np.empty(N_SUMS)
     overlap = min(max(overlap, -1.0), 1.0)
     loss_sums(problem.code, problem.code, overlap, 1.0 - overlap * overlap, scale, beta, 0.0,
