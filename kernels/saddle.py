@@ -21,10 +21,11 @@ import math
 import numpy as np
 
 from ._jit import jit
-from .activations import LINEAR, activation
+from .activations import LINEAR, RELU, activation
 from .channels import expected_loss, moreau, moreau_kinks, tilted
 from .linear_channel import linear_erm_sums, linear_gibbs_sums, linear_loss_sums
 from .panels import legendre_panels
+from .relu_erm import relu_erm_sums
 from .special import norm_pdf
 
 STEIN_FREE_MIN_CROSS = 1e-6
@@ -100,9 +101,12 @@ def _erm_add(student, y, tau, eta, omega, cross, weight, gamma, beta, chi, out):
 @jit
 def erm_sums(student, teacher, m, q, chi, gamma, beta, noise,
              tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, piece_x, piece_w, cut, out):
-    """:func:`erm_sums_by_quadrature`, in closed form where teacher and student are linear."""
+    """:func:`erm_sums_by_quadrature`, in closed form where teacher and student are linear, and with the replica
+    field in closed form for a relu student (:mod:`.relu_erm`) where gamma > 0 and the cross term is resolved."""
     if student == LINEAR and teacher == LINEAR:
         linear_erm_sums(m, q, chi, gamma, beta, noise, out)
+    elif student == RELU and gamma > 0.0 and q - m * m > STEIN_FREE_MIN_CROSS * STEIN_FREE_MIN_CROSS:
+        relu_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, xi_x, xi_w, out)
     else:
         erm_sums_by_quadrature(student, teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x,
                                xi_w, piece_x, piece_w, cut, out)

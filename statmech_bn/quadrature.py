@@ -26,6 +26,9 @@ DRIFT_NODES = 40
 """Gauss-Legendre nodes per panel of the online drift's averages (:class:`statmech_bn.dynamics.ode.Drift`)."""
 EXPANSION_NODES = 80
 """Gauss-Legendre nodes per piece of the BN-expansion averages (:mod:`statmech_bn.theory.decomposition`)."""
+MAX_HERMITE_NODES = 360
+"""Most nodes of a Gauss-Hermite rule: NumPy's ``hermegauss`` overflows above 370 (its smallest weights, ~1e-300,
+reach the end of the double range). A config key of a Gauss-Hermite rule is refused above this."""
 MIN_PIECE_NODES = 8
 """Fewest Gauss-Legendre nodes per piece of ERM's piecewise replica integrals (the rule has replica_nodes/4)."""
 
@@ -42,8 +45,8 @@ def legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
 @lru_cache(maxsize=64)
 def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Probabilists' Gauss-Hermite nodes and weights normalised to sum to one."""
-    if n < 1:
-        raise ValueError("a quadrature rule needs at least one node")
+    if not 1 <= n <= MAX_HERMITE_NODES:
+        raise ValueError(f"a Gauss-Hermite rule has 1 to {MAX_HERMITE_NODES} nodes (got {n})")
     x, w = np.polynomial.hermite_e.hermegauss(n)
     return x, w / w.sum()
 

@@ -89,6 +89,8 @@ MANY_T = ",".join(f"{0.01 * (k + 1):.2f}" for k in range(2000))
 BAD_INPUTS = [
     # sweep: flag values
     ("t0", [*SWEEP, "--temperature", "0"], None, "model.temperature must be > 0"),
+    ("gh-nodes", [*SWEEP, "--set", "quadrature.replica_nodes=1000"], None,
+     "quadrature.replica_nodes must be in [1, 360]"),
     ("t-neg", [*SWEEP, "--temperature", "-1"], None, "model.temperature must be > 0"),
     ("t-word", [*SWEEP, "--temperature", "hot"], None, "model.temperature expects numbers"),
     ("t-nan", [*SWEEP, "--temperature", "nan"], None, "model.temperature must be finite"),

@@ -25,6 +25,7 @@ from ..model import (
     allowed_methods,
     allowed_normalizers,
 )
+from ..quadrature import MAX_HERMITE_NODES
 from ..simulate.common import SimulationSettings
 from ..theory.problem import Problem, QuadratureSettings
 from ..theory.solver import SolverSettings
@@ -107,13 +108,13 @@ SCHEMA = Schema(
         Key("quadrature.teacher_nodes", int, _quad("teacher_nodes"), "Gauss-Legendre nodes per half-line of the "
             "teacher field (split at the kink)", low=1, high=4096),
         Key("quadrature.replica_nodes", int, _quad("replica_nodes"), "Gauss-Hermite nodes of the replica field "
-            "(gibbs)", low=1, high=4096),
+            "(gibbs)", low=1, high=MAX_HERMITE_NODES),
         Key("quadrature.noise_nodes", int, _quad("noise_nodes"), "Gauss-Hermite nodes of the label noise", low=1,
-            high=4096),
+            high=MAX_HERMITE_NODES),
         Key("quadrature.inner_nodes", int, _quad("inner_nodes"), "Gauss-Hermite nodes of erf's inner average at "
-            "finite T", low=1, high=4096),
+            "finite T", low=1, high=MAX_HERMITE_NODES),
         Key("quadrature.erm_replica_nodes", int, _quad("erm_replica_nodes"), "replica-field nodes of erm (relu: "
-            "split between the kinks of the proximal map)", low=1, high=4096),
+            "split between the kinks of the proximal map)", low=1, high=MAX_HERMITE_NODES),
         Key("simulation.size", int, _sim("size"), "width N of the simulated block", low=10, flag="--size"),
         Key("simulation.seeds", int, _sim("seeds"), "independent seeds (teacher, data, start) per load", low=2,
             high=100_000, flag="--seeds"),
