@@ -7,11 +7,19 @@ time of its first point, measured apart.
 
     python benchmarks/bench_curves.py                                # every curve (erf with noise: minutes)
     python benchmarks/bench_curves.py --activations relu,linear --noise 0.5
+    python benchmarks/bench_curves.py --ridge        # only the ridge comparison against a NumPy state evolution
+
+The ridge comparison: linear/none ERM (weight decay lambda, label-noise variance Delta = sigma^2), 50 loads
+alpha = 0.2..5, solved by the package (in-process; the saddle point is unique, so one continuation) and by a plain
+NumPy state-evolution fixed point of the same problem as the Gaussian-covariate-model codes iterate it (identity
+covariance, teacher norm 1: V = 1/(lambda + Vh), m = mh V, q = (mh^2 + qh) V^2 with Vh = mh = alpha/(1 + V),
+qh = alpha (1 - 2m + q + Delta)/(1 + V)^2; eps_g = (1 - 2m + q)/2), each against the Marchenko-Pastur closed form.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
 import numpy as np
@@ -40,6 +48,53 @@ def solve(p: Problem, branches: str, alphas=ALPHAS) -> list:
     return points
 
 
+RIDGE_ALPHAS = np.geomspace(0.2, 5.0, 50)
+
+
+def ridge_closed_form(alpha: float, ridge: float, variance: float) -> float:
+    """eps_g of ridge regression from the Marchenko-Pastur Stieltjes transform m(-lambda) (Hastie et al. 2019)."""
+    b = alpha - 1.0 + ridge
+    m = (-b + math.sqrt(b * b + 4.0 * ridge)) / (2.0 * ridge)
+    dm = m * (1.0 + m) / (alpha - 1.0 + ridge + 2.0 * ridge * m)
+    return 0.5 * (ridge**2 * dm + variance * (m - ridge * dm))
+
+
+def numpy_state_evolution(alphas: np.ndarray, ridge: float, variance: float, tolerance: float = 1e-10) -> np.ndarray:
+    """The ridge fixed point iterated plainly (warm start from the previous load, as a curve is swept)."""
+    eps = np.empty(alphas.size)
+    v, m, q = 1.0, 0.0, 0.0
+    for k, alpha in enumerate(alphas):
+        for _ in range(100_000):
+            hat_v = hat_m = alpha / (1.0 + v)
+            hat_q = alpha * (1.0 - 2.0 * m + q + variance) / (1.0 + v) ** 2
+            new_v = 1.0 / (ridge + hat_v)
+            new_m, new_q = hat_m * new_v, (hat_m**2 + hat_q) * new_v**2
+            change = max(abs(new_v - v), abs(new_m - m), abs(new_q - q))
+            v, m, q = new_v, new_m, new_q
+            if change < tolerance:
+                break
+        eps[k] = 0.5 * (1.0 - 2.0 * m + q)
+    return eps
+
+
+def ridge_comparison(repeats: int) -> None:
+    print("\nridge (linear/none ERM), 50 loads alpha = 0.2..5, in-process, best of", repeats)
+    print(f"{'lambda':>6s} {'Delta':>5s} {'package (s)':>11s} {'NumPy SE (s)':>12s} {'ratio':>7s} "
+          f"{'package err':>11s} {'NumPy SE err':>12s}")
+    for ridge in (0.01, 0.1, 1.0):
+        for variance in (0.0, 0.25):
+            p = Problem("linear", "none", "erm", weight_decay=ridge, noise=math.sqrt(variance))
+            exact = np.array([ridge_closed_form(a, ridge, variance) for a in RIDGE_ALPHAS])
+            points: list = []
+            ours = best_of(lambda p=p, out=points: out.append(solve(p, "forward", RIDGE_ALPHAS)), repeats)
+            eps = np.array([q.observables["eps_gen"] for q in points[-1]])
+            numpy_eps: list = []
+            theirs = best_of(lambda r=ridge, d=variance, out=numpy_eps: out.append(
+                numpy_state_evolution(RIDGE_ALPHAS, r, d)), repeats)
+            print(f"{ridge:6g} {variance:5g} {ours:11.4f} {theirs:12.4f} {theirs / ours:6.2f}x "
+                  f"{np.max(np.abs(eps - exact)):11.1e} {np.max(np.abs(numpy_eps[-1] - exact)):12.1e}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--activations", default=",".join(ACTIVATIONS))
@@ -47,12 +102,16 @@ def main() -> None:
     parser.add_argument("--noise", default="0.5,0")
     parser.add_argument("--branches", default="both", choices=("forward", "backward", "both"))
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--ridge", action="store_true", help="only the ridge comparison")
     parser.add_argument("--save", metavar="FILE.npz", help="store every curve's eps_g, converged and branch, to "
                         "compare two versions with --compare")
     parser.add_argument("--compare", metavar="FILE.npz", help="print the largest |change| of eps_g against a saved run")
     args = parser.parse_args()
     saved: dict[str, np.ndarray] = {}
     before = dict(np.load(args.compare)) if args.compare else {}
+    if args.ridge:
+        ridge_comparison(max(args.repeats, 3))
+        return
     print(f"50 loads alpha = 0.5..20 (log), pn_gd zeta 0.1, T 0.5, branches {args.branches}; one core, warm cache")
     print(f"{'activation':10s} {'method':16s} {'noise':>5s} {'first (s)':>9s} {'curve (s)':>9s} {'iter max':>8s} "
           f"{'iter sum':>8s} {'converged':>9s}")
@@ -84,6 +143,7 @@ def main() -> None:
                       f"{sum(iterations):8d} {converged:5d}/{len(last)}{change}", flush=True)
     if args.save:
         np.savez(args.save, **saved)
+    ridge_comparison(max(args.repeats, 3))
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ class Activation:
     otherwise only the sampling methods do. ``gain_free``: its output does not depend on the gain (sign), so the
     theory holds (gamma, beta) at (1, 0). ``kinked``: piecewise linear with a kink at 0 (relu), where an extensive
     set of ERM minimizers sits, solved exactly by an active-set step. ``numpy``: the same g on arrays, for
-    post-processing.
+    post-processing. ``affine``: g is affine (linear), so the squared loss is quadratic in the weights.
     """
 
     name: str
@@ -49,6 +49,7 @@ class Activation:
     gain_free: bool
     kinked: bool
     numpy: Callable[[np.ndarray], np.ndarray]
+    affine: bool = False
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -65,7 +66,7 @@ def _erf_numpy(z):
 
 
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
-    Activation("linear", _codes.LINEAR, True, False, False, lambda z: np.array(z, dtype=float)),
+    Activation("linear", _codes.LINEAR, True, False, False, lambda z: np.array(z, dtype=float), affine=True),
     Activation("relu", _codes.RELU, True, False, True, lambda z: np.maximum(z, 0.0)),
     Activation("erf", _codes.ERF, True, False, False, _erf_numpy),
     Activation("sign", _codes.SIGN, False, True, False, np.sign),
@@ -173,6 +174,12 @@ class Block:
     def spherical(self) -> bool:
         """True for the scale-invariant normalizers, whose weight direction lives on the sphere."""
         return self.norm.scale_invariant
+
+    @property
+    def unique_saddle(self) -> bool:
+        """An affine activation without a normalizer: the loss (plus weight decay) is quadratic in (w, beta), so the
+        Gibbs posterior is Gaussian, ERM is convex, and the saddle point is unique: one continuation finds it."""
+        return self.act.affine and not self.norm.scale_invariant and not self.norm.batch_statistics
 
     @property
     def penalty(self) -> float:

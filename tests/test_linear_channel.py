@@ -63,3 +63,25 @@ def test_other_channels_still_use_quadrature():
     got, want = both(saddle.gibbs_sums, saddle.gibbs_sums_by_quadrature, relu, relu, 0.5, 0.6, 0.4, 1.1, 0.1, 2.0,
                      0.3, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w, r.inner_x, r.inner_log_w)
     np.testing.assert_array_equal(got, want)
+
+
+def test_a_unique_saddle_runs_one_branch_and_says_so(tmp_path):
+    """linear/none is quadratic: forward alone (attribute solver_branches_run), and its points equal those that the
+    two branches give (they meet)."""
+    from statmech_bn.cli import main
+    from statmech_bn.store import read_curves
+
+    args = ["sweep", "--activation", "linear", "--normalizer", "none,pn_gd", "--zeta", "0.1", "--weight-decay", "0.1",
+            "--method", "erm,gibbs", "--temperature", "0.5", "--noise", "0.5", "--alpha", "0.5:4:8", "--quiet"]
+    assert main([*args, "-o", str(tmp_path / "a.h5")]) == 0
+    curves = read_curves(str(tmp_path / "a.h5"))
+    run = {c["attrs"]["normalizer"]: c["attrs"]["solver_branches_run"] for c in curves.values()}
+    assert run == {"none": "forward", "pn_gd": "both"}
+    for curve in curves.values():
+        if curve["attrs"]["normalizer"] == "none":
+            assert not np.any(curve["branch"])
+    assert main([*args, "-o", str(tmp_path / "b.h5"), "--branches", "backward"]) == 0
+    backward = read_curves(str(tmp_path / "b.h5"))
+    for name, curve in curves.items():
+        if curve["attrs"]["normalizer"] == "none":
+            np.testing.assert_allclose(curve["eps_gen"], backward[name]["eps_gen"], rtol=1e-8)

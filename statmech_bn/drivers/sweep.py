@@ -89,9 +89,17 @@ class SimulationSeedTask:
         emit(self.spec.name, self.index, outcome, self.part)
 
 
+def branches_run(spec: CurveSpec, config: SweepConfig) -> str:
+    """The continuation branches a theory curve runs: those asked for, but one (forward) where both were asked and
+    the saddle point is unique (:attr:`~statmech_bn.model.Block.unique_saddle`), since both would meet."""
+    asked = config.solver.branches
+    return "forward" if asked == "both" and spec.problem.unique_saddle else asked
+
+
 def _theory_tasks(spec: CurveSpec, config: SweepConfig):
     alphas, solver = config.alphas, config.solver
-    branches = ((False, True) if solver.branches == "both" else (solver.branches == "backward",))
+    run = branches_run(spec, config)
+    branches = ((False, True) if run == "both" else (run == "backward",))
 
     def tasks(start, last):
         return [TheoryBranchTask(spec, alphas, solver, backward, start, None if backward else last, part)
@@ -122,6 +130,7 @@ def curve_attributes(spec: CurveSpec, config: SweepConfig) -> dict:
     attrs["solver_tolerance"] = config.solver.tolerance
     attrs["solver_max_iterations"] = config.solver.max_iterations
     attrs["solver_branches"] = config.solver.branches
+    attrs["solver_branches_run"] = branches_run(spec, config)
     return attrs
 
 
@@ -141,7 +150,7 @@ def plans(config: SweepConfig) -> list[CurvePlan]:
         else:
             tasks, parts = _theory_tasks(spec, config)
             merge = choose_branch if parts == 2 else None
-            cost = costs.theory_point(p.activation, p.method, p.normalizer, p.noise > 0.0, config.solver.branches)
+            cost = costs.theory_point(p.activation, p.method, p.normalizer, p.noise > 0.0, branches_run(spec, config))
             extra, schema, n_seeds = {}, THEORY_SCHEMA, 0
             descriptions = {"free_energy": METHOD_TABLE[p.method].free_energy_definition}
         out.append(CurvePlan(spec.name, "simulation" if spec.is_simulation else "theory",
