@@ -241,7 +241,8 @@ def test_reproduce_quick_judges_every_claim(tmp_path):
     from statmech_bn.analysis import reproduce
 
     report = reproduce.run(str(tmp_path / "repro"), quick=True, workers=2, say=lambda line: None)
-    rows = [line for line in open(report, encoding="utf-8") if line.startswith("| (")]
+    with open(report, encoding="utf-8") as handle:
+        rows = [line for line in handle if line.startswith("| (")]
     verdicts = [row.rsplit("**", 2)[1] for row in rows]
     assert verdicts[0] == reproduce.HOLDS and verdicts[1] == reproduce.CORRECTED
     assert verdicts[2] == reproduce.HOLDS and verdicts[4] == reproduce.HOLDS
