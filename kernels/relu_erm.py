@@ -41,10 +41,14 @@ def _partial_moments(lo, hi):
 @jit
 def relu_erm_replica_average(y, tau, m, cross, gamma, beta, chi, weight, cuts, out):
     """Add ``weight`` times the eta-average of the seven ERM summands (slots of :data:`.saddle.N_SUMS`) at label y
-    and teacher field tau to ``out``. Needs cross = sqrt(q - m^2) > 0 and gamma > 0; ``cuts``: scratch of length 3."""
+    and teacher field tau to ``out``. Needs cross = sqrt(q - m^2) > 0 and gamma != 0; ``cuts``: scratch of length 3.
+
+    The pieces are laid out in eta' = sign(gamma) eta, in which a = A + |gamma| cross eta' increases (the Gaussian
+    weight is the same); omega and the Stein slot E[eta f_w] take the sign back."""
     c = gamma * gamma * chi
     a0 = gamma * m * tau + beta
-    slope = gamma * cross
+    sign = 1.0 if gamma > 0.0 else -1.0
+    slope = abs(gamma) * cross
     n_kinks = moreau_kinks(RELU, y, c, cuts)
     for n in range(n_kinks):
         cuts[n] = (cuts[n] - a0) / slope
@@ -80,12 +84,12 @@ def relu_erm_replica_average(y, tau, m, cross, gamma, beta, chi, weight, cuts, o
             l0, l1, l2 = 0.5 * d0 * d0, d0 * d1, 0.5 * d1 * d1
         else:  # h* <= 0: relu(h*) = 0
             l0, l1, l2 = half_y2, 0.0, 0.0
-        omega0, omega1 = m * tau, cross
+        omega0, omega1 = m * tau, sign * cross
         env0, env1, env2 = l0 + 0.5 * c * g2_0, l1 + 0.5 * c * g2_1, l2 + 0.5 * c * g2_2
         out[0] -= weight * (env0 * m0 + env1 * m1 + env2 * m2)
         out[1] += weight * gamma * gamma * (g2_0 * m0 + g2_1 * m1 + g2_2 * m2)
         out[2] += weight * gamma * tau * (u0 * m0 + u1 * m1)
-        out[3] += weight * gamma * (u0 * m1 + u1 * m2) / cross
+        out[3] += weight * sign * gamma * (u0 * m1 + u1 * m2) / cross
         out[4] += weight * (omega0 * u0 * m0 + (omega0 * u1 + omega1 * u0) * m1 + omega1 * u1 * m2
                             + gamma * chi * (g2_0 * m0 + g2_1 * m1 + g2_2 * m2))
         out[5] += weight * (u0 * m0 + u1 * m1)
@@ -95,7 +99,7 @@ def relu_erm_replica_average(y, tau, m, cross, gamma, beta, chi, weight, cuts, o
 @jit
 def relu_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, xi_x, xi_w, out):
     """:func:`.saddle.erm_sums` for a relu student with the replica field averaged in closed form (teacher field and
-    label noise by their rules). Needs gamma > 0 and q > m^2 (the caller falls back to quadrature otherwise)."""
+    label noise by their rules). Needs gamma != 0 and q > m^2 (the caller falls back to quadrature otherwise)."""
     for i in range(out.shape[0]):
         out[i] = 0.0
     cross = math.sqrt(q - m * m)

@@ -89,7 +89,9 @@ THEORY_SCHEMA = Schema(SWEEP, "theory", "alpha", {
                                                                            "for bn, 0 otherwise"),
     "free_energy": Field(F, "free energy per input dimension"),
     "residual": Field(F, "solver residual", description="undamped residual max|F(x) - x| at the stored point"),
-    "iterations": Field(INT, "solver iterations"),
+    "iterations": Field(INT, "solver iterations", description="evaluations of the saddle-point map F: Anderson "
+                        "iterations, the stability check of the point found (k + 1 for k order parameters), and any "
+                        "damped iterations of the fallback"),
     "branch": Field(INT, "continuation branch", description="0: the forward continuation (from small alpha) gave the "
                                                           "point, 1: the backward one"),
     "converged": Field(B, "converged", description="the undamped residual reached the solver tolerance with every "

@@ -19,7 +19,7 @@ from ..records import SIMULATION_SCHEMA, THEORY_SCHEMA
 from ..simulate import SIMULATION_TABLE, SimulationSettings, point_seeds
 from ..simulate import point_record as simulation_record
 from ..theory import METHOD_TABLE
-from ..theory.solver import SolverSettings, backward_branch, forward_branch, prefer_backward
+from ..theory.solver import SolverSettings, backward_branch, forward_branch, prefer_backward, same_point
 from . import costs
 from .loop import CurvePlan
 
@@ -67,7 +67,8 @@ class TheoryBranchTask:
 def choose_branch(index: int, records: list[dict]) -> dict:
     """The merge of a point computed by both branches (parts 0 forward, 1 backward)."""
     forward, backward = records
-    if prefer_backward(forward["converged"], forward["free_energy"], backward["converged"], backward["free_energy"]):
+    if prefer_backward(forward["converged"], forward["free_energy"], backward["converged"], backward["free_energy"],
+                       same_point(forward, backward)):
         return backward
     return forward
 

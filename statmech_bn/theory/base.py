@@ -64,6 +64,23 @@ class SaddlePointMethod:
         and its starting state, so a resumed curve, or a branch run as its own task, gives the same bits."""
         self._chord = ChordJacobian()
 
+    def mirror(self, x: np.ndarray) -> np.ndarray | None:
+        """The state (-R, -gamma) of a scale-invariant student with gamma < 0: w -> -w with gamma -> -gamma is the same
+        student, so the mirror image is a fixed point too, and the one kept is that with gamma >= 0 (the simulations'
+        convention). None where there is nothing to mirror (``none``, a fixed gain, or gamma >= 0)."""
+        if not self.problem.spherical or self._fixed_scale or self._gamma_slot is None or x[self._gamma_slot] >= 0.0:
+            return None
+        y = np.array(x, dtype=float)
+        y[0] = -y[0]
+        y[self._gamma_slot] = -y[self._gamma_slot]
+        return y
+
+    def moving_slots(self, size: int) -> np.ndarray:
+        """The slots of the state that the saddle-point map updates: all but (gamma, beta) of a gain-free activation
+        (sign), which stay at (1, 0)."""
+        slots = np.arange(size)
+        return np.delete(slots, slots[self._scale_slots]) if self._fixed_scale else slots
+
     def _replica_nodes(self) -> int | None:
         """Nodes of the replica field (None: the quadrature settings' default)."""
         return None

@@ -1,4 +1,5 @@
-"""Damped fixed-point iteration, Newton steps for the O(1) parameters, and continuation along alpha.
+"""The saddle-point solver: Anderson-accelerated fixed point (kept where the damped iteration would converge), the
+damped iteration itself, Newton steps for the O(1) parameters, and continuation along alpha.
 
 Conventions
 -----------
@@ -69,6 +70,133 @@ def damped_fixed_point(update: Callable[[np.ndarray], np.ndarray], x0: np.ndarra
     return FixedPointResult(x, residual, max_iterations, False)
 
 
+ANDERSON_MEMORY = 5
+"""Past iterates whose residuals the accelerated iteration combines."""
+ANDERSON_RESTART = 2.0
+"""The accelerated iteration forgets its history when the residual exceeds this multiple of the best one so far."""
+STABILITY_MARGIN = 1e-6
+"""A fixed point is kept when the damped map's Jacobian there has spectral radius below 1 - STABILITY_MARGIN: it
+attracts the damped iteration. A marginal one (radius 1: e.g. gamma = q = 0, where beta's Newton step degenerates) is
+not a point the damped iteration converges to."""
+
+
+def damped_map_spectrum(update: Callable[[np.ndarray], np.ndarray], x: np.ndarray, fx: np.ndarray, damping: float,
+                        moving: np.ndarray | None = None, relative_step: float = 1e-6) -> tuple[float, np.ndarray]:
+    """Spectral radius of the damped map x -> d x + (1 - d) F(x) at x over the ``moving`` slots (default all; a slot
+    that F copies, such as sign's fixed gain, is neither stable nor unstable), by a forward-difference Jacobian of F,
+    and the real part of the eigenvector of its largest eigenvalue (unit length, zero on the other slots)."""
+    moving = np.arange(x.size) if moving is None else moving
+    k = moving.size
+    jac = np.empty((k, k))
+    for column, i in enumerate(moving):
+        shifted = x.copy()
+        delta = relative_step * (1.0 + abs(x[i]))
+        shifted[i] += delta
+        jac[:, column] = (update(shifted)[moving] - fx[moving]) / delta
+    damped = damping * np.eye(k) + (1.0 - damping) * jac
+    direction = np.zeros(x.size)
+    if not np.all(np.isfinite(damped)):
+        return float("inf"), direction
+    values, vectors = np.linalg.eig(damped)
+    top = int(np.argmax(np.abs(values)))
+    direction[moving] = vectors[:, top].real
+    return float(np.abs(values[top])), direction / max(float(np.linalg.norm(direction)), 1e-300)
+
+
+ESCAPE_STEPS = (0.05, 0.3, 1.0)
+"""Distances (times 1 + |x|) along the unstable direction from which the accelerated iteration restarts after
+finding a fixed point that the damped map repels."""
+ESCAPE_BUDGET = 60
+"""Evaluations of F allowed to each restart after an escape."""
+
+
+def _anderson(update: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, mixing: float, tolerance: float,
+              budget: int, memory: int) -> tuple[np.ndarray | None, float, int]:
+    """Anderson-mixed iteration from x0: (F(x) at the first x with residual <= tolerance, or None; its residual;
+    evaluations used)."""
+    x = np.array(x0, dtype=float)
+    past_x: list[np.ndarray] = []
+    past_g: list[np.ndarray] = []
+    best = np.inf
+    for iteration in range(1, budget + 1):
+        fx = update(x)
+        if not np.all(np.isfinite(fx)):
+            if not past_x:
+                return None, float("nan"), iteration
+            x = past_x[-1] + mixing * past_g[-1]  # the plain damped step from the last good iterate
+            past_x.clear()
+            past_g.clear()
+            continue
+        g = fx - x
+        residual = float(np.max(np.abs(g)))
+        if residual <= tolerance:
+            return fx, residual, iteration
+        if residual > ANDERSON_RESTART * best:
+            past_x.clear()
+            past_g.clear()
+        best = min(best, residual)
+        past_x.append(x.copy())
+        past_g.append(g)
+        if len(past_x) > memory + 1:
+            past_x.pop(0)
+            past_g.pop(0)
+        step = mixing * g
+        if len(past_x) > 1:
+            d_x = np.diff(np.array(past_x), axis=0).T
+            d_g = np.diff(np.array(past_g), axis=0).T
+            coefficients = np.linalg.lstsq(d_g, g, rcond=None)[0]
+            step = mixing * g - (d_x + mixing * d_g) @ coefficients
+        x = x + step
+    return None, float("nan"), budget
+
+
+def accelerated_fixed_point(update: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, damping: float,
+                            tolerance: float, max_iterations: int, memory: int = ANDERSON_MEMORY,
+                            moving: np.ndarray | None = None) -> FixedPointResult:
+    """A fixed point that the damped iteration of :func:`damped_fixed_point` would accept, found by Anderson mixing.
+
+    Anderson mixing (type II, mixing 1 - d; Walker & Ni, SIAM J. Numer. Anal. 49, 1715 (2011)) combines the last
+    ``memory`` residuals F(x) - x to step where their combination vanishes. Safeguards:
+
+    - the history is forgotten on a non-finite F(x) (the step left the domain, e.g. q >= 1) or when the residual
+      grows past ANDERSON_RESTART times the best;
+    - the stop rule is the damped iteration's (the undamped residual <= tolerance);
+    - Anderson mixing also converges to fixed points that the damped map repels (the student that ignores the
+      teacher, R = 0, beyond the load where it loses stability), so a point is kept only when the damped map's
+      Jacobian there has spectral radius below 1 - STABILITY_MARGIN (:func:`damped_map_spectrum`, k + 1 more
+      evaluations of F for the k ``moving`` order parameters, counted in ``iterations``);
+    - from a repelling point the iteration restarts a distance ESCAPE_STEPS along the repelling direction, the way
+      that raises the overlap, and keeps what it finds only with a higher overlap than the repelling point (not,
+      e.g., its mirror image at -R);
+    - if all that fails, the damped iteration runs from ``x0``.
+    """
+    budget = max(max_iterations // 8, 1)
+    mixing = 1.0 - damping
+    used = 0
+    starts = [np.array(x0, dtype=float)]
+    floor = -np.inf  # after an escape: the overlap of the repelling point, which the result must exceed
+    escaping = False
+    while starts:
+        start = starts.pop(0)
+        fx, residual, count = _anderson(update, start, mixing, tolerance, ESCAPE_BUDGET if escaping else budget,
+                                        memory)
+        used += count
+        if fx is None or fx[0] <= floor:
+            continue
+        radius, direction = damped_map_spectrum(update, fx, update(fx), damping, moving)
+        used += (fx.size if moving is None else moving.size) + 1
+        if radius < 1.0 - STABILITY_MARGIN:
+            return FixedPointResult(fx, residual, used, True)
+        if len(starts) == 0 and used <= 2 * budget:
+            scale = 1.0 + np.abs(fx)
+            if direction[0] < 0.0:
+                direction = -direction
+            starts = [fx + step * scale * direction for step in ESCAPE_STEPS]
+            floor, escaping = fx[0], True
+    fallback = damped_fixed_point(update, x0, damping, tolerance, max_iterations)
+    return FixedPointResult(fallback.value, fallback.residual, used + fallback.iterations, fallback.converged)
+
+
 class ChordJacobian:
     """Keeps a finite-difference Jacobian for ``refresh_every`` Newton steps (a chord method).
 
@@ -134,14 +262,26 @@ def _sweep(method, alphas: np.ndarray, order: np.ndarray, settings: SolverSettin
     """Continuation: each point starts from the last converged one (never from a failed iterate).
 
     ``method.warm_start`` nudges that state off the exactly invariant set R = 0 (the student ignoring
-    the teacher), which the iteration could otherwise never leave even where it is unstable.
+    the teacher), which the iteration could otherwise never leave even where it is unstable. A converged point of a
+    scale-invariant student with gamma < 0 is replaced by its mirror image (``method.mirror``), solved again from
+    there: the same student, stored with gamma >= 0.
     """
     last_good = state
+    moving = method.moving_slots(state.size)
     for index in order:
         alpha = float(alphas[index])
         method.begin_point()
-        result = damped_fixed_point(lambda x, a=alpha: method.update(x, a), method.warm_start(state),
-                                    settings.damping, settings.tolerance, settings.max_iterations)
+
+        def solve(start, a=alpha):
+            return accelerated_fixed_point(lambda x: method.update(x, a), start, settings.damping,
+                                           settings.tolerance, settings.max_iterations, moving=moving)
+
+        result = solve(method.warm_start(state))
+        mirrored = method.mirror(result.value) if result.converged else None
+        if mirrored is not None:
+            again = solve(mirrored)
+            if again.converged:
+                result = FixedPointResult(again.value, again.residual, result.iterations + again.iterations, True)
         obs = method.observables(result.value, alpha)
         yield PointResult(int(index), alpha, obs, result.value, result.residual, result.iterations,
                           result.converged, branch)
@@ -167,11 +307,36 @@ def backward_branch(method, alphas: np.ndarray, settings: SolverSettings) -> Ite
     yield from _sweep(method, alphas, np.arange(len(alphas))[::-1], settings, start, 1)
 
 
+SAME_POINT = 1e-6
+"""Two branches' points whose order parameters agree to this (times 1 + |value|) are the same saddle point: the solver
+stops at a residual of 1e-9, which leaves the state within ~1e-9 / (1 - rate) of the fixed point."""
+ORDER_PARAMETERS = ("R", "q", "L", "gamma", "beta", "chi")
+
+
+def same_point(first: dict, second: dict) -> bool:
+    """Whether two points' observables (their order parameters, NaN where a geometry has none) agree to
+    SAME_POINT."""
+    for name in ORDER_PARAMETERS:
+        a, b = first.get(name, np.nan), second.get(name, np.nan)
+        if np.isnan(a) and np.isnan(b):
+            continue
+        if not abs(a - b) <= SAME_POINT * (1.0 + abs(a)):
+            return False
+    return True
+
+
 def prefer_backward(forward_converged: bool, forward_free_energy: float, backward_converged: bool,
-                    backward_free_energy: float) -> bool:
+                    backward_free_energy: float, same: bool = False) -> bool:
     """The rule of ``branches = "both"``: keep the backward point when it converged and the forward one did not,
-    or when both did and the backward one has the lower free energy (the stable of two coexisting solutions)."""
-    return backward_converged and (not forward_converged or backward_free_energy < forward_free_energy)
+    or when both did, they are different points (``same``: :func:`same_point`), and the backward one has the lower
+    free energy (the stable of two coexisting solutions). Where the branches met, the forward point is kept, whatever
+    the last bits of the free energies say, so a resumed curve (warm-started from its stored points) repeats the
+    uninterrupted one."""
+    if not backward_converged:
+        return False
+    if not forward_converged:
+        return True
+    return not same and backward_free_energy < forward_free_energy
 
 
 def solve_curve(method, alphas: np.ndarray, settings: SolverSettings, start_index: int = 0,
@@ -194,7 +359,8 @@ def solve_curve(method, alphas: np.ndarray, settings: SolverSettings, start_inde
     for point in forward_branch(method, alphas, settings, start_index, warm_state):
         other = backward.get(point.index)
         if other is not None and prefer_backward(point.converged, point.observables["free_energy"],
-                                                 other.converged, other.observables["free_energy"]):
+                                                 other.converged, other.observables["free_energy"],
+                                                 same_point(point.observables, other.observables)):
             yield other
         else:
             yield point

@@ -1,0 +1,73 @@
+"""The saddle-point solver: Anderson mixing where it is safe, the damped iteration's fixed points kept.
+
+Toy maps with known fixed points and rates, then the theory's own curves solved both ways."""
+
+import numpy as np
+import pytest
+
+from statmech_bn.theory import METHOD_TABLE, Problem, SolverSettings
+from statmech_bn.theory import solver as solver_module
+from statmech_bn.theory.solver import accelerated_fixed_point, damped_fixed_point, forward_branch
+
+SLOW = 0.995
+
+
+def slow_contraction(x):
+    """F(x) = x* + SLOW (x - x*) rotated: a fixed point the damped iteration approaches at rate 1 - 0.7 * 0.005."""
+    target = np.array([0.3, -0.2, 0.5])
+    rotation = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    return target + SLOW * rotation @ (x - target) * np.array([1.0, 1.0, 1.0])
+
+
+def test_anderson_solves_a_slow_contraction_in_few_iterations():
+    accelerated = accelerated_fixed_point(slow_contraction, np.zeros(3), 0.3, 1e-12, 100_000)
+    damped = damped_fixed_point(slow_contraction, np.zeros(3), 0.3, 1e-12, 100_000)
+    assert accelerated.converged and damped.converged
+    np.testing.assert_allclose(accelerated.value, [0.3, -0.2, 0.5], atol=1e-10)
+    assert accelerated.iterations < 30 < 1000 < damped.iterations
+
+
+def pitchfork(x):
+    """F(x) = x + 0.05 (x - x^3/4) in the first slot (x = 0 repels the damped iteration, x = +-2 attract it; a
+    Newton-like step from |x| < 2/sqrt 5 goes back to 0) and a contraction towards 0.2 in the second."""
+    return np.array([x[0] + 0.05 * (x[0] - x[0] ** 3 / 4.0), 0.2 + 0.5 * (x[1] - 0.2)])
+
+
+def test_a_repelling_fixed_point_is_not_kept():
+    """From x = 1e-4 Anderson mixing lands on the repelling x = 0; the stability check refuses it, and the
+    escapes along the repelling direction (overlap up) find x = +2, where the damped iteration goes too."""
+    start = np.array([1e-4, 0.0])
+    accelerated = accelerated_fixed_point(pitchfork, start, 0.3, 1e-11, 4000)
+    damped = damped_fixed_point(pitchfork, start, 0.3, 1e-11, 4000)
+    assert accelerated.converged and damped.converged
+    np.testing.assert_allclose(accelerated.value, [2.0, 0.2], atol=1e-9)
+    np.testing.assert_allclose(damped.value, [2.0, 0.2], atol=1e-9)
+    assert accelerated.iterations < damped.iterations
+
+
+def test_the_stability_check_sees_the_repelling_direction():
+    radius, direction = solver_module.damped_map_spectrum(pitchfork, np.zeros(2), pitchfork(np.zeros(2)), 0.3)
+    assert radius == pytest.approx(0.3 + 0.7 * 1.05, rel=1e-6)
+    assert abs(direction[0]) == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("activation,method,noise", [("relu", "high_temperature", 0.5), ("relu", "gibbs", 0.5),
+                                                     ("erf", "high_temperature", 0.0), ("sign", "gibbs", 0.0),
+                                                     ("relu", "erm", 0.5), ("linear", "high_temperature", 0.5)])
+def test_accelerated_curves_are_the_damped_iterations(monkeypatch, activation, method, noise):
+    """Every converged point of a forward continuation across the learning transition, accelerated and damped,
+    agrees to the solver tolerance (1e-9 on the state; eps_g within 1e-7), and no accelerated point that
+    converged needed more than 100 evaluations where the damped one needed fewer than 1000."""
+    alphas = np.geomspace(0.5, 20.0, 24)
+    problem = Problem(activation, "pn_gd", method, temperature=0.5, zeta=0.1, noise=noise)
+    accelerated = list(forward_branch(METHOD_TABLE[method](problem), alphas, SolverSettings(branches="forward")))
+    monkeypatch.setattr(solver_module, "accelerated_fixed_point",
+                        lambda update, x0, damping, tolerance, max_iterations, **_: damped_fixed_point(
+                            update, x0, damping, tolerance, max_iterations))
+    damped = list(forward_branch(METHOD_TABLE[method](problem), alphas, SolverSettings(branches="forward")))
+    both = [(a, d) for a, d in zip(accelerated, damped, strict=True) if a.converged and d.converged]
+    assert len(both) >= len(alphas) - 2
+    for a, d in both:
+        assert a.observables["eps_gen"] == pytest.approx(d.observables["eps_gen"], rel=1e-7, abs=1e-9), a.alpha
+        assert a.observables["R"] == pytest.approx(d.observables["R"], abs=1e-7), a.alpha
+    assert sum(a.iterations for a in accelerated) < sum(d.iterations for d in damped)
