@@ -38,6 +38,10 @@ Emit = Callable[..., None]
 
 POLL_SECONDS = 0.2
 """How often the parent checks its workers while no record arrives."""
+NUMBA_THREADS = "NUMBA_NUM_THREADS"
+"""A worker of a pool runs its kernels' parallel loops on one thread: the workers already fill the cores, and
+threads within processes oversubscribe them (default dynamics: 37 s with, 22 s without, on 2 workers). A serial run
+keeps Numba's threads. Results do not depend on the thread count (:mod:`statmech_bn.kernels._jit`)."""
 
 
 class TaskFailed(RuntimeError):
@@ -106,6 +110,7 @@ class ProcessExecutor:
 
 
 def _worker_main(task_queue, results, lifeline, parent_pid: int) -> None:
+    os.environ[NUMBA_THREADS] = "1"  # before Numba loads: the pool is the parallelism (no threads x processes)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(lifeline, parent_pid)
 
@@ -171,6 +176,9 @@ def _collect(task) -> list[tuple]:
                           "threads, so its results could differ in the last bits: start workers with a nanny (the "
                           "default) or with OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1, then rerun "
                           "the same command to resume")
+    import numba
+
+    numba.set_num_threads(1)  # one core per task: the cluster's processes are the parallelism
     out: list[tuple] = []
     task.run(lambda *args: out.append(args))
     return out
