@@ -16,7 +16,7 @@ def slow_contraction(x):
     """F(x) = x* + SLOW (x - x*) rotated: a fixed point the damped iteration approaches at rate 1 - 0.7 * 0.005."""
     target = np.array([0.3, -0.2, 0.5])
     rotation = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-    return target + SLOW * rotation @ (x - target) * np.array([1.0, 1.0, 1.0])
+    return target + SLOW * rotation @ (x - target)
 
 
 def test_anderson_solves_a_slow_contraction_in_few_iterations():

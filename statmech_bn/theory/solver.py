@@ -80,6 +80,19 @@ attracts the damped iteration. A marginal one (radius 1: e.g. gamma = q = 0, whe
 not a point the damped iteration converges to."""
 
 
+def forward_jacobian(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, fx: np.ndarray, relative_step: float,
+                     columns: np.ndarray | None = None) -> np.ndarray:
+    """d fn / d x[columns] by forward differences with steps relative_step (1 + |x_i|) (``fx`` = fn(x))."""
+    columns = np.arange(x.size) if columns is None else columns
+    jac = np.empty((fx.size, columns.size))
+    for column, i in enumerate(columns):
+        shifted = x.copy()
+        delta = relative_step * (1.0 + abs(x[i]))
+        shifted[i] += delta
+        jac[:, column] = (fn(shifted) - fx) / delta
+    return jac
+
+
 def damped_map_spectrum(update: Callable[[np.ndarray], np.ndarray], x: np.ndarray, fx: np.ndarray, damping: float,
                         moving: np.ndarray | None = None, relative_step: float = 1e-6) -> tuple[float, np.ndarray]:
     """Spectral radius of the damped map x -> d x + (1 - d) F(x) at x over the ``moving`` slots (default all; a slot
@@ -87,12 +100,7 @@ def damped_map_spectrum(update: Callable[[np.ndarray], np.ndarray], x: np.ndarra
     and the real part of the eigenvector of its largest eigenvalue (unit length, zero on the other slots)."""
     moving = np.arange(x.size) if moving is None else moving
     k = moving.size
-    jac = np.empty((k, k))
-    for column, i in enumerate(moving):
-        shifted = x.copy()
-        delta = relative_step * (1.0 + abs(x[i]))
-        shifted[i] += delta
-        jac[:, column] = (update(shifted)[moving] - fx[moving]) / delta
+    jac = forward_jacobian(update, x, fx, relative_step, moving)[moving]
     damped = damping * np.eye(k) + (1.0 - damping) * jac
     direction = np.zeros(x.size)
     if not np.all(np.isfinite(damped)):
@@ -175,9 +183,9 @@ def accelerated_fixed_point(update: Callable[[np.ndarray], np.ndarray], x0: np.n
     used = 0
     starts = [np.array(x0, dtype=float)]
     floor = -np.inf  # after an escape: the overlap of the repelling point, which the result must exceed
-    escaping = False
     while starts:
         start = starts.pop(0)
+        escaping = floor > -np.inf
         fx, residual, count = _anderson(update, start, mixing, tolerance, ESCAPE_BUDGET if escaping else budget,
                                         memory)
         used += count
@@ -192,7 +200,7 @@ def accelerated_fixed_point(update: Callable[[np.ndarray], np.ndarray], x0: np.n
             if direction[0] < 0.0:
                 direction = -direction
             starts = [fx + step * scale * direction for step in ESCAPE_STEPS]
-            floor, escaping = fx[0], True
+            floor = fx[0]
     fallback = damped_fixed_point(update, x0, damping, tolerance, max_iterations)
     return FixedPointResult(fallback.value, fallback.residual, used + fallback.iterations, fallback.converged)
 
@@ -211,14 +219,7 @@ class ChordJacobian:
 
     def get(self, gradient, params: np.ndarray, grad_at_params: np.ndarray, relative_step: float) -> np.ndarray:
         if self.matrix is None or self.matrix.shape[0] != params.shape[0] or self.age >= self.refresh_every:
-            k = params.shape[0]
-            jac = np.empty((k, k))
-            for i in range(k):
-                shifted = params.copy()
-                delta = relative_step * (1.0 + abs(params[i]))
-                shifted[i] += delta
-                jac[:, i] = (gradient(shifted) - grad_at_params) / delta
-            self.matrix, self.age = jac, 0
+            self.matrix, self.age = forward_jacobian(gradient, params, grad_at_params, relative_step), 0
         self.age += 1
         return self.matrix
 
