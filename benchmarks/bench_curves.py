@@ -10,7 +10,9 @@ time of its first point, measured apart.
     python benchmarks/bench_curves.py --ridge        # only the ridge comparison against a NumPy state evolution
 
 The ridge comparison: linear/none ERM (weight decay lambda, label-noise variance Delta = sigma^2), 50 loads
-alpha = 0.2..5, solved by the package (in-process; the saddle point is unique, so one continuation) and by a plain
+alpha = 0.2..5, solved by the package (in-process, the observables of every point included; the saddle point is
+unique, so one continuation, and each point is ERM's closed-form ridge state, confirmed by one evaluation of the
+saddle-point map) and by a plain
 NumPy state-evolution fixed point of the same problem as the Gaussian-covariate-model codes iterate it (identity
 covariance, teacher norm 1: V = 1/(lambda + Vh), m = mh V, q = (mh^2 + qh) V^2 with Vh = mh = alpha/(1 + V),
 qh = alpha (1 - 2m + q + Delta)/(1 + V)^2; eps_g = (1 - 2m + q)/2), each against the Marchenko-Pastur closed form.

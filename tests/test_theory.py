@@ -31,6 +31,28 @@ def test_ridge_erm_matches_marchenko_pastur(ridge, noise):
         assert p.observables["eps_gen"] == pytest.approx(want, rel=CLOSED_FORM_RTOL)
 
 
+@pytest.mark.parametrize(("ridge", "noise"), [(0.01, 0.0), (0.1, 0.5), (1.0, 0.5), (0.0, 0.3)])
+def test_ridge_closed_form_state_is_the_iterated_fixed_point(ridge, noise):
+    """The closed-form ridge saddle point (ERM's ``exact_state``, which the curves above start and stop at) against
+    the fixed point that the accelerated iteration finds from the method's own initial state; the iteration stays
+    the reference of the closed form. Without ridge there is no closed form (and no unique minimiser) below
+    alpha = 1."""
+    from statmech_bn.theory.solver import accelerated_fixed_point
+
+    method = METHOD_TABLE["erm"](Problem("linear", "none", "erm", weight_decay=ridge, noise=noise))
+    for alpha in (0.3, 0.9, 1.2, 4.0):
+        exact = method.exact_state(alpha)
+        if ridge == 0.0 and alpha <= 1.0:
+            assert exact is None
+            continue
+        iterated = accelerated_fixed_point(lambda x, a=alpha: method.update(x, a), method.initial_state(alpha, False),
+                                           SOLVER.damping, SOLVER.tolerance, SOLVER.max_iterations)
+        assert iterated.converged
+        np.testing.assert_allclose(exact, iterated.value, rtol=CLOSED_FORM_RTOL, atol=1e-9)
+    points = curve(Problem("linear", "none", "erm", weight_decay=ridge, noise=noise), [1.5, 3.0])
+    assert [p.iterations for p in points] == [1, 1]
+
+
 def test_ridgeless_limit_blows_up_at_alpha_one():
     """Near-ridgeless (1e-4) ERM with label noise: the variance term diverges like 1/|alpha - 1| from both
     sides (ridgeless: eps = [(1 - alpha) + noise^2 alpha/(1 - alpha)]/2 below 1, noise^2/(2(alpha - 1)) above)."""

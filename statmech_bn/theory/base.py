@@ -85,6 +85,12 @@ class SaddlePointMethod:
         """Nodes of the replica field (None: the quadrature settings' default)."""
         return None
 
+    def exact_state(self, alpha: float) -> np.ndarray | None:
+        """The saddle point at alpha in closed form, where the method has one (a unique saddle point only, so no
+        stability check is needed), else None: the solver then iterates. The solver accepts it only after one
+        evaluation of the map confirms it to the tolerance."""
+        return None
+
     def state_from_record(self, record: dict[str, float]) -> np.ndarray:
         """The state of a stored point (a resumed curve's warm start)."""
         return np.array([record[field] for field in self._state])

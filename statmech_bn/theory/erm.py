@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from ..kernels.codes import LINEAR
 from ..kernels.saddle import erm_sums
 from ..quadrature import TAIL_CUT
 from .base import SaddlePointMethod
@@ -150,6 +151,35 @@ class FlatERM(ERMSaddle):
 
     def state_from_record(self, record: dict[str, float]) -> np.ndarray:
         return np.array([record["R"] * record["L"], record["L"] ** 2, record["chi"], record["beta"]])
+
+    def exact_state(self, alpha: float) -> np.ndarray | None:
+        """Ridge regression (linear teacher and student, weight decay lambda, label-noise variance Delta): the fixed
+        point of :meth:`update` in closed form. With the linear channel's sums, V_hat = m_hat = alpha/(1 + chi), so
+
+            chi = 1/(lambda + alpha/(1 + chi))  <=>  lambda chi^2 + (lambda + alpha - 1) chi - 1 = 0,
+            m = alpha chi/(1 + chi),  Q = (m^2 + k (1 - 2m + Delta))/(1 - k),  k = alpha chi^2/(1 + chi)^2,  beta = 0
+
+        (the state evolution of Engel & Van den Broeck 2001, ch. 4; equivalent to the Marchenko-Pastur form of
+        Hastie et al. 2019, which the tests hold it against). None where it does not exist: lambda = 0 with
+        alpha <= 1 (no unique minimiser), or k >= 1."""
+        p = self.problem
+        if p.code != LINEAR:
+            return None
+        ridge = p.weight_decay
+        b = ridge + alpha - 1.0
+        if ridge > 0.0:
+            root = math.sqrt(b * b + 4.0 * ridge)
+            chi = 2.0 / (b + root) if b > 0.0 else (root - b) / (2.0 * ridge)  # the form without cancellation
+        elif b > 0.0:
+            chi = 1.0 / b
+        else:
+            return None
+        m = alpha * chi / (1.0 + chi)
+        k = alpha * chi * chi / (1.0 + chi) ** 2
+        if not k < 1.0:
+            return None
+        big_q = (m * m + k * (1.0 - 2.0 * m + p.noise**2)) / (1.0 - k)
+        return np.array([m, big_q, chi, 0.0])
 
 
 ERMSaddle.geometries = (SphereERM, FlatERM)

@@ -258,6 +258,19 @@ class PointResult:
     branch: int
 
 
+def _confirm_exact(method, alpha: float, tolerance: float) -> FixedPointResult | None:
+    """The method's closed-form saddle point (:meth:`exact_state`) once one evaluation of the map confirms it (its
+    undamped residual within the tolerance, as any converged point); None when there is none or it fails."""
+    exact = method.exact_state(alpha)
+    if exact is None:
+        return None
+    fx = method.update(exact, alpha)
+    residual = float(np.max(np.abs(fx - exact)))
+    if not (np.all(np.isfinite(fx)) and residual <= tolerance):
+        return None
+    return FixedPointResult(fx, residual, 1, True)
+
+
 def _sweep(method, alphas: np.ndarray, order: np.ndarray, settings: SolverSettings,
            state: np.ndarray, branch: int) -> Iterator[PointResult]:
     """Continuation: each point starts from the last converged one (never from a failed iterate).
@@ -277,7 +290,9 @@ def _sweep(method, alphas: np.ndarray, order: np.ndarray, settings: SolverSettin
             return accelerated_fixed_point(lambda x: method.update(x, a), start, settings.damping,
                                            settings.tolerance, settings.max_iterations, moving=moving)
 
-        result = solve(method.warm_start(state))
+        result = _confirm_exact(method, alpha, settings.tolerance)
+        if result is None:
+            result = solve(method.warm_start(state))
         mirrored = method.mirror(result.value) if result.converged else None
         if mirrored is not None:
             again = solve(mirrored)
