@@ -8,6 +8,7 @@ time of its first point, measured apart.
     python benchmarks/bench_curves.py                                # every curve (erf with noise: minutes)
     python benchmarks/bench_curves.py --activations relu,linear --noise 0.5
     python benchmarks/bench_curves.py --ridge        # only the ridge comparison against a NumPy state evolution
+    python benchmarks/bench_curves.py --quad         # only the per-activation ratio against SciPy quadrature
 
 The ridge comparison: linear/none ERM (weight decay lambda, label-noise variance Delta = sigma^2), 50 loads
 alpha = 0.2..5, solved by the package (in-process, the observables of every point included; the saddle point is
@@ -25,8 +26,10 @@ import math
 import time
 
 import numpy as np
+from scipy import integrate
 from timing import best_of
 
+from statmech_bn.kernels.saddle import N_SUMS, gibbs_sums
 from statmech_bn.theory import METHOD_TABLE, Problem, SolverSettings
 from statmech_bn.theory.solver import backward_branch, forward_branch
 
@@ -97,6 +100,89 @@ def ridge_comparison(repeats: int) -> None:
                   f"{np.max(np.abs(eps - exact)):11.1e} {np.max(np.abs(numpy_eps[-1] - exact)):12.1e}")
 
 
+QUAD_STATE = {"m": 0.6, "q": 0.7, "gamma": 1.2, "beta": 0.1, "beta_t": 2.0}
+"""The state at which one evaluation of the Gibbs averages is timed against SciPy (v = 1 - q, noise-free)."""
+
+
+def _g(name: str, h: float) -> float:
+    if name == "linear":
+        return h
+    if name == "relu":
+        return max(h, 0.0)
+    if name == "erf":
+        return math.erf(h / math.sqrt(2.0))
+    return float(np.sign(h))
+
+
+def _phi(z: float) -> float:
+    return math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+
+def scipy_gibbs_sums(name: str, m: float, q: float, gamma: float, beta: float, beta_t: float) -> np.ndarray:
+    """The seven Gibbs averages of :func:`statmech_bn.kernels.saddle.gibbs_sums` (noise-free, v = 1 - q), written
+    plainly with scipy.integrate: for each outer (tau, eta), Z(y, a, b) = E_z[exp(-beta_t (y - g(a + sqrt(b) z))^2/2)]
+    and its a-derivatives by Stein's lemma (d/da log Z = E[z e]/(sqrt(b) Z), d^2/da^2 log Z = E[(z^2 - 1) e]/(b Z)
+    - (d/da log Z)^2), each by quad split at the kink; the outer average by nested quad_vec (tau split at 0)."""
+    v = 1.0 - q
+    b = gamma * gamma * v
+    s = math.sqrt(b)
+    cross = math.sqrt(q - m * m)
+
+    def inner(y: float, a: float) -> np.ndarray:
+        def part(z):
+            h = a + s * z
+            loss = 0.5 * (y - _g(name, h)) ** 2
+            e = _phi(z) * math.exp(-beta_t * loss)
+            return np.array([e, z * e, (z * z - 1.0) * e, loss * e])
+
+        points = (-a / s,) if name in ("relu", "sign") and abs(a / s) < 12 else None
+        return integrate.quad_vec(part, -12.0, 12.0, epsabs=1e-13, epsrel=1e-11, points=points)[0]
+
+    def integrand(tau: float, eta: float) -> np.ndarray:
+        y = _g(name, tau)
+        omega = m * tau + cross * eta
+        z0, z1, z2, lz = inner(y, gamma * omega + beta)
+        g_a = z1 / (s * z0)
+        g_aa = z2 / (b * z0) - g_a * g_a
+        f_w = gamma * g_a
+        return _phi(tau) * _phi(eta) * np.array([math.log(z0), f_w * f_w, tau * f_w, gamma * gamma * g_aa,
+                                                 omega * g_a + gamma * v * (g_aa + g_a * g_a), g_a, lz / z0])
+
+    def over_eta(tau: float) -> np.ndarray:
+        return integrate.quad_vec(lambda eta: integrand(tau, eta), -10.0, 10.0, epsabs=1e-11, epsrel=1e-10)[0]
+
+    points = (0.0,) if name in ("relu", "sign") else None
+    return integrate.quad_vec(over_eta, -10.0, 10.0, epsabs=1e-11, epsrel=1e-10, points=points)[0]
+
+
+def quad_ratio_table(repeats: int) -> None:
+    """Per activation: one evaluation of the Gibbs averages (the work of one saddle-point iteration) by the package's
+    kernel and by the SciPy implementation above, at QUAD_STATE; seconds, ratio and largest difference."""
+    print("\none evaluation of the Gibbs averages (pn, T = 0.5, noise-free) at m = 0.6, q = 0.7, gamma = 1.2, "
+          "beta = 0.1:\npackage kernel (best of", repeats, ") against nested SciPy quad_vec (one run)")
+    print(f"{'activation':10s} {'compile (s)':>11s} {'package (s)':>11s} {'SciPy (s)':>9s} {'ratio':>9s} "
+          f"{'max |diff|':>10s}")
+    st = QUAD_STATE
+    for name in ACTIVATIONS:
+        p = Problem(name, "pn", "gibbs", temperature=0.5)
+        r = p.rules()
+        out = np.empty(N_SUMS)
+
+        def ours(p=p, r=r, out=out):
+            gibbs_sums(p.code, p.code, st["m"], st["q"], 1.0 - st["q"], st["gamma"], st["beta"], st["beta_t"], 0.0,
+                       r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w, r.inner_x, r.inner_log_w, out)
+
+        start = time.perf_counter()
+        ours()
+        compile_time = time.perf_counter() - start
+        package = best_of(ours, repeats)
+        start = time.perf_counter()
+        want = scipy_gibbs_sums(name, st["m"], st["q"], st["gamma"], st["beta"], st["beta_t"])
+        reference = time.perf_counter() - start
+        print(f"{name:10s} {compile_time:11.2f} {package:11.2e} {reference:9.2f} {reference / package:8.0f}x "
+              f"{np.max(np.abs(out - want)):10.1e}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--activations", default=",".join(ACTIVATIONS))
@@ -105,6 +191,7 @@ def main() -> None:
     parser.add_argument("--branches", default="both", choices=("forward", "backward", "both"))
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--ridge", action="store_true", help="only the ridge comparison")
+    parser.add_argument("--quad", action="store_true", help="only the per-activation ratio against SciPy quadrature")
     parser.add_argument("--save", metavar="FILE.npz", help="store every curve's eps_g, converged and branch, to "
                         "compare two versions with --compare")
     parser.add_argument("--compare", metavar="FILE.npz", help="print the largest |change| of eps_g against a saved run")
@@ -113,6 +200,9 @@ def main() -> None:
     before = dict(np.load(args.compare)) if args.compare else {}
     if args.ridge:
         ridge_comparison(max(args.repeats, 3))
+        return
+    if args.quad:
+        quad_ratio_table(max(args.repeats, 3))
         return
     print(f"50 loads alpha = 0.5..20 (log), pn_gd zeta 0.1, T 0.5, branches {args.branches}; one core, warm cache")
     print(f"{'activation':10s} {'method':16s} {'noise':>5s} {'first (s)':>9s} {'curve (s)':>9s} {'iter max':>8s} "
@@ -146,6 +236,7 @@ def main() -> None:
     if args.save:
         np.savez(args.save, **saved)
     ridge_comparison(max(args.repeats, 3))
+    quad_ratio_table(max(args.repeats, 3))
 
 
 if __name__ == "__main__":
