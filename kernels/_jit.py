@@ -17,3 +17,7 @@ jit = numba.njit(cache=True, fastmath=FASTMATH_FLAGS, error_model="numpy", nogil
 jit_parallel = numba.njit(cache=True, fastmath=FASTMATH_FLAGS, error_model="numpy", nogil=True, parallel=True)
 """The same options with ``numba.prange`` loops run on threads: for kernels whose result does not depend on the
 thread count (fixed blocks, each summed in order, combined in order)."""
+
+jit_inline = numba.njit(cache=True, fastmath=FASTMATH_FLAGS, error_model="numpy", nogil=True, inline="always")
+"""The same options, inlined into the caller at Numba's IR level: for small helpers that take arrays and run inside
+a hot loop (a call with array arguments costs reference counting that can exceed the helper's work)."""

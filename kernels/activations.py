@@ -9,7 +9,7 @@ integrates them out in closed form).
 import math
 
 from ._jit import jit
-from .codes import ERF, LINEAR, RELU, SIGN
+from .codes import ERF, LINEAR, RELU
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)

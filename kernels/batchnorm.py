@@ -17,11 +17,13 @@ only E[g(u) | z] is needed (closed form below); relu's g'' = delta(h_hat) contri
 import math
 
 import numpy as np
+from numba import prange
 
-from ._jit import jit
+from ._jit import jit, jit_parallel
 from .activations import LINEAR, RELU, activation, activation_derivatives
-from .panels import legendre_panels
 from .codes import GAUSSIAN, LAPLACE
+from .normal_rng import laplace_draw, normal_draw
+from .panels import legendre_panels
 from .special import norm_cdf, norm_pdf
 
 _SQRT2 = math.sqrt(2.0)
@@ -85,35 +87,72 @@ def expansion_averages(code, dist, overlap, gamma, beta, cut, piece_x, piece_w, 
 
 
 @jit
-def accumulate_batch_gaps(code, overlap, gamma, beta, noise, batch_size, z, eta, xi, sums):
-    """Add the per-batch BN-PN gaps of consecutive batches of M samples to ``sums`` = [n, sum, sum of squares].
+def batch_gap(code, overlap, gamma, beta, noise, z, eta, xi):
+    """The mean over one batch of l(BN) - l(PN) on the same samples (one draw of the estimator; a control variate:
+    the common label noise cancels).
 
-    ``z`` are the population-normalized pre-activations (any unit-variance law), ``eta`` and ``xi`` standard
-    normals for the teacher field u = R z + sqrt(1 - R^2) eta and the label noise; all are drawn by the
-    caller. For each batch: BN uses the batch mean and the biased batch standard deviation of z (the sample
-    inside its own batch), PN uses z itself; the per-batch mean over samples of l(BN) - l(PN) on the same
-    samples is one draw of the estimator (a control variate: the common label noise cancels).
+    ``z`` (M) are the population-normalized pre-activations (any unit-variance law), ``eta`` and ``xi`` standard
+    normals for the teacher field u = R z + sqrt(1 - R^2) eta and the label noise (``xi`` is read only when
+    noise > 0). BN uses the batch mean and the biased batch standard deviation of z (the sample inside its own
+    batch), PN uses z itself.
     """
+    batch_size = z.shape[0]
     cross = math.sqrt(max(1.0 - overlap * overlap, 0.0))
-    for start in range(0, z.shape[0] - batch_size + 1, batch_size):
-        mean = 0.0
-        for i in range(start, start + batch_size):
-            mean += z[i]
-        mean /= batch_size
-        var = 0.0
-        for i in range(start, start + batch_size):
-            var += (z[i] - mean) ** 2
-        inv_std = 1.0 / math.sqrt(var / batch_size)
-        gap = 0.0
-        for i in range(start, start + batch_size):
-            y = activation(code, overlap * z[i] + cross * eta[i]) + noise * xi[i]
-            bn = y - activation(code, gamma * (z[i] - mean) * inv_std + beta)
-            pn = y - activation(code, gamma * z[i] + beta)
-            gap += 0.5 * (bn * bn - pn * pn)
-        gap /= batch_size
-        sums[0] += 1.0
-        sums[1] += gap
-        sums[2] += gap * gap
+    mean = 0.0
+    for i in range(batch_size):
+        mean += z[i]
+    mean /= batch_size
+    var = 0.0
+    for i in range(batch_size):
+        var += (z[i] - mean) ** 2
+    inv_std = 1.0 / math.sqrt(var / batch_size)
+    gap = 0.0
+    for i in range(batch_size):
+        y = activation(code, overlap * z[i] + cross * eta[i])
+        if noise > 0.0:
+            y += noise * xi[i]
+        bn = y - activation(code, gamma * (z[i] - mean) * inv_std + beta)
+        pn = y - activation(code, gamma * z[i] + beta)
+        gap += 0.5 * (bn * bn - pn * pn)
+    return gap / batch_size
 
 
-__all__ = ["GAUSSIAN", "LAPLACE", "accumulate_batch_gaps", "density", "expansion_averages", "teacher_mean"]
+@jit_parallel
+def stream_batch_gaps(code, law, overlap, gamma, beta, noise, batch_size, n_batches, states, x_table, f_table,
+                      partial):
+    """Draw and evaluate n_batches batches of M samples: batch b comes from the xoshiro256++ stream b mod S of
+    ``states`` (S, 4), which draws, per batch, the M inputs z (``law``: Gaussian by the ziggurat, or Laplace), then
+    the M teacher normals eta, then (noise > 0 only) the M label-noise normals xi. Fills ``partial`` (S, 3) with
+    each stream's [count, sum, sum of squares] of :func:`batch_gap`; the streams run on threads, so the result does
+    not depend on the number of threads once the caller adds the rows in order. The states are advanced."""
+    n_streams = states.shape[0]
+    for s in prange(n_streams):
+        z = np.empty(batch_size)
+        eta = np.empty(batch_size)
+        xi = np.empty(batch_size)
+        s0, s1, s2, s3 = states[s, 0], states[s, 1], states[s, 2], states[s, 3]
+        count = 0.0
+        total = 0.0
+        square = 0.0
+        for _ in range(s, n_batches, n_streams):
+            for i in range(batch_size):
+                if law == GAUSSIAN:
+                    z[i], s0, s1, s2, s3 = normal_draw(s0, s1, s2, s3, x_table, f_table)
+                else:
+                    z[i], s0, s1, s2, s3 = laplace_draw(s0, s1, s2, s3)
+            for i in range(batch_size):
+                eta[i], s0, s1, s2, s3 = normal_draw(s0, s1, s2, s3, x_table, f_table)
+            if noise > 0.0:
+                for i in range(batch_size):
+                    xi[i], s0, s1, s2, s3 = normal_draw(s0, s1, s2, s3, x_table, f_table)
+            gap = batch_gap(code, overlap, gamma, beta, noise, z, eta, xi)
+            count += 1.0
+            total += gap
+            square += gap * gap
+        partial[s, 0] = count
+        partial[s, 1] = total
+        partial[s, 2] = square
+        states[s, 0], states[s, 1], states[s, 2], states[s, 3] = s0, s1, s2, s3
+
+
+__all__ = ["GAUSSIAN", "LAPLACE", "batch_gap", "density", "expansion_averages", "stream_batch_gaps", "teacher_mean"]

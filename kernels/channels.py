@@ -19,7 +19,8 @@ logarithms, ``inner_log_w``) passed in by the caller.
 import math
 
 from ._jit import jit
-from .activations import ERF, LINEAR, RELU, SIGN, activation, activation_derivatives
+from .activations import activation, activation_derivatives
+from .codes import ERF, LINEAR, RELU, SIGN
 from .special import log_ndtr, norm_cdf, norm_pdf, truncated_above_zero, truncated_below_zero
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)

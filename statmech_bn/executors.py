@@ -207,8 +207,9 @@ class DaskExecutor:
             if self.scheduler:
                 client = distributed.Client(self.scheduler, timeout="20s")
             else:
+                # the dashboard's HTTP server on a free port: None still binds 8787, which a second run takes
                 cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                                   dashboard_address=None)
+                                                   dashboard_address=":0")
                 client = distributed.Client(cluster)
         except (OSError, TimeoutError) as exc:
             raise SchedulerLost(f"cannot reach the Dask scheduler at {self.scheduler} ({exc})") from None

@@ -129,6 +129,10 @@ NORMALIZERS: dict[str, Normalizer] = {n.name: n for n in (
 )}
 INPUT_LAWS = {"gaussian": (_codes.GAUSSIAN, 3.0, 12.0), "laplace": (_codes.LAPLACE, 6.0, 40.0)}
 """Pre-activation laws of the BN decomposition (analysis A): kernel code, kurtosis, and the cut of its averages."""
+GAP_STREAMS = 64
+"""Independent xoshiro256++ streams of the decomposition's Monte-Carlo gap (batch b from stream b mod GAP_STREAMS;
+:func:`statmech_bn.theory.decomposition.monte_carlo_gap`): threads take whole streams, so a result does not depend
+on the number of threads. Each stream holds three scratch arrays of M floats."""
 DIFFERENTIABLE = tuple(name for name, a in ACTIVATIONS.items() if a.differentiable)
 """Activations with a gradient: the learning dynamics and the BN decomposition cover these."""
 
@@ -187,6 +191,6 @@ class Block:
         return self.zeta if self.norm.penalty is Penalty.GAMMA_DECAY else 0.0
 
 
-__all__ = ["ACTIVATIONS", "DIFFERENTIABLE", "INPUT_LAWS", "METHODS", "NORMALIZERS", "SAMPLING_METHODS",
+__all__ = ["ACTIVATIONS", "DIFFERENTIABLE", "GAP_STREAMS", "INPUT_LAWS", "METHODS", "NORMALIZERS", "SAMPLING_METHODS",
            "SIMULATION_METHODS", "THEORY_METHODS", "Activation", "Block", "Normalizer", "Penalty", "allowed_methods",
            "allowed_normalizers"]

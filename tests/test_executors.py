@@ -249,10 +249,10 @@ def test_the_numba_cache_works_on_dask_workers(tmp_path):
     """A worker started after the kernels were compiled once loads them from the cache: no compilation per task or
     per worker (issue #14)."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as first:
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as first:
         with distributed.Client(first) as client:
             client.submit(_a_run_then_counts, str(tmp_path), pure=False).result()  # compiles what is not cached
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as fresh:
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as fresh:
         with distributed.Client(fresh) as client:
             counts = client.submit(_a_run_then_counts, str(tmp_path), pure=False).result()
     assert counts["loaded"] > 0 and counts["compiled"] == 0, counts

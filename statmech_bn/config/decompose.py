@@ -12,16 +12,13 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..errors import UserInputError
-from ..model import DIFFERENTIABLE, INPUT_LAWS
+from ..model import DIFFERENTIABLE, GAP_STREAMS, INPUT_LAWS
 from . import common
 from .common import PhysicsKeyed, RunConfig, check_limit
 from .schema import Key, Schema, get, merge_overrides
 
 MIN_BATCHES = 100
 """Fewest Monte-Carlo batches of a point: ``samples // M`` is raised to it for large M."""
-CHUNK_SAMPLES = 1 << 18
-"""Samples the Monte Carlo draws per chunk (:func:`statmech_bn.theory.decomposition.monte_carlo_gap`); a batch is
-never split, so a chunk holds max(CHUNK_SAMPLES, M) samples of three float64 arrays."""
 
 SCHEMA = Schema(
     "decompose",
@@ -110,8 +107,8 @@ def build_decompose_config(raw: dict, overrides: dict | None = None) -> Decompos
     check_limit("the number of Monte-Carlo samples (curves x batch sizes x batches x M)", drawn, resolved,
                 "max_samples")
     workers = common.resolve_workers(get(resolved, "run.workers"))
-    memory = min(workers, count * len(sizes)) * 3 * 8.0 * max(CHUNK_SAMPLES, max(sizes)) / 1e9
-    check_limit(f"the estimated memory of the Monte-Carlo chunks at M = {max(sizes)}", memory, resolved,
+    memory = min(workers, count * len(sizes)) * GAP_STREAMS * 3 * 8.0 * max(sizes) / 1e9
+    check_limit(f"the estimated memory of the Monte-Carlo scratch batches at M = {max(sizes)}", memory, resolved,
                 "max_memory_gb", " GB")
     settings = list(itertools.product(*axes))
     names = common.distinguishing_names([f"{i:03d}-{a}-{law}" for i, (a, law, *_) in enumerate(settings)],

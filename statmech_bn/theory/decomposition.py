@@ -36,7 +36,7 @@ its second-order term). What the zeta gamma^2 form neglects, and where it theref
 - for heavy tails (Laplace, kappa = 6) the fluctuations of s_B are larger and the expansion in eps
   converges more slowly, so the O(1/M^2) terms need larger M to become negligible.
 The exact gap is estimated by :func:`monte_carlo_gap`
-(kernel :func:`statmech_bn.kernels.batchnorm.accumulate_batch_gaps`).
+(kernel :func:`statmech_bn.kernels.batchnorm.stream_batch_gaps`, which draws its own random numbers).
 """
 
 from __future__ import annotations
@@ -46,9 +46,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..kernels.batchnorm import accumulate_batch_gaps, expansion_averages
-from ..model import ACTIVATIONS, INPUT_LAWS
+from ..kernels.batchnorm import expansion_averages, stream_batch_gaps
+from ..model import ACTIVATIONS, GAP_STREAMS, INPUT_LAWS
 from ..quadrature import EXPANSION_NODES, legendre
+from ..rng import stream_states, ziggurat_tables
 
 """name -> (kernel code, kurtosis kappa of z, integration cut-off where the law's tail is below 1e-24)."""
 
@@ -84,35 +85,24 @@ def zeta(activation: str, overlap: float, gamma: float, beta: float, batch_size:
     return expansion(activation, input_law, overlap, gamma, beta, batch_size).zeta
 
 
-CHUNK_SAMPLES = 1 << 18
-"""Samples drawn per chunk (bounded memory: 3 arrays of 2 MiB)."""
-
-
 def monte_carlo_gap(activation: str, input_law: str, overlap: float, gamma: float, beta: float, noise: float,
                     batch_size: int, n_batches: int, seed: int) -> tuple[float, float]:
     """(mean, standard error) of the exact gap E_B[l(BN)] - E[l(PN)] per sample, from n_batches batches.
 
-    The random numbers come from ``numpy.random.Generator(PCG64(seed))`` in chunks of whole batches, the same
-    stream whatever the chunking, so a (seed, n_batches, M) triple reproduces a result bit for bit.
+    The random numbers are drawn inside the kernel (:func:`statmech_bn.kernels.batchnorm.stream_batch_gaps`) from
+    GAP_STREAMS xoshiro256++ streams seeded by ``numpy.random.SeedSequence(seed)``
+    (:func:`statmech_bn.rng.stream_states`), normals by the ziggurat: a (seed, n_batches, M) triple reproduces a
+    result bit for bit on any number of threads, and no array of draws is ever stored.
     """
     if batch_size < 2:
         raise ValueError("batch normalization needs a batch size M >= 2")
-    rng = np.random.Generator(np.random.PCG64(seed))
-    per_chunk = max(CHUNK_SAMPLES // batch_size, 1)
-    sums = np.zeros(3)
-    code = ACTIVATIONS[activation].code
-    remaining = n_batches
-    while remaining > 0:
-        n = min(per_chunk, remaining) * batch_size
-        if input_law == "gaussian":
-            z = rng.standard_normal(n)
-        else:
-            z = rng.laplace(0.0, 1.0 / math.sqrt(2.0), n)
-        eta = rng.standard_normal(n)
-        xi = rng.standard_normal(n)
-        accumulate_batch_gaps(code, overlap, gamma, beta, noise, batch_size, z, eta, xi, sums)
-        remaining -= n // batch_size
-    count, total, total_sq = sums
+    law, _, _ = INPUT_LAWS[input_law]
+    states = stream_states(seed, GAP_STREAMS)
+    x_table, f_table = ziggurat_tables()
+    partial = np.zeros((GAP_STREAMS, 3))
+    stream_batch_gaps(ACTIVATIONS[activation].code, law, overlap, gamma, beta, noise, int(batch_size), int(n_batches),
+                      states, x_table, f_table, partial)
+    count, total, total_sq = (float(sum(partial[:, k])) for k in range(3))  # in stream order
     mean = total / count
     var = max(total_sq / count - mean * mean, 0.0) * count / max(count - 1.0, 1.0)
     return float(mean), float(math.sqrt(var / count))
