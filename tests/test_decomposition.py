@@ -87,6 +87,21 @@ def test_monte_carlo_is_reproducible_from_its_seed():
     assert a == b and a != c
 
 
+def test_monte_carlo_gap_does_not_depend_on_the_thread_count():
+    """The streams run on threads but each stream's batches are summed in order, and the streams in stream order."""
+    import numba
+
+    before = numba.get_num_threads()
+    try:
+        results = []
+        for threads in (1, numba.config.NUMBA_NUM_THREADS):
+            numba.set_num_threads(threads)
+            results.append(monte_carlo_gap("erf", "gaussian", 0.8, 1.3, -0.2, 0.3, 5, 3001, 11))
+    finally:
+        numba.set_num_threads(before)
+    assert results[0] == results[1]
+
+
 @pytest.mark.parametrize("method", ["gibbs", "erm", "high_temperature"])
 def test_self_consistent_bn_equals_pn_gd_at_its_own_zeta(method):
     solver = SolverSettings(branches="forward", tolerance=1e-11)

@@ -10,7 +10,7 @@ from naive import xoshiro256pp
 from scipy import stats
 from tolerances import KS_P_VALUE_MIN, MONTE_CARLO_SIGMAS
 
-from statmech_bn.kernels.normal_rng import fill_normal_stream, fill_u64
+from statmech_bn.kernels.normal_rng import fill_normal_stream, fill_u64, laplace_draw
 from statmech_bn.rng import ZIGGURAT_R, ZIGGURAT_V, NormalRows, stream_states, ziggurat_tables
 
 REFERENCE_OUTPUTS = [41943041, 58720359, 3588806011781223, 3591011842654386, 9228616714210784205,
@@ -98,3 +98,21 @@ def test_streams_are_uncorrelated():
     correlation = np.corrcoef(rows)
     off_diagonal = correlation[~np.eye(16, dtype=bool)]
     assert np.max(np.abs(off_diagonal)) < MONTE_CARLO_SIGMAS / math.sqrt(rows.shape[1])
+
+
+@numba.njit
+def _laplace_sample(state, out):
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    for i in range(out.shape[0]):
+        out[i], s0, s1, s2, s3 = laplace_draw(s0, s1, s2, s3)
+
+
+def test_laplace_variates_have_unit_variance_and_kurtosis_six():
+    """The Laplace draw of the decomposition's Monte Carlo: KS against Laplace(0, 1/sqrt 2); mean, variance and
+    fourth moment (E z^4 = 6, Var z^4 = E z^8 - 36 = 8!/16 - 36 = 2484) within MONTE_CARLO_SIGMAS standard errors."""
+    z = np.empty(2_000_000)
+    _laplace_sample(stream_states(5, 1)[0], z)
+    n = z.size
+    assert stats.kstest(z, "laplace", args=(0.0, 1.0 / math.sqrt(2.0))).pvalue > KS_P_VALUE_MIN
+    for moment, exact, variance in ((z, 0.0, 1.0), (z**2, 1.0, 5.0), (z**4, 6.0, 2484.0)):
+        assert abs(moment.mean() - exact) < MONTE_CARLO_SIGMAS * math.sqrt(variance / n)
