@@ -290,3 +290,18 @@ def normalized_preactivation(normalizer: str, weights: np.ndarray, inputs: np.nd
     if normalizer == "wn":
         return gamma * h / norm + beta
     raise ValueError(f"no reference for {normalizer!r}")
+
+
+def bivariate_cdf_owen(h: float, k: float, rho: float) -> float:
+    """Phi2(h, k; rho) = P(X <= h, Y <= k) by Owen's T function (Owen 1956, Ann. Math. Statist. 27, 1075):
+    Phi(h)/2 + Phi(k)/2 - T(h, a_h) - T(k, a_k) - b, a_h = (k - rho h)/(h sqrt(1 - rho^2)), a_k alike, b = 1/2 when
+    h k < 0 or (h k = 0 and h + k < 0), else 0. Needs |rho| < 1 and (h, k) != (0, 0)."""
+    r = math.sqrt((1.0 - rho) * (1.0 + rho))
+
+    def t(x, y):  # T(x, (y - rho x)/(x r)), T(0, a) = atan(a)/(2 pi)
+        if x == 0.0:
+            return math.copysign(0.25, y - rho * x)
+        return special.owens_t(x, (y - rho * x) / (x * r))
+
+    b = 0.5 if h * k < 0.0 or (h * k == 0.0 and h + k < 0.0) else 0.0
+    return 0.5 * special.ndtr(h) + 0.5 * special.ndtr(k) - t(h, k) - t(k, h) - b
