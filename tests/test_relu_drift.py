@@ -57,7 +57,8 @@ def test_against_the_quadrature_at_identical_fields_and_zero_gain(overlap, scale
 
 
 @pytest.mark.parametrize("state", [(0.6, 1.3, 0.2, 0.3), (-0.4, -0.8, -0.5, 0.0), (0.95, 2.5, -1.5, 0.3),
-                                   (-0.999, 0.7, 0.4, 0.3), (0.3, 1e-6, 0.1, 0.3), (0.9999, -2.9, 1.6, 0.0)])
+                                   (-0.999, 0.7, 0.4, 0.3), (0.3, 1e-6, 0.1, 0.3), (0.9999, -2.9, 1.6, 0.0),
+                                   (0.999, -2.5, 1.87, 0.3)])
 def test_against_adaptive_integration(state):
     np.testing.assert_allclose(closed_form(*state), drift_sample_averages("relu", *state), rtol=0.0,
                                atol=RELU_DRIFT_REFERENCE_ATOL)

@@ -62,11 +62,11 @@ h = k = 0), both measured against mpmath at 40 digits; the kernel is within 1.5e
 
 RELU_DRIFT_QUADRATURE_ATOL = 1e-12
 """relu's per-sample drift averages in closed form (kernels/relu_drift.py) against the quadrature kernel
-dynamics.sample_averages at DRIFT_NODES: measured 1.7e-13 at most over 3,600 random states (|scale| < 3, |beta| < 2,
-1 - |R| down to 1e-15), the largest on E[d^2] at |scale| ~ 3 (terms up to ~30 summed over ~1.6e4 nodes). The
-difference is the quadrature's: there the closed form is within 4.4e-16 of adaptive SciPy integration, the quadrature
-off by 1.8e-13."""
+dynamics.sample_averages at DRIFT_NODES: measured 2.5e-13 at most over 50,000 random states (|scale| < 3, |beta| < 2,
+1 - |R| down to 1e-15, |scale| down to 1e-15), on E[d^2] ~ 9 at scale -2.5, beta 1.9, R = 1 - 1.2e-9 (terms up to
+~30 summed over ~1.6e4 nodes). The difference is the quadrature's: at that state the closed form is within 9e-16 of
+adaptive SciPy integration and the quadrature off by 2.5e-13."""
 
 RELU_DRIFT_REFERENCE_ATOL = 1e-13
-"""The closed form against nested adaptive SciPy integration (tests/naive.py drift_sample_averages): measured 4.4e-16;
-the bound is the absolute accuracy requested of the reference (epsabs 1e-13 outside, 1e-14 inside)."""
+"""The closed form against nested adaptive SciPy integration (tests/naive.py drift_sample_averages): measured 1.8e-15
+at most; the bound is the absolute accuracy requested of the reference (epsabs 1e-13 outside, 1e-14 inside)."""
