@@ -22,6 +22,9 @@ repeats, each after a short pause; the first calls (compilation or cache load of
 quadrature used by the records) are timed apart.
 
     python benchmarks/bench_dynamics.py [--n 10000] [--numpy-fraction 0.25] [--repeats 3]
+
+``--relu-drift`` prints only :func:`relu_drift_table` (the per-sample drift averages of relu, quadrature kernel
+against closed form) and exits.
 """
 
 from __future__ import annotations
@@ -37,9 +40,14 @@ from timing import best_of
 
 from statmech_bn.dynamics.problem import DynamicsProblem
 from statmech_bn.dynamics.simulation import CHUNK_BYTES, INPUT_STREAM_KEY, simulate_online
+from statmech_bn.kernels._jit import jit
+from statmech_bn.kernels.codes import RELU
+from statmech_bn.kernels.dynamics import SAMPLE_SLOTS, sample_averages
 from statmech_bn.kernels.online import online_steps
+from statmech_bn.kernels.relu_drift import relu_sample_averages
 from statmech_bn.kernels.sgd import BATCH, PLAIN
 from statmech_bn.model import ACTIVATIONS, NORMALIZERS
+from statmech_bn.quadrature import DRIFT_NODES, TAIL_CUT, legendre
 from statmech_bn.rng import NormalRows
 
 CASES = [("pn", 1), ("none", 1), ("pn", 16), ("bn", 4), ("bn", 16)]
@@ -88,7 +96,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--numpy-fraction", type=float, default=0.25, help="fraction of the steps run by NumPy")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--relu-drift", action="store_true",
+                        help="only the relu drift averages: quadrature against closed form")
     args = parser.parse_args()
+    if args.relu_drift:
+        relu_drift_table(repeats=max(args.repeats, 5))
+        return
     n, code = args.n, ACTIVATIONS["relu"].code
     print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
           "(other processes slow every time below)")
@@ -209,6 +222,70 @@ def main() -> None:
               f"{numpy_sim_time / full_time:15.1f}{numpy_sim_time / full_one:11.1f}{full_time / draw_time:10.2f}"
               f"{numpy_time / kernel_time:19.1f}{mismatch:16.1e}")
     print("  (times in microseconds per step)")
+
+
+@jit
+def _quadrature_loop(states, legendre_x, legendre_w, cut, z_nodes, z_weights, v_nodes, v_weights, out):
+    """sample_averages(RELU, ...) of every row (R, scale, beta, noise) of states into the rows of out."""
+    for i in range(states.shape[0]):
+        sample_averages(RELU, states[i, 0], states[i, 1], states[i, 2], states[i, 3], legendre_x, legendre_w, cut,
+                        z_nodes, z_weights, v_nodes, v_weights, out[i])
+
+
+@jit
+def _closed_form_loop(states, out):
+    """relu_sample_averages of every row of states into the rows of out."""
+    for i in range(states.shape[0]):
+        relu_sample_averages(states[i, 0], states[i, 1], states[i, 2], states[i, 3], out[i])
+
+
+def relu_drift_table(count: int = 2000, repeats: int = 5) -> None:
+    """Microseconds per call of relu's per-sample drift averages: the quadrature kernel
+    :func:`statmech_bn.kernels.dynamics.sample_averages` (DRIFT_NODES per panel, as the ODE's Drift calls it) against
+    the closed form :func:`statmech_bn.kernels.relu_drift.relu_sample_averages`, called from Python one state at a
+    time (dispatch included, as Drift does) and in a compiled loop over the states; best of ``repeats``, the first
+    calls (compilation or cache load) timed apart. States: R uniform in (-1, 1), every fourth within 1e-2..1e-15 of
+    +-1, scale uniform in (-3, 3), beta in (-2, 2), noise 0.3. Also the largest |difference| of the two."""
+    rng = np.random.default_rng(7)
+    states = np.column_stack([rng.uniform(-1.0, 1.0, count), rng.uniform(-3.0, 3.0, count),
+                              rng.uniform(-2.0, 2.0, count), np.full(count, 0.3)])
+    states[::4, 0] = np.sign(states[::4, 0]) * (1.0 - 10.0 ** rng.uniform(-15.0, -2.0, states[::4].shape[0]))
+    x, w = legendre(DRIFT_NODES)
+    rule = (x, w, TAIL_CUT, np.empty(5 * DRIFT_NODES), np.empty(5 * DRIFT_NODES), np.empty(2 * DRIFT_NODES),
+            np.empty(2 * DRIFT_NODES))
+    quadrature, closed = np.empty((count, SAMPLE_SLOTS)), np.empty((count, SAMPLE_SLOTS))
+    first = []
+    for call in (lambda: sample_averages(RELU, *states[0], *rule, quadrature[0]),
+                 lambda: relu_sample_averages(*states[0], closed[0]),
+                 lambda: _quadrature_loop(states[:1], *rule, quadrature),
+                 lambda: _closed_form_loop(states[:1], closed)):
+        start = time.perf_counter()
+        call()
+        first.append(time.perf_counter() - start)
+
+    def python_quadrature():
+        for i in range(count):
+            r, scale, beta, noise = states[i]
+            sample_averages(RELU, r, scale, beta, noise, *rule, quadrature[i])
+
+    def python_closed():
+        for i in range(count):
+            r, scale, beta, noise = states[i]
+            relu_sample_averages(r, scale, beta, noise, closed[i])
+
+    times = [best_of(fn, repeats) / count * 1e6 for fn in (python_quadrature, python_closed)]
+    difference = float(np.max(np.abs(quadrature - closed)))
+    times += [best_of(lambda: _quadrature_loop(states, *rule, quadrature), repeats) / count * 1e6,
+              best_of(lambda: _closed_form_loop(states, closed), repeats) / count * 1e6]
+    difference = max(difference, float(np.max(np.abs(quadrature - closed))))
+    print(f"\nrelu per-sample drift averages E[d], E[d lambda], E[d u], E[d^2] over {count} random states "
+          f"(best of {repeats}); first calls apart: sample_averages {first[0]:.2f} s, relu_sample_averages "
+          f"{first[1]:.2f} s, loops {first[2]:.2f} s and {first[3]:.2f} s")
+    print(f"  {'':<28}{'quadrature':>12}{'closed form':>13}{'ratio':>8}")
+    for label, slow, fast in (("us per call from Python", times[0], times[1]),
+                              ("us per call, compiled loop", times[2], times[3])):
+        print(f"  {label:<28}{slow:12.2f}{fast:13.3f}{slow / fast:8.0f}")
+    print(f"  largest |quadrature - closed form| over the states and slots: {difference:.1e}")
 
 
 def reduced_table() -> None:

@@ -290,3 +290,52 @@ def normalized_preactivation(normalizer: str, weights: np.ndarray, inputs: np.nd
     if normalizer == "wn":
         return gamma * h / norm + beta
     raise ValueError(f"no reference for {normalizer!r}")
+
+
+def bivariate_cdf_owen(h: float, k: float, rho: float) -> float:
+    """Phi2(h, k; rho) = P(X <= h, Y <= k) by Owen's T function (Owen 1956, Ann. Math. Statist. 27, 1075):
+    Phi(h)/2 + Phi(k)/2 - T(h, a_h) - T(k, a_k) - b, a_h = (k - rho h)/(h sqrt(1 - rho^2)), a_k alike, b = 1/2 when
+    h k < 0 or (h k = 0 and h + k < 0), else 0. Needs |rho| < 1 and (h, k) != (0, 0)."""
+    r = math.sqrt((1.0 - rho) * (1.0 + rho))
+
+    def t(x, y):  # T(x, (y - rho x)/(x r)), T(0, a) = atan(a)/(2 pi)
+        if x == 0.0:
+            return math.copysign(0.25, y - rho * x)
+        return special.owens_t(x, (y - rho * x) / (x * r))
+
+    b = 0.5 if h * k < 0.0 or (h * k == 0.0 and h + k < 0.0) else 0.0
+    return 0.5 * special.ndtr(h) + 0.5 * special.ndtr(k) - t(h, k) - t(k, h) - b
+
+
+def act_prime(name: str, z: float) -> float:
+    """g'(z): 1, 1[z > 0], sqrt(2/pi) exp(-z^2/2), 0 for linear, relu, erf, sign."""
+    return {"linear": 1.0, "relu": float(z > 0.0), "erf": math.sqrt(2.0 / math.pi) * math.exp(-0.5 * z * z),
+            "sign": 0.0}[name]
+
+
+def drift_sample_averages(name: str, overlap: float, scale: float, beta: float, noise: float) -> np.ndarray:
+    """E[d], E[d lambda], E[d u], E[d^2] of d = (g(a) - g(u) - noise xi) g'(a), a = scale lambda + beta, (lambda, u)
+    unit Gaussians with correlation R = overlap (|R| < 1), xi ~ N(0, 1) independent: nested adaptive quadrature
+    (quad_vec) over lambda and over v in u = R lambda + sqrt(1 - R^2) v, on [-12, 12] split at the kinks a = 0
+    (lambda = -beta/scale), u = 0 (v = -R lambda/sqrt(1 - R^2)) and the layer |lambda| < 8 sqrt(1 - R^2)/|R| that the
+    teacher's kink leaves in the lambda-integrand. The noise adds noise^2 E[g'(a)^2] to E[d^2]."""
+    rest = math.sqrt((1.0 - overlap) * (1.0 + overlap))
+
+    def over_v(lam):
+        a = scale * lam + beta
+        slope = act_prime(name, a)
+        g_a = act(name, a)
+
+        def integrand(v):
+            u = overlap * lam + rest * v
+            d = (g_a - act(name, u)) * slope
+            return phi(v) * np.array([d, d * lam, d * u, d * d + noise * noise * slope * slope])
+
+        kink = -overlap * lam / rest
+        points = (kink,) if -12.0 < kink < 12.0 else None
+        return integrate.quad_vec(integrand, -12.0, 12.0, epsabs=1e-14, epsrel=1e-13, points=points, limit=400)[0]
+
+    layer = 8.0 * rest / max(abs(overlap), 1e-300)
+    points = [p for p in (0.0, -layer, layer, -beta / scale if scale != 0.0 else 0.0) if -12.0 < p < 12.0]
+    return integrate.quad_vec(lambda lam: phi(lam) * over_v(lam), -12.0, 12.0, epsabs=1e-13, epsrel=1e-12,
+                              points=sorted(set(points)), limit=400)[0]

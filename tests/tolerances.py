@@ -49,3 +49,24 @@ RELU_ERM_REFERENCE_NODES = 320
 """erm_replica_nodes of the quadrature reference for relu's closed-form replica average (80 Gauss-Legendre nodes per
 piece: measured agreement 2e-15; at the default 96 nodes the quadrature itself is off by up to
 6e-7 on wide pieces, which the closed form removes)."""
+
+BIVARIATE_NORMAL_ATOL = 5e-16
+"""Phi2(h, k; rho) (kernels/bivariate_normal.py) against values computed with mpmath at 40 digits: measured 1.5e-16 at
+most over 1,020 points (a grid of h, k in [-8, 8] and rho in [-1, 1] with +-0.999999, and random points with
+1 - |rho| down to 1e-12); 5e-16 leaves room for the libm of another platform."""
+
+BIVARIATE_REFERENCE_ATOL = 5e-15
+"""Phi2 against the double-precision references of SciPy: Owen's T formula (scipy.special.owens_t) is itself off by up
+to 2.8e-15 (at rho = 0.999999, h = k = 1.5) and scipy.stats.multivariate_normal by up to 1.2e-15 (rho = -0.999999,
+h = k = 0), both measured against mpmath at 40 digits; the kernel is within 1.5e-16 of mpmath."""
+
+RELU_DRIFT_QUADRATURE_ATOL = 1e-12
+"""relu's per-sample drift averages in closed form (kernels/relu_drift.py) against the quadrature kernel
+dynamics.sample_averages at DRIFT_NODES: measured 2.5e-13 at most over 50,000 random states (|scale| < 3, |beta| < 2,
+1 - |R| down to 1e-15, |scale| down to 1e-15), on E[d^2] ~ 9 at scale -2.5, beta 1.9, R = 1 - 1.2e-9 (terms up to
+~30 summed over ~1.6e4 nodes). The difference is the quadrature's: at that state the closed form is within 9e-16 of
+adaptive SciPy integration and the quadrature off by 2.5e-13."""
+
+RELU_DRIFT_REFERENCE_ATOL = 1e-13
+"""The closed form against nested adaptive SciPy integration (tests/naive.py drift_sample_averages): measured 1.8e-15
+at most; the bound is the absolute accuracy requested of the reference (epsabs 1e-13 outside, 1e-14 inside)."""
