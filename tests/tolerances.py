@@ -49,3 +49,17 @@ RELU_ERM_REFERENCE_NODES = 320
 """erm_replica_nodes of the quadrature reference for relu's closed-form replica average (80 Gauss-Legendre nodes per
 piece: measured agreement 2e-15; at the default 96 nodes the quadrature itself is off by up to
 6e-7 on wide pieces, which the closed form removes)."""
+
+DRIFT_QUADRATURE_RTOL = 1e-9
+"""The online drift's per-sample averages by quadrature (kernels/dynamics.py sample_averages, DRIFT_NODES = 40 per
+panel) against their closed forms (kernels/saad_solla.py: erf at beta = 0, linear at any beta), relative to
+max(1, |value|): measured 3.5e-10 (erf E[d^2] as the scale nears 3, where g'(a) is narrow in lambda) and 2e-14
+(linear) over random states with scale in (0.1, 3) (3.2e-10 on the test's 1000); also the whole drift built on
+them (measured 1.8e-13 at gains in (0.2, 2), weight and gamma decay included)."""
+
+DRIFT_FINE_QUADRATURE_RTOL = 1e-12
+"""The same averages at 80 Gauss-Legendre nodes per panel: measured 1.2e-14 (erf), 4.3e-14 (linear)."""
+
+DBLQUAD_RTOL = 1e-12
+"""erf's closed-form averages against scipy dblquad (tests/naive.py drift_averages, epsabs 1e-13, epsrel 1e-12):
+measured 1e-15."""
