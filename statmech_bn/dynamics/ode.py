@@ -171,9 +171,10 @@ _STOPS = {BLOWUP: "max |y| exceeded {blowup:g} or a state became non-finite at t
           TOO_MANY_STEPS: "{steps} steps did not reach the last output time (stopped at t = {t:.6g})"}
 
 
-def _integrate_closed_form(problem: DynamicsProblem, times: np.ndarray, rtol: float, atol: float,
-                           blowup: float) -> tuple[np.ndarray, bool, str]:
-    """(states (k, 4) with NaN where not reached, converged, message) of the compiled closed-form integration."""
+def closed_form_states(problem: DynamicsProblem, times: np.ndarray, rtol: float = CLOSED_FORM_TOLERANCES[0],
+                       atol: float = CLOSED_FORM_TOLERANCES[1], blowup: float = 1e6) -> tuple[np.ndarray, bool, str]:
+    """(states (m, Q, gamma, beta) at ``times``, (k, 4), NaN where not reached; converged; message) of the compiled
+    closed-form integration, the part of :func:`integrate_ode` before its observables."""
     if times.size and (times[0] < 0.0 or np.any(np.diff(times) <= 0.0)):
         raise ValueError("output times must be >= 0 and strictly increasing")
     states = np.full((times.size, 4), np.nan)
@@ -207,7 +208,7 @@ def integrate_ode(problem: DynamicsProblem, times: np.ndarray, seed: int = 0, rt
                          f"initial beta {problem.initial_beta}")
     if closed_form:
         default_rtol, default_atol = CLOSED_FORM_TOLERANCES
-        states, converged, message = _integrate_closed_form(
+        states, converged, message = closed_form_states(
             problem, times, default_rtol if rtol is None else rtol, default_atol if atol is None else atol, blowup)
         sem = 0.0
     else:
