@@ -21,7 +21,14 @@ and at M = 2 its w does not move (z_j = +-1 whatever w): its small batch is M = 
 repeats, each after a short pause; the first calls (compilation or cache load of the kernels, and of the eps_g
 quadrature used by the records) are timed apart.
 
-    python benchmarks/bench_dynamics.py [--n 10000] [--numpy-fraction 0.25] [--repeats 3]
+The ODE with closed-form averages (:func:`ode_closed_forms_table`, last, or alone with ``--ode-closed-forms``): for
+erf/none at M = 1 (the Saad & Solla case), erf/pn and linear/none, to t = 100 with 40 log-spaced outputs, the
+package's integrate_ode (compiled Dormand-Prince 5(4) on the closed forms) against a pyscm-style NumPy Euler loop
+(dt = 0.01) and SciPy's RK45 (rtol 1e-8) on the same closed forms written in NumPy, and against the package's
+quadrature path; each timed (best of 5, first calls apart) and its largest error measured against DOP853 at rtol 1e-13
+on the NumPy closed forms.
+
+    python benchmarks/bench_dynamics.py [--n 10000] [--numpy-fraction 0.25] [--repeats 3] [--ode-closed-forms]
 
 ``--relu-drift`` prints only :func:`relu_drift_table` (the per-sample drift averages of relu, quadrature kernel
 against closed form) and exits.
@@ -41,7 +48,7 @@ from timing import best_of
 from statmech_bn.dynamics.problem import DynamicsProblem
 from statmech_bn.dynamics.simulation import CHUNK_BYTES, INPUT_STREAM_KEY, simulate_online
 from statmech_bn.kernels._jit import jit
-from statmech_bn.kernels.codes import RELU
+from statmech_bn.kernels.codes import LINEAR, RELU
 from statmech_bn.kernels.dynamics import SAMPLE_SLOTS, sample_averages
 from statmech_bn.kernels.online import online_steps
 from statmech_bn.kernels.relu_drift import relu_sample_averages
@@ -98,9 +105,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--relu-drift", action="store_true",
                         help="only the relu drift averages: quadrature against closed form")
+    parser.add_argument("--ode-closed-forms", action="store_true",
+                        help="only the table of the closed-form ODE against Euler, RK45 and the quadrature path")
     args = parser.parse_args()
     if args.relu_drift:
         relu_drift_table(repeats=max(args.repeats, 5))
+        return
+    if args.ode_closed_forms:
+        ode_closed_forms_table()
         return
     n, code = args.n, ACTIVATIONS["relu"].code
     print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
@@ -222,6 +234,7 @@ def main() -> None:
               f"{numpy_sim_time / full_time:15.1f}{numpy_sim_time / full_one:11.1f}{full_time / draw_time:10.2f}"
               f"{numpy_time / kernel_time:19.1f}{mismatch:16.1e}")
     print("  (times in microseconds per step)")
+    ode_closed_forms_table()
 
 
 @jit
@@ -327,6 +340,118 @@ def ode_table() -> None:
         if problem.norm.batch_statistics:
             note = f" ({BN_BATCHES} fixed batches; largest SEM of a drift average {trajectory.drift_sem:.1e})"
         print(f"  {normalizer:<6} {elapsed:6.2f} s, eps_g(100) = {trajectory.eps_gen[-1]:.5f}{note}")
+
+
+def numpy_averages(code: int, overlap, scale, beta, noise):
+    """(E[d], E[d lambda], E[d u], E[d^2]) in NumPy, written out independently of the kernels
+    (statmech_bn.kernels.saad_solla): linear (any beta), or erf at beta = 0 with Saad & Solla's I3, I4, J2 reduced by
+    hand to the covariances Var(a) = s^2, Cov(a, u) = s R."""
+    s, r = scale, overlap
+    if code == LINEAR:
+        return beta, s - r, s * r - 1.0, s * s - 2.0 * s * r + 1.0 + beta * beta + noise * noise
+    wide, cross = np.sqrt(1.0 + 2.0 * s * s), np.sqrt(2.0 + 2.0 * s * s - s * s * r * r)
+    lead, mixed = 2.0 / (np.pi * (1.0 + s * s)), 2.0 * (1.0 + 2.0 * s * s - s * s * r * r)
+    square = 4.0 / (np.pi**2 * wide) * (np.arcsin(s * s / (1.0 + 3.0 * s * s))
+                                        - 2.0 * np.arcsin(s * r / np.sqrt((1.0 + 3.0 * s * s) * mixed))
+                                        + np.arcsin((1.0 + 2.0 * s * s * (1.0 - r * r)) / mixed))
+    return (0.0, lead * (s / wide - r / cross), lead * (s * r / wide - (1.0 + s * s * (1.0 - r * r)) / cross),
+            square + noise * noise * 2.0 / (np.pi * wide))
+
+
+def numpy_drift(problem):
+    """The closed-form right-hand side f(t, y) of the ODE (no weight decay, no gamma decay) in NumPy."""
+    eta, size, code, noise, spherical = (problem.learning_rate, problem.batch_size, problem.code, problem.noise,
+                                         problem.spherical)
+
+    def f(t, y):
+        norm = np.sqrt(y[1])
+        overlap = np.clip(y[0] / norm, -1.0, 1.0)
+        e_d, e_dl, e_du, e_dd = numpy_averages(code, overlap, y[2] if spherical else norm, y[3], noise)
+        if spherical:
+            kappa = y[2] / norm
+            return np.array([-eta * kappa * (e_du - overlap * e_dl), (eta * kappa) ** 2 * e_dd / size,
+                             -eta * e_dl, -eta * e_d])
+        return np.array([-eta * e_du, -2.0 * eta * norm * e_dl + eta**2 * e_dd / size, 0.0, -eta * e_d])
+
+    return f
+
+
+def euler_loop(f, y0, times, dt):
+    """pyscm-style fixed-step Euler: y += dt f(y), the state kept at the steps k = round(t/dt) of the output times;
+    returns (states, the times k dt they belong to)."""
+    marks = np.rint(times / dt).astype(int)
+    states = np.empty((times.size, y0.size))
+    y, j = y0.copy(), 0
+    for k in range(marks[-1] + 1):
+        while j < marks.size and marks[j] == k:
+            states[j] = y
+            j += 1
+        y = y + dt * f(k * dt, y)
+    return states, marks * dt
+
+
+def trajectory_states(problem, trajectory) -> np.ndarray:
+    """(m, Q, gamma, beta) at the output times of an integrate_ode Trajectory (none's gamma stays the initial one)."""
+    gamma = trajectory.gamma if problem.spherical else np.full(trajectory.t.size, problem.initial_gamma)
+    return np.column_stack([trajectory.overlap * trajectory.norm, trajectory.norm**2, gamma, trajectory.beta])
+
+
+def ode_closed_forms_table(repeats: int = 5) -> None:
+    """The closed-form ODE to t = 100 (40 log-spaced outputs) by four integrators: seconds (best of ``repeats``) and
+    the largest error of the states (m, Q, gamma, beta), relative to max(1, |y|), at the output times against DOP853
+    at rtol 1e-13, atol 1e-15 on the NumPy closed forms (at the Euler loop's own times k dt for it)."""
+    from scipy import integrate
+
+    from statmech_bn.dynamics.ode import CLOSED_FORM_TOLERANCES, closed_form_states, initial_state, integrate_ode
+    from statmech_bn.dynamics.problem import DynamicsProblem, output_times
+
+    times = output_times(100.0, 40)
+    dt = 0.01
+    cases = [("erf/none M=1", DynamicsProblem("erf", "none", 0.5)),
+             ("erf/pn", DynamicsProblem("erf", "pn", 0.5, noise=0.3)),
+             ("linear/none", DynamicsProblem("linear", "none", 0.5, noise=0.3))]
+    first = {}
+    for name, closed in (("closed-form", True), ("quadrature", False)):
+        start = time.perf_counter()
+        integrate_ode(cases[0][1], times[:3], closed_form=closed)
+        first[name] = time.perf_counter() - start
+    rows = []
+    for name, problem in cases:
+        f, y0 = numpy_drift(problem), initial_state(problem)
+        reference = integrate.solve_ivp(f, (0.0, times[-1]), y0, method="DOP853", rtol=1e-13, atol=1e-15,
+                                        dense_output=True).sol
+
+        def error(states, at=times, reference=reference):
+            exact = reference(at).T
+            return float(np.max(np.abs(states - exact) / np.maximum(1.0, np.abs(exact))))
+
+        def rk45(f=f, y0=y0):
+            return integrate.solve_ivp(f, (0.0, times[-1]), y0, method="RK45", t_eval=times, rtol=1e-8,
+                                       atol=1e-10).y.T
+
+        package = best_of(lambda problem=problem: integrate_ode(problem, times), repeats)
+        alone = best_of(lambda problem=problem: closed_form_states(problem, times), repeats)
+        euler = best_of(lambda f=f, y0=y0: euler_loop(f, y0, times, dt), repeats)
+        scipy_rk45 = best_of(rk45, repeats)
+        quadrature = best_of(lambda problem=problem: integrate_ode(problem, times, closed_form=False), repeats)
+        euler_states, euler_times = euler_loop(f, y0, times, dt)
+        errors = (error(trajectory_states(problem, integrate_ode(problem, times))), error(euler_states, euler_times),
+                  error(rk45()), error(trajectory_states(problem, integrate_ode(problem, times, closed_form=False))))
+        rows.append((name, (package, euler, scipy_rk45, quadrature), errors, alone))
+    rtol, atol = CLOSED_FORM_TOLERANCES
+    print(f"\nODE with closed-form averages to t = 100 (40 log-spaced outputs), eta 0.5, M = 1, noise 0.3 (erf/none: "
+          f"0): seconds, best of {repeats}, and the largest error of (m, Q, gamma, beta) relative to max(1, |y|) "
+          "against DOP853 at rtol 1e-13 on the NumPy closed forms. package: integrate_ode, compiled Dormand-Prince "
+          f"5(4) at rtol {rtol:g}, atol {atol:g}, eps_g of the outputs included; euler: pyscm-style NumPy loop, "
+          f"dt = {dt}; rk45: solve_ivp at rtol 1e-8 on the NumPy closed forms; quadrature: integrate_ode's "
+          f"quadrature drift (RK45, rtol 1e-8). First calls apart (compilation or cache load): closed-form path "
+          f"{first['closed-form']:.2f} s, quadrature path {first['quadrature']:.2f} s. ode alone: the package's "
+          "compiled integration without the eps_g of the outputs (closed_form_states)")
+    print(f"  {'case':<14}" + "".join(f"{label:>22}" for label in ("package", "euler", "rk45", "quadrature"))
+          + f"{'euler/package':>15}{'ode alone':>12}{'euler/ode':>11}")
+    for name, seconds, errors, alone in rows:
+        print(f"  {name:<14}" + "".join(f"{s:>11.5f} s {e:>8.1e}" for s, e in zip(seconds, errors, strict=True))
+              + f"{seconds[1] / seconds[0]:>15.0f}{alone:>10.5f} s{seconds[1] / alone:>11.0f}")
 
 
 if __name__ == "__main__":

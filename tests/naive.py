@@ -339,3 +339,25 @@ def drift_sample_averages(name: str, overlap: float, scale: float, beta: float, 
     points = [p for p in (0.0, -layer, layer, -beta / scale if scale != 0.0 else 0.0) if -12.0 < p < 12.0]
     return integrate.quad_vec(lambda lam: phi(lam) * over_v(lam), -12.0, 12.0, epsabs=1e-13, epsrel=1e-12,
                               points=sorted(set(points)), limit=400)[0]
+
+
+def drift_averages(name: str, overlap: float, scale: float, beta: float, noise: float,
+                   cut: float = 10.0) -> np.ndarray:
+    """(E[d], E[d lambda], E[d u], E[d^2]) of the online drift by scipy dblquad over (lambda, v) on [-cut, cut]^2:
+    u = R lambda + sqrt(1 - R^2) v, a = scale lambda + beta, d = (g(a) - g(u)) g'(a); the label noise adds
+    noise^2 E[g'(a)^2] (1-D quad) to E[d^2]. For smooth g (the kinks of relu are not split here)."""
+    rest = math.sqrt(1.0 - overlap * overlap)
+
+    def d(lam, v):
+        a = scale * lam + beta
+        return (_g(name, a) - _g(name, overlap * lam + rest * v)) * _g_prime(name, a)
+
+    def average(f):
+        return integrate.dblquad(lambda v, lam: phi(lam) * phi(v) * f(lam, v), -cut, cut, -cut, cut,
+                                 epsabs=1e-13, epsrel=1e-12)[0]
+
+    slope_square = integrate.quad(lambda lam: phi(lam) * _g_prime(name, scale * lam + beta) ** 2, -cut, cut,
+                                  epsabs=1e-14, epsrel=1e-13)[0]
+    return np.array([average(d), average(lambda lam, v: d(lam, v) * lam),
+                     average(lambda lam, v: d(lam, v) * (overlap * lam + rest * v)),
+                     average(lambda lam, v: d(lam, v) ** 2) + noise * noise * slope_square])

@@ -70,3 +70,30 @@ adaptive SciPy integration and the quadrature off by 2.5e-13."""
 RELU_DRIFT_REFERENCE_ATOL = 1e-13
 """The closed form against nested adaptive SciPy integration (tests/naive.py drift_sample_averages): measured 1.8e-15
 at most; the bound is the absolute accuracy requested of the reference (epsabs 1e-13 outside, 1e-14 inside)."""
+DRIFT_QUADRATURE_RTOL = 1e-9
+"""The online drift's per-sample averages by quadrature (kernels/dynamics.py sample_averages, DRIFT_NODES = 40 per
+panel) against their closed forms (kernels/saad_solla.py: erf at beta = 0, linear at any beta), relative to
+max(1, |value|): measured 3.5e-10 (erf E[d^2] as the scale nears 3, where g'(a) is narrow in lambda) and 2e-14
+(linear) over random states with scale in (0.1, 3) (3.2e-10 on the test's 1000); also the whole drift built on
+them (measured 1.8e-13 at gains in (0.2, 2), weight and gamma decay included)."""
+
+DRIFT_FINE_QUADRATURE_RTOL = 1e-12
+"""The same averages at 80 Gauss-Legendre nodes per panel: measured 1.2e-14 (erf), 4.3e-14 (linear)."""
+
+DBLQUAD_RTOL = 1e-12
+"""erf's closed-form averages against scipy dblquad (tests/naive.py drift_averages, epsabs 1e-13, epsrel 1e-12):
+measured 1e-15."""
+
+ODE_INTEGRATOR_RTOL = 1e-10
+"""The compiled Dormand-Prince 5(4) (kernels/ode_rk.py) at its default rtol 1e-11, atol 1e-13 against SciPy's DOP853 at
+rtol 1e-12, atol 1e-14 on the same closed-form drift, states relative to max(1, |y|), to t = 100: measured 3.5e-11 on
+the test's four problems (against DOP853 at rtol 1e-13: 2.1e-11 at most over erf and linear, none/pn/wn/pn_gd,
+M = 1 and 8, noise 0 and 0.3, eta 0.5 and 2)."""
+
+ODE_CLOSED_FORM_RTOL = 1e-9
+"""The accuracy target of the closed-form path of integrate_ode: every trajectory field within 1e-9 (relative to
+max(1, |value|)) of the quadrature drift integrated by SciPy at rtol 1e-12, and of the explicit solution of
+linear/none. Measured 5.4e-11 at most on the grid of ODE_INTEGRATOR_RTOL against DOP853 at rtol 1e-12 on the
+quadrature drift (that drift's own error: 5.1e-11 with the closed-form drift integrated at rtol 1e-13), 8.9e-12 on the
+test's five problems against RK45 at rtol 1e-12, and 9.0e-12 against the explicit solution. The compiled integrator at
+rtol 1e-10 instead of 1e-11 reaches 1.0e-9 on the grid."""
