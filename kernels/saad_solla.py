@@ -32,14 +32,18 @@ nothing else.
   so that it holds at scale = 0 too. E[d] = 0 keeps beta at 0 for ever when it starts there (the teacher has no
   bias), which is why this closed form covers erf only at beta = 0.
 
-The drift (:func:`closed_form_drift`) is that of :class:`statmech_bn.dynamics.ode.Drift` for the normalizers
-without batch statistics, term for term.
+- relu (any beta): the bivariate-normal closed forms of :mod:`.relu_drift`; sign: g' = 0, every average vanishes.
+
+The drift (:func:`drift_from_averages`) is written once, here, and serves both the compiled closed-form
+integration (:func:`closed_form_drift`) and :class:`statmech_bn.dynamics.ode.Drift` (with quadrature averages where
+no closed form applies), for the normalizers without batch statistics.
 """
 
 import math
 
 from ._jit import jit
-from .codes import ERF, LINEAR
+from .codes import ERF, LINEAR, RELU, SIGN
+from .relu_drift import relu_sample_averages
 
 SAMPLE_SLOTS = 4
 """out holds E[d], E[d lambda], E[d u], E[d^2] (noise included), as :data:`.dynamics.SAMPLE_SLOTS`."""
@@ -100,12 +104,26 @@ def erf_averages(overlap, scale, noise, out):
 
 
 @jit
+def has_closed_form(code, beta):
+    """Whether :func:`closed_form_averages` covers (code, beta): linear, relu (:mod:`.relu_drift`) and sign at any
+    beta, erf at beta = 0."""
+    return code == LINEAR or code == RELU or code == SIGN or (code == ERF and beta == 0.0)
+
+
+@jit
 def closed_form_averages(code, overlap, scale, beta, noise, out):
-    """:func:`.dynamics.sample_averages` in closed form: linear (any beta) or erf (beta = 0; beta is not read).
-    Other codes fill out with NaN (no closed form here)."""
+    """:func:`.dynamics.sample_averages` in closed form: linear (any beta), relu (any beta; bivariate normal
+    moments, :func:`.relu_drift.relu_sample_averages`), sign (g' = 0 away from the kink: every average is 0, as the
+    quadrature gives) or erf (beta = 0; beta is not read). Other cases (:func:`has_closed_form` false) fill out with
+    NaN."""
     if code == LINEAR:
         linear_averages(overlap, scale, beta, noise, out)
-    elif code == ERF:
+    elif code == RELU:
+        relu_sample_averages(overlap, scale, beta, noise, out)
+    elif code == SIGN:
+        for k in range(SAMPLE_SLOTS):
+            out[k] = 0.0
+    elif code == ERF and beta == 0.0:
         erf_averages(overlap, scale, noise, out)
     else:
         for k in range(SAMPLE_SLOTS):
@@ -113,12 +131,20 @@ def closed_form_averages(code, overlap, scale, beta, noise, out):
 
 
 @jit
-def closed_form_drift(y, eta, decay, size, penalty, spherical, code, noise, averages, dy):
-    """dy/dt of the state y = (m, Q, gamma, beta) for a normalizer without batch statistics, on the closed-form
-    averages (``averages``: SAMPLE_SLOTS scratch). The right-hand side of :class:`statmech_bn.dynamics.ode.Drift`:
-    with L = sqrt(Q), R = m/L clipped to [-1, 1], eta the learning rate, decay the weight decay, size the batch
-    size M, penalty the gamma decay zeta (pn_gd, else 0),
+def field_of_state(y, spherical):
+    """(L, R, scale) of the state y = (m, Q, gamma, beta): L = sqrt(Q), R = m/L clipped to [-1, 1], and the gain of
+    the student's field, gamma (spherical) or L (none)."""
+    norm = math.sqrt(max(y[1], 1e-300))
+    overlap = min(max(y[0] / norm, -1.0), 1.0)
+    return norm, overlap, (y[2] if spherical else norm)
 
+
+@jit
+def drift_from_averages(y, averages, eta, decay, size, penalty, spherical, dy):
+    """dy/dt of the state y = (m, Q, gamma, beta) for a normalizer without batch statistics, given the per-sample
+    averages E[d], E[d lambda], E[d u], E[d^2] at y (closed form or quadrature). With L = sqrt(Q), R = m/L clipped
+    to [-1, 1], eta the learning rate, decay the weight decay, size the batch size M, penalty the gamma decay zeta
+    (pn_gd, else 0):
         spherical (pn, wn, pn_gd; a = gamma lambda + beta, kappa = gamma/L):
             dm = -eta kappa (E[d u] - R E[d lambda]) - eta decay m,  dQ = eta^2 kappa^2 E[d^2]/M - 2 eta decay Q,
             dgamma = -eta (E[d lambda] + 2 penalty gamma),  dbeta = -eta E[d];
@@ -129,11 +155,7 @@ def closed_form_drift(y, eta, decay, size, penalty, spherical, code, noise, aver
     m = y[0]
     q = y[1]
     gamma = y[2]
-    beta = y[3]
-    norm = math.sqrt(max(q, 1e-300))
-    overlap = min(max(m / norm, -1.0), 1.0)
-    scale = gamma if spherical else norm
-    closed_form_averages(code, overlap, scale, beta, noise, averages)
+    norm, overlap, _ = field_of_state(y, spherical)
     e_d = averages[0]
     e_dl = averages[1]
     e_du = averages[2]
@@ -149,3 +171,12 @@ def closed_form_drift(y, eta, decay, size, penalty, spherical, code, noise, aver
         dy[1] = -2.0 * eta * norm * e_dl + eta * eta * e_dd / size - 2.0 * eta * decay * q
         dy[2] = 0.0
         dy[3] = -eta * e_d
+
+
+@jit
+def closed_form_drift(y, eta, decay, size, penalty, spherical, code, noise, averages, dy):
+    """:func:`drift_from_averages` on :func:`closed_form_averages` (``averages``: SAMPLE_SLOTS scratch): the
+    right-hand side of :class:`statmech_bn.dynamics.ode.Drift` for a normalizer without batch statistics."""
+    _, overlap, scale = field_of_state(y, spherical)
+    closed_form_averages(code, overlap, scale, y[3], noise, averages)
+    drift_from_averages(y, averages, eta, decay, size, penalty, spherical, dy)

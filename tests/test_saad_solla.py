@@ -85,18 +85,18 @@ def test_erf_closed_forms_against_dblquad(overlap, scale, noise):
     assert closed[0] == 0.0  # g odd, g' even, beta = 0: beta never moves
 
 
-@pytest.mark.parametrize("activation", ["linear", "erf"])
+@pytest.mark.parametrize("activation", ["linear", "erf", "relu"])
 @pytest.mark.parametrize("normalizer", ["none", "pn", "wn", "pn_gd"])
 def test_closed_form_drift_equals_the_quadrature_drift(activation, normalizer):
-    """closed_form_drift, term for term the right-hand side of Drift (weight decay, gamma decay, batch size, noise),
-    at random states (linear with a bias)."""
+    """closed_form_drift against the right-hand side of Drift on the quadrature averages (weight decay, gamma decay,
+    batch size, noise), at random states (linear and relu with a bias)."""
     problem = DynamicsProblem(activation, normalizer, 1.3, batch_size=3, zeta=0.1, weight_decay=0.02, noise=0.3)
-    drift = Drift(problem)
+    drift = Drift(problem, closed_forms=False)
     rng = np.random.default_rng(7)
     averages, closed = np.empty(4), np.empty(4)
     for _ in range(40):
         norm, overlap, gamma = rng.uniform(0.5, 2.0), rng.uniform(-1.0, 1.0), rng.uniform(0.2, 2.0)
-        beta = rng.uniform(-1.0, 1.0) if activation == "linear" else 0.0
+        beta = rng.uniform(-1.0, 1.0) if activation != "erf" else 0.0
         y = np.array([overlap * norm, norm * norm, gamma, beta])
         closed_form_drift(y, problem.learning_rate, problem.weight_decay, float(problem.batch_size), problem.penalty,
                           problem.spherical, problem.code, problem.noise, averages, closed)
@@ -118,6 +118,7 @@ INTEGRATOR_CASES = [
     DynamicsProblem("erf", "pn_gd", 2.0, batch_size=8, zeta=0.05, weight_decay=0.01, noise=0.3, initial_gamma=1.2),
     DynamicsProblem("linear", "pn", 2.0, noise=0.3, initial_overlap=0.1, initial_norm=0.8, initial_beta=0.2),
     DynamicsProblem("linear", "none", 2.0, batch_size=8, noise=0.3, initial_norm=0.8, initial_beta=0.2),
+    DynamicsProblem("relu", "pn_gd", 0.5, batch_size=8, zeta=0.05, noise=0.3, initial_overlap=0.1),
 ]
 
 
@@ -191,10 +192,10 @@ def test_closed_form_path_is_chosen_where_it_applies():
     assert closed_form_applies(DynamicsProblem("erf", "pn", 1.0))
     assert closed_form_applies(DynamicsProblem("linear", "none", 1.0, initial_beta=0.5))
     assert not closed_form_applies(DynamicsProblem("erf", "pn", 1.0, initial_beta=0.1))  # beta moves: quadrature
-    assert not closed_form_applies(DynamicsProblem("relu", "none", 1.0))
+    assert closed_form_applies(DynamicsProblem("relu", "none", 1.0, initial_beta=0.3))
     assert not closed_form_applies(DynamicsProblem("linear", "bn", 1.0, batch_size=8))
     with pytest.raises(ValueError, match="no closed-form drift"):
-        integrate_ode(DynamicsProblem("relu", "pn", 1.0), TIMES, closed_form=True)
+        integrate_ode(DynamicsProblem("erf", "pn", 1.0, initial_beta=0.1), TIMES, closed_form=True)
     erf = integrate_ode(DynamicsProblem("erf", "pn_gd", 1.0, zeta=0.05, noise=0.3), TIMES)
     assert erf.converged and "closed-form" in erf.message and np.all(erf.beta == 0.0)
 
@@ -205,6 +206,8 @@ PATH_CASES = [
     DynamicsProblem("erf", "pn_gd", 2.0, zeta=0.05, weight_decay=0.01, noise=0.3, initial_norm=0.8),
     DynamicsProblem("linear", "none", 2.0, batch_size=8, noise=0.3, initial_norm=0.8, initial_beta=0.2),
     DynamicsProblem("linear", "wn", 0.5, batch_size=8, initial_overlap=0.1, initial_gamma=1.2, initial_beta=0.2),
+    DynamicsProblem("relu", "none", 0.5, batch_size=8, noise=0.3, initial_overlap=0.1, initial_beta=0.2),
+    DynamicsProblem("relu", "pn_gd", 2.0, zeta=0.05, weight_decay=0.01, noise=0.3, initial_norm=0.8),
 ]
 
 

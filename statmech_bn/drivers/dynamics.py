@@ -3,8 +3,9 @@
 Each trajectory is a curve whose points are the output times (0 and log-spaced times up to t_max) and one task;
 a simulation curve stores the mean over seeds with its standard error and the per-seed values of eps_g and R.
 Threshold curves hold, per batch size, the maximal learning rate by linear stability and by integration
-(:mod:`statmech_bn.dynamics.stability`), one task per batch size; learning-rate scans and stationary branches are
-one task per curve (the scan's reference error and the branch's continuation are shared by its points).
+(:mod:`statmech_bn.dynamics.stability`), one task per batch size; a learning-rate scan is one task per rate (its
+reference error is computed once per process and shared), a stationary branch one task per curve (its continuation
+is shared by its points).
 
 Seeds derive from the master seed and the physics of the curve or point (:mod:`statmech_bn.seeds`): the curve's
 key for trajectories and stationary branches, (activation, normalizer, zeta, M) for a threshold, so a curve gives
@@ -15,6 +16,7 @@ resumes by recomputing a curve and appending the missing points.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -122,9 +124,11 @@ def sim_records(curve: DynamicsCurve, times: np.ndarray, size: int, seeds: list[
     return [merge_seeds(curve.problem, [run[i] for run in runs]) for i in range(times.size)]
 
 
+@functools.lru_cache(maxsize=32)
 def reference_error(problem: DynamicsProblem) -> float:
     """eps_g* of the frozen-norm stationary state as eta_eff -> 0 (0 for the students that can match the teacher):
-    the error the free-norm noise-free dynamics of pn_gd and bn tends to as L grows."""
+    the error the free-norm noise-free dynamics of pn_gd and bn tends to as L grows. Kept per process: the points of
+    a scan are separate tasks and share it (it does not depend on the problem's eta)."""
     if not problem.on_branch:
         return 0.0
     return stationary_branch(problem, [REFERENCE_RATE])[0].eps_gen
@@ -228,15 +232,18 @@ class RatesTask:
 
 
 @dataclass(frozen=True)
-class ScanTask(RatesTask):
+class ScanTask:
+    """One point of a learning-rate scan: the noise-free ODE at ``problem`` (its eta set to the point's rate)."""
+
+    name: str
+    index: int
+    problem: DynamicsProblem
     target: float = 0.01
     t_max: float = 200.0
 
     def run(self, emit) -> None:
-        reference = reference_error(self.problem)
-        for index in range(self.start, len(self.rates)):
-            at = dataclasses.replace(self.problem, learning_rate=self.rates[index])
-            emit(self.name, index, scan_record(at, self.target, self.t_max, reference))
+        reference = reference_error(dataclasses.replace(self.problem, learning_rate=1.0))
+        emit(self.name, self.index, scan_record(self.problem, self.target, self.t_max, reference))
 
 
 @dataclass(frozen=True)
@@ -329,11 +336,13 @@ def plans(config: DynamicsConfig) -> list[CurvePlan]:
                  "target": config.target, "t_max": config.scan_t_max, "noise": 0.0}
 
         def tasks(start, last, name=name, problem=problem):
-            return [ScanTask(name, problem, config.eta_scan, start, config.target, config.scan_t_max)]
+            return [ScanTask(name, i, dataclasses.replace(problem, learning_rate=eta), config.target,
+                             config.scan_t_max) for i, eta in enumerate(config.eta_scan) if i >= start]
 
         out.append(CurvePlan(name, "eta_scan", _table_parameters(problem, m), attrs, SCAN_SCHEMA,
                              len(config.eta_scan), tasks, costs.table_point("eta_scan", norm),
-                             descriptions={"t_target": SCAN_DEFINITION, "reference_eps_gen": REFERENCE_DEFINITION}))
+                             descriptions={"t_target": SCAN_DEFINITION, "reference_eps_gen": REFERENCE_DEFINITION},
+                             sequential=False))
     for act, norm, m in config.stationary:
         name = f"stationary-{act}-{norm}-M{m}"
         problem = DynamicsProblem(act, norm, 1.0, batch_size=m, zeta=config.scan_zeta)

@@ -31,9 +31,11 @@ Two ways to integrate (:func:`integrate_ode`). Where the per-sample averages hav
 :mod:`statmech_bn.kernels.saad_solla`) — a linear activation with any beta, or erf g(z) = erf(z/sqrt 2) started at
 beta = 0 (erf is odd and the teacher has no bias, so E[d] = 0 and beta stays 0) — and the normalizer has no batch
 statistics, the whole trajectory is one compiled call: Dormand-Prince 5(4) on the closed-form drift
-(:mod:`statmech_bn.kernels.ode_rk`), at rtol/atol :data:`CLOSED_FORM_TOLERANCES`. Everything else (relu, sign, erf
-with a bias, bn) integrates :class:`Drift` (the quadrature or Monte-Carlo averages) by SciPy's RK45 at
-:data:`QUADRATURE_TOLERANCES`; that path stays the reference of the closed-form one (tests/test_saad_solla.py).
+(:mod:`statmech_bn.kernels.ode_rk`), at rtol/atol :data:`CLOSED_FORM_TOLERANCES`. relu (any beta; the bivariate
+normal moments of :mod:`statmech_bn.kernels.relu_drift`) and sign (whose drift vanishes: g' = 0) take the same
+path. Everything else (erf with a bias, bn) integrates :class:`Drift` (the quadrature or Monte-Carlo averages) by
+SciPy's RK45 at :data:`QUADRATURE_TOLERANCES`; that path with the quadrature everywhere stays the reference of the
+closed-form one (tests/test_saad_solla.py, tests/test_relu_drift.py).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from scipy import integrate
 from ..kernels import codes
 from ..kernels.dynamics import BATCH_SLOTS, SAMPLE_SLOTS, batch_averages, sample_averages
 from ..kernels.ode_rk import BLOWUP, STEP_TOO_SMALL, SUCCESS, TOO_MANY_STEPS, dopri5_closed_form
+from ..kernels.saad_solla import closed_form_averages, drift_from_averages, field_of_state, has_closed_form
 from ..quadrature import DRIFT_NODES, TAIL_CUT, legendre
 from ..theory.problem import generalization_error
 from .problem import DynamicsProblem
@@ -98,10 +101,15 @@ def bn_batches(seed: int, batches: int, batch_size: int) -> tuple[np.ndarray, np
 
 
 class Drift:
-    """The right-hand side of the ODE for one problem (allocates the quadrature rule and the bn samples once)."""
+    """The right-hand side of the ODE for one problem (allocates the quadrature rule and the bn samples once).
 
-    def __init__(self, problem: DynamicsProblem, seed: int = 0, batches: int = BN_BATCHES):
+    Without batch statistics the per-sample averages are in closed form wherever
+    :func:`statmech_bn.kernels.saad_solla.has_closed_form` (linear, relu, sign; erf at beta = 0) and by quadrature
+    otherwise; ``closed_forms=False`` takes the quadrature everywhere (the reference of the closed forms)."""
+
+    def __init__(self, problem: DynamicsProblem, seed: int = 0, batches: int = BN_BATCHES, closed_forms: bool = True):
         self.problem = problem
+        self.closed_forms = closed_forms
         x, w = legendre(DRIFT_NODES)
         self._rule = (x, w, TAIL_CUT, np.empty(5 * DRIFT_NODES), np.empty(5 * DRIFT_NODES),
                       np.empty(2 * DRIFT_NODES), np.empty(2 * DRIFT_NODES))
@@ -125,17 +133,14 @@ class Drift:
             return np.array([-eta * kappa * out[0] - eta * decay * m,
                              eta**2 * kappa**2 * out[1] / size - 2 * eta * decay * q,
                              -eta * out[2], -eta * out[3]])
-        scale = gamma if p.spherical else norm
-        sample_averages(p.code, overlap, scale, beta, p.noise, *self._rule, out)
-        e_d, e_dl, e_du, e_dd = out[:SAMPLE_SLOTS]
-        if p.spherical:
-            kappa = gamma / norm
-            return np.array([-eta * kappa * (e_du - overlap * e_dl) - eta * decay * m,
-                             eta**2 * kappa**2 * e_dd / size - 2 * eta * decay * q,
-                             -eta * (e_dl + 2.0 * p.penalty * gamma), -eta * e_d])
-        return np.array([-eta * e_du - eta * decay * m,
-                         -2 * eta * norm * e_dl + eta**2 * e_dd / size - 2 * eta * decay * q,
-                         0.0, -eta * e_d])
+        _, overlap, scale = field_of_state(y, p.spherical)
+        if self.closed_forms and has_closed_form(p.code, beta):
+            closed_form_averages(p.code, overlap, scale, beta, p.noise, out)
+        else:
+            sample_averages(p.code, overlap, scale, beta, p.noise, *self._rule, out)
+        dy = np.empty(4)
+        drift_from_averages(y, out, eta, decay, float(size), p.penalty, p.spherical, dy)
+        return dy
 
 
 def initial_state(problem: DynamicsProblem) -> np.ndarray:
@@ -160,10 +165,12 @@ def observables(problem: DynamicsProblem, states: np.ndarray):
 
 def closed_form_applies(problem: DynamicsProblem) -> bool:
     """Whether the drift's averages have a closed form along the whole run (:mod:`statmech_bn.kernels.saad_solla`):
-    no batch statistics, and a linear activation (any beta) or erf started at beta = 0 (where it stays)."""
+    no batch statistics, and a linear, relu or sign activation (any beta) or erf started at beta = 0 (where it
+    stays)."""
     if problem.norm.batch_statistics:
         return False
-    return problem.code == codes.LINEAR or (problem.code == codes.ERF and problem.initial_beta == 0.0)
+    return problem.code in (codes.LINEAR, codes.RELU, codes.SIGN) or (problem.code == codes.ERF
+                                                                       and problem.initial_beta == 0.0)
 
 
 _STOPS = {BLOWUP: "max |y| exceeded {blowup:g} or a state became non-finite at t = {t:.6g}",
@@ -222,7 +229,7 @@ def _integrate_drift(problem: DynamicsProblem, times: np.ndarray, seed: int, rto
     """(states, converged, message, largest Monte-Carlo SEM) of SciPy's RK45 on :class:`Drift`."""
     rtol = QUADRATURE_TOLERANCES[0] if rtol is None else rtol
     atol = QUADRATURE_TOLERANCES[1] if atol is None else atol
-    drift = Drift(problem, seed)
+    drift = Drift(problem, seed, closed_forms=False)
     if problem.norm.batch_statistics:
         rtol, atol = max(rtol, 1e-6), max(atol, 1e-8)
 
