@@ -43,7 +43,7 @@ def test_gibbs_sums_against_adaptive_quadrature(name, noise):
     m, q, gamma, beta, beta_t = 0.6, 0.5, 0.9, 0.1, 2.0
     out = np.empty(N_SUMS)
     gibbs_sums(problem.code, problem.code, m, q, 1 - q, gamma, beta, beta_t, noise, r.tau_x, r.tau_w, r.eta_x,
-               r.eta_w, r.xi_x, r.xi_w, r.inner_x, r.inner_log_w, out)
+               r.eta_w, r.xi_x, r.xi_w, r.inner_x, r.inner_log_w, r.feature_x, r.feature_w, r.tail_x, r.tail_w, out)
     want = _gibbs_reference(name, m, q, 1 - q, gamma, beta, beta_t, noise, (r.inner_x, r.inner_log_w))
     np.testing.assert_allclose(out, want, rtol=QUADRATURE_RTOL, atol=1e-9)
 
