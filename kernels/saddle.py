@@ -23,9 +23,9 @@ import numpy as np
 from ._jit import jit
 from .activations import ERF, LINEAR, RELU, SIGN, activation
 from .channels import expected_loss, moreau, moreau_kinks
-from .kinked import gibbs_add, kinked_gibbs_sums
+from .kinked import MAX_NODES, gibbs_add, kinked_gibbs_sums
 from .linear_channel import linear_erm_sums, linear_gibbs_sums, linear_loss_sums
-from .panels import legendre_panels
+from .panels import feature_rule, legendre_panels
 from .relu_erm import relu_erm_sums
 from .special import norm_pdf
 
@@ -159,10 +159,30 @@ def erm_sums_by_quadrature(student, teacher, m, q, chi, gamma, beta, noise,
 
 
 @jit
-def loss_sums(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, xi_x, xi_w, inner_x, inner_w, out):
-    """:func:`loss_sums_by_quadrature`, in closed form where teacher and student are linear."""
+def loss_sums(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, xi_x, xi_w, inner_x, inner_w, feature_x,
+              feature_w, tail_x, tail_w, out):
+    """:func:`loss_sums_by_quadrature`, in closed form where teacher and student are linear; for the kinked students
+    (relu, sign) the teacher field's rule is a :func:`.panels.feature_rule` split at the teacher's kink and graded at
+    tau* = -beta/(gamma m), where the student's smoothed kink (width sqrt(v)/|m|) sits."""
     if student == LINEAR and teacher == LINEAR:
         linear_loss_sums(m, v, gamma, beta, noise, out)
+    elif student == RELU or student == SIGN:
+        centers = np.empty(2)
+        widths = np.empty(2)
+        count = 0
+        if teacher == RELU or teacher == SIGN:
+            centers[count] = 0.0
+            widths[count] = 0.0  # a kink
+            count += 1
+        if gamma * m != 0.0:
+            centers[count] = -beta / (gamma * m)
+            widths[count] = math.sqrt(max(v, 0.0)) / abs(m)
+            count += 1
+        nodes = np.empty(MAX_NODES)
+        weights = np.empty(MAX_NODES)
+        n = feature_rule(-math.inf, math.inf, centers, widths, count, feature_x, feature_w, tail_x, tail_w, nodes,
+                         weights)
+        _loss_sums(student, teacher, m, v, gamma, beta, noise, nodes, weights, n, xi_x, xi_w, inner_x, inner_w, out)
     else:
         loss_sums_by_quadrature(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, xi_x, xi_w, inner_x,
                                 inner_w, out)
@@ -177,10 +197,17 @@ def loss_sums_by_quadrature(student, teacher, m, v, gamma, beta, noise, tau_x, t
     N(m tau, v)); with ``noise = 0`` slot 0 is the generalization error. Slots: 0 E[e], 2 E[tau e_a],
     5 E[e_a], 4 E[e_b]; the others are zero.
     """
+    _loss_sums(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, tau_x.shape[0], xi_x, xi_w, inner_x, inner_w,
+               out)
+
+
+@jit
+def _loss_sums(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, n_tau, xi_x, xi_w, inner_x, inner_w, out):
+    """The sums of :func:`loss_sums_by_quadrature` over the first n_tau nodes of the teacher field's rule."""
     for i in range(N_SUMS):
         out[i] = 0.0
     b = gamma * gamma * v
-    for i in range(tau_x.shape[0]):
+    for i in range(n_tau):
         tau = tau_x[i]
         clean = activation(teacher, tau)
         a = gamma * m * tau + beta

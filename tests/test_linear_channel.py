@@ -55,7 +55,8 @@ def test_loss_sums_closed_form(noise):
     r = Problem("linear", "pn", "high_temperature", noise=noise).rules()
     for m, _, v, gamma, beta, _ in states(3):
         got, want = both(saddle.loss_sums, saddle.loss_sums_by_quadrature, LINEAR, LINEAR, m, v, gamma, beta, noise,
-                         r.tau_x, r.tau_w, r.xi_x, r.xi_w, r.inner_x, r.inner_w)
+                         r.tau_x, r.tau_w, r.xi_x, r.xi_w, r.inner_x, r.inner_w,
+                         extra=(r.feature_x, r.feature_w, r.tail_x, r.tail_w))
         np.testing.assert_allclose(got, want, rtol=CLOSED_FORM_SUMS_ATOL, atol=CLOSED_FORM_SUMS_ATOL)
 
 

@@ -81,7 +81,7 @@ def test_generalization_error_against_nested_quadrature(name):
     overlap, gamma, beta = 0.7, 1.3, 0.2
     out = np.empty(N_SUMS)
     loss_sums(problem.code, problem.code, overlap, 1 - overlap**2, gamma, beta, 0.0, r.tau_x, r.tau_w,
-              np.zeros(1), np.ones(1), r.inner_x, r.inner_w, out)
+              np.zeros(1), np.ones(1), r.inner_x, r.inner_w, r.feature_x, r.feature_w, r.tail_x, r.tail_w, out)
     b = gamma**2 * (1 - overlap**2)
 
     def given_teacher(u):
