@@ -21,10 +21,11 @@ import math
 import numpy as np
 
 from ._jit import jit
-from .activations import LINEAR, RELU, activation
-from .channels import expected_loss, moreau, moreau_kinks, tilted
+from .activations import ERF, LINEAR, RELU, SIGN, activation
+from .channels import expected_loss, moreau, moreau_kinks
+from .kinked import MAX_NODES, gibbs_add, kinked_gibbs_sums
 from .linear_channel import linear_erm_sums, linear_gibbs_sums, linear_loss_sums
-from .panels import legendre_panels
+from .panels import feature_rule, legendre_panels
 from .relu_erm import relu_erm_sums
 from .special import norm_pdf
 
@@ -37,10 +38,16 @@ N_SUMS = 7
 
 @jit
 def gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise,
-               tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, inner_x, inner_log_w, out):
-    """:func:`gibbs_sums_by_quadrature`, in closed form where teacher and student are linear."""
+               tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, inner_x, inner_log_w, feature_x, feature_w, tail_x, tail_w, out):
+    """:func:`gibbs_sums_by_quadrature`, in closed form where teacher and student are linear, and for the kinked
+    students (relu, sign; teacher linear, relu or sign, gamma != 0, q > 0) with rules refined at the narrow features
+    of their channel (:func:`.kinked.kinked_gibbs_sums`; ``feature_x``/``feature_w``: Legendre nodes of a graded
+    piece, ``tail_x``/``tail_w``: :func:`statmech_bn.quadrature.normal_tail_rules`)."""
     if student == LINEAR and teacher == LINEAR:
         linear_gibbs_sums(m, q, v, gamma, beta, beta_t, noise, out)
+    elif (student == RELU or student == SIGN) and teacher != ERF and gamma != 0.0 and q > 0.0:
+        kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, feature_x, feature_w, tail_x, tail_w,
+                          inner_x, inner_log_w, out)
     else:
         gibbs_sums_by_quadrature(student, teacher, m, q, v, gamma, beta, beta_t, noise, tau_x, tau_w, eta_x, eta_w,
                                  xi_x, xi_w, inner_x, inner_log_w, out)
@@ -67,16 +74,8 @@ def gibbs_sums_by_quadrature(student, teacher, m, q, v, gamma, beta, beta_t, noi
             for j in range(eta_x.shape[0]):
                 w = tau_w[i] * xi_w[k] * eta_w[j]
                 omega = m * tau + cross * eta_x[j]
-                log_z, g_a, g_aa, mean_loss = tilted(student, y, gamma * omega + beta, b, beta_t,
-                                                     inner_x, inner_log_w)
-                f = gamma * g_a
-                out[0] += w * log_z
-                out[1] += w * f * f
-                out[2] += w * tau * f
-                out[3] += w * gamma * gamma * g_aa
-                out[4] += w * (omega * g_a + gamma * v * (g_aa + g_a * g_a))
-                out[5] += w * g_a
-                out[6] += w * mean_loss
+                gibbs_add(student, y, gamma * omega + beta, omega, gamma, v, b, beta_t, w, w * tau, inner_x,
+                          inner_log_w, out)
 
 
 @jit
@@ -160,10 +159,30 @@ def erm_sums_by_quadrature(student, teacher, m, q, chi, gamma, beta, noise,
 
 
 @jit
-def loss_sums(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, xi_x, xi_w, inner_x, inner_w, out):
-    """:func:`loss_sums_by_quadrature`, in closed form where teacher and student are linear."""
+def loss_sums(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, xi_x, xi_w, inner_x, inner_w, feature_x,
+              feature_w, tail_x, tail_w, out):
+    """:func:`loss_sums_by_quadrature`, in closed form where teacher and student are linear; for the kinked students
+    (relu, sign) the teacher field's rule is a :func:`.panels.feature_rule` split at the teacher's kink and graded at
+    tau* = -beta/(gamma m), where the student's smoothed kink (width sqrt(v)/|m|) sits."""
     if student == LINEAR and teacher == LINEAR:
         linear_loss_sums(m, v, gamma, beta, noise, out)
+    elif student == RELU or student == SIGN:
+        centers = np.empty(2)
+        widths = np.empty(2)
+        count = 0
+        if teacher == RELU or teacher == SIGN:
+            centers[count] = 0.0
+            widths[count] = 0.0  # a kink
+            count += 1
+        if gamma * m != 0.0:
+            centers[count] = -beta / (gamma * m)
+            widths[count] = math.sqrt(max(v, 0.0)) / abs(m)
+            count += 1
+        nodes = np.empty(MAX_NODES)
+        weights = np.empty(MAX_NODES)
+        n = feature_rule(-math.inf, math.inf, centers, widths, count, feature_x, feature_w, tail_x, tail_w, nodes,
+                         weights)
+        _loss_sums(student, teacher, m, v, gamma, beta, noise, nodes, weights, n, xi_x, xi_w, inner_x, inner_w, out)
     else:
         loss_sums_by_quadrature(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, xi_x, xi_w, inner_x,
                                 inner_w, out)
@@ -178,10 +197,17 @@ def loss_sums_by_quadrature(student, teacher, m, v, gamma, beta, noise, tau_x, t
     N(m tau, v)); with ``noise = 0`` slot 0 is the generalization error. Slots: 0 E[e], 2 E[tau e_a],
     5 E[e_a], 4 E[e_b]; the others are zero.
     """
+    _loss_sums(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, tau_x.shape[0], xi_x, xi_w, inner_x, inner_w,
+               out)
+
+
+@jit
+def _loss_sums(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, n_tau, xi_x, xi_w, inner_x, inner_w, out):
+    """The sums of :func:`loss_sums_by_quadrature` over the first n_tau nodes of the teacher field's rule."""
     for i in range(N_SUMS):
         out[i] = 0.0
     b = gamma * gamma * v
-    for i in range(tau_x.shape[0]):
+    for i in range(n_tau):
         tau = tau_x[i]
         clean = activation(teacher, tau)
         a = gamma * m * tau + beta

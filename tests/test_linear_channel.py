@@ -22,9 +22,10 @@ def states(seed: int, count: int = 12):
         yield m, q, rng.uniform(0.0, 2.0), rng.uniform(0.05, 3.0), rng.normal(0.0, 0.5), rng.uniform(0.1, 20.0)
 
 
-def both(closed, quadrature, *args):
+def both(closed, quadrature, *args, extra=()):
+    """closed(*args, *extra) and quadrature(*args): gibbs_sums takes the feature rules (``extra``) on top."""
     got, want = np.empty(saddle.N_SUMS), np.empty(saddle.N_SUMS)
-    closed(*args, got)
+    closed(*args, *extra, got)
     quadrature(*args, want)
     return got, want
 
@@ -32,9 +33,11 @@ def both(closed, quadrature, *args):
 @pytest.mark.parametrize("noise", [0.0, 0.5, 2.0])
 def test_gibbs_sums_closed_form(noise):
     r = Problem("linear", "pn", "gibbs", noise=noise).rules()
+    extra = (r.feature_x, r.feature_w, r.tail_x, r.tail_w)
     for m, q, v, gamma, beta, beta_t in states(1):
         got, want = both(saddle.gibbs_sums, saddle.gibbs_sums_by_quadrature, LINEAR, LINEAR, m, q, v, gamma, beta,
-                         beta_t, noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w, r.inner_x, r.inner_log_w)
+                         beta_t, noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w, r.inner_x, r.inner_log_w,
+                         extra=extra)
         np.testing.assert_allclose(got, want, rtol=CLOSED_FORM_SUMS_ATOL, atol=CLOSED_FORM_SUMS_ATOL)
 
 
@@ -52,16 +55,18 @@ def test_loss_sums_closed_form(noise):
     r = Problem("linear", "pn", "high_temperature", noise=noise).rules()
     for m, _, v, gamma, beta, _ in states(3):
         got, want = both(saddle.loss_sums, saddle.loss_sums_by_quadrature, LINEAR, LINEAR, m, v, gamma, beta, noise,
-                         r.tau_x, r.tau_w, r.xi_x, r.xi_w, r.inner_x, r.inner_w)
+                         r.tau_x, r.tau_w, r.xi_x, r.xi_w, r.inner_x, r.inner_w,
+                         extra=(r.feature_x, r.feature_w, r.tail_x, r.tail_w))
         np.testing.assert_allclose(got, want, rtol=CLOSED_FORM_SUMS_ATOL, atol=CLOSED_FORM_SUMS_ATOL)
 
 
 def test_other_channels_still_use_quadrature():
-    """relu is not in closed form: gibbs_sums is its quadrature, bit for bit."""
-    relu = ACTIVATIONS["relu"].code
-    r = Problem("relu", "pn", "gibbs", noise=0.3).rules()
-    got, want = both(saddle.gibbs_sums, saddle.gibbs_sums_by_quadrature, relu, relu, 0.5, 0.6, 0.4, 1.1, 0.1, 2.0,
-                     0.3, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w, r.inner_x, r.inner_log_w)
+    """erf is not in closed form, and has no kink: gibbs_sums is its quadrature, bit for bit."""
+    erf = ACTIVATIONS["erf"].code
+    r = Problem("erf", "pn", "gibbs", noise=0.3).rules()
+    got, want = both(saddle.gibbs_sums, saddle.gibbs_sums_by_quadrature, erf, erf, 0.5, 0.6, 0.4, 1.1, 0.1, 2.0,
+                     0.3, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w, r.inner_x, r.inner_log_w,
+                     extra=(r.feature_x, r.feature_w, r.tail_x, r.tail_w))
     np.testing.assert_array_equal(got, want)
 
 

@@ -43,7 +43,7 @@ def test_gibbs_sums_against_adaptive_quadrature(name, noise):
     m, q, gamma, beta, beta_t = 0.6, 0.5, 0.9, 0.1, 2.0
     out = np.empty(N_SUMS)
     gibbs_sums(problem.code, problem.code, m, q, 1 - q, gamma, beta, beta_t, noise, r.tau_x, r.tau_w, r.eta_x,
-               r.eta_w, r.xi_x, r.xi_w, r.inner_x, r.inner_log_w, out)
+               r.eta_w, r.xi_x, r.xi_w, r.inner_x, r.inner_log_w, r.feature_x, r.feature_w, r.tail_x, r.tail_w, out)
     want = _gibbs_reference(name, m, q, 1 - q, gamma, beta, beta_t, noise, (r.inner_x, r.inner_log_w))
     np.testing.assert_allclose(out, want, rtol=QUADRATURE_RTOL, atol=1e-9)
 
@@ -81,7 +81,7 @@ def test_generalization_error_against_nested_quadrature(name):
     overlap, gamma, beta = 0.7, 1.3, 0.2
     out = np.empty(N_SUMS)
     loss_sums(problem.code, problem.code, overlap, 1 - overlap**2, gamma, beta, 0.0, r.tau_x, r.tau_w,
-              np.zeros(1), np.ones(1), r.inner_x, r.inner_w, out)
+              np.zeros(1), np.ones(1), r.inner_x, r.inner_w, r.feature_x, r.feature_w, r.tail_x, r.tail_w, out)
     b = gamma**2 * (1 - overlap**2)
 
     def given_teacher(u):

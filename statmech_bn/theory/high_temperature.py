@@ -39,7 +39,7 @@ class HighTemperatureSaddle(SaddlePointMethod):
         p = self.problem
         m, v, gamma, beta = self._fields(x)
         loss_sums(p.code, p.code, m, v, gamma, beta, p.noise, r.tau_x, r.tau_w, r.xi_x, r.xi_w,
-                  r.inner_x, r.inner_w, self._out)
+                  r.inner_x, r.inner_w, r.feature_x, r.feature_w, r.tail_x, r.tail_w, self._out)
         return self._out.copy()
 
     def initial_state(self, alpha: float, learned: bool) -> np.ndarray:

@@ -63,7 +63,8 @@ def generalization_error(problem: Problem, rules: Rules, overlap: float, scale: 
     out = np.empty(N_SUMS)
     overlap = min(max(overlap, -1.0), 1.0)
     loss_sums(problem.code, problem.code, overlap, 1.0 - overlap * overlap, scale, beta, 0.0,
-              rules.tau_x, rules.tau_w, _NO_NOISE_X, _NO_NOISE_W, rules.inner_x, rules.inner_w, out)
+              rules.tau_x, rules.tau_w, _NO_NOISE_X, _NO_NOISE_W, rules.inner_x, rules.inner_w, rules.feature_x,
+              rules.feature_w, rules.tail_x, rules.tail_w, out)
     return float(out[0])
 
 

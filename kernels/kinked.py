@@ -1,0 +1,228 @@
+"""The Gibbs averages of :func:`.saddle.gibbs_sums` for the kinked students (relu, sign), with rules built around the
+narrow features of their tilted channel.
+
+At large load the student's conditional variance v is small and the tilted channel Z(y, a, b) of :mod:`.channels`
+(b = gamma^2 v, s = sqrt(b)) turns on a scale s in its pre-activation a, and at low temperature also on a scale
+1/beta_T in the label y (where its two branches h < 0 and h > 0 trade dominance). Fixed Gauss rules in the teacher and
+replica fields (tau, eta) cannot resolve features that narrow and oblique, so the average is taken in other coordinates:
+
+- the outer variable is w = omega / sqrt(q) ~ N(0, 1) (omega = m tau + sqrt(q - m^2) eta, the student's field), in
+  which a = gamma sqrt(q) w + beta and the band a ~ 0 sits at the fixed w* = -beta/(gamma sqrt q), width
+  sqrt(v/q), and the teacher's kink tau = 0, smeared by tau | w, at w = 0 with width sqrt(q - m^2)/|m|;
+- given w, tau ~ N(mu, sigma^2), mu = m w / sqrt(q), sigma^2 = 1 - m^2/q, and the label y = g*(tau) + noise xi is
+  integrated in closed form where it takes few values (a sign teacher without noise: y = +-1 with probabilities
+  Phi(+-mu/sigma); relu: y = 0 with Phi(-mu/sigma)) and otherwise by a rule in the label's own standard variable,
+  split at the teacher's kink and refined at the channel's branch switch in y (:func:`_label_features`).
+
+Every rule is a :func:`.panels.feature_rule`, graded only where a feature is narrow, so broad states cost a few dozen
+nodes per axis. The tau-weighted slot uses E[tau; branch | w] in closed form (truncated-normal means). The reference is
+the tensor Gauss rule of :func:`.saddle.gibbs_sums_by_quadrature` at many nodes and nested adaptive quadrature in
+tests/test_kinked.py.
+"""
+
+import math
+
+import numpy as np
+
+from ._jit import jit
+from .activations import LINEAR, SIGN
+from .channels import tilted
+from .panels import FEATURE_BROAD, feature_rule
+from .special import log_ndtr, mills, norm_cdf, norm_pdf
+
+MAX_NODES = 4096
+"""Room for one feature rule: two tail rules and the graded pieces of up to eight features down to width 1e-9."""
+_MAX_FEATURES = 8
+
+
+@jit
+def gibbs_add(student, y, a, omega, gamma, v, b, beta_t, weight, tau_weight, inner_x, inner_log_w, out):
+    """Add the seven Gibbs summands of label y at pre-activation mean a (field omega) with ``weight`` (and
+    ``tau_weight`` = weight times tau for slot 2) to ``out``: f_w = gamma g_a, f_ww = gamma^2 g_aa,
+    d/dgamma log Z = omega g_a + gamma v (g_aa + g_a^2), d/dbeta log Z = g_a."""
+    log_z, g_a, g_aa, mean_loss = tilted(student, y, a, b, beta_t, inner_x, inner_log_w)
+    f = gamma * g_a
+    out[0] += weight * log_z
+    out[1] += weight * f * f
+    out[2] += tau_weight * f
+    out[3] += weight * gamma * gamma * g_aa
+    out[4] += weight * (omega * g_a + gamma * v * (g_aa + g_a * g_a))
+    out[5] += weight * g_a
+    out[6] += weight * mean_loss
+
+
+@jit
+def sign_switch(d):
+    """The x > 0 where log Phi(x) - log Phi(-x) = d > 0, and the slope mills(x) + mills(-x) there (Newton; the left
+    side is increasing and convex for x > 0)."""
+    x = math.sqrt(2.0 * d) if d > 2.0 else d / 1.6
+    for _ in range(60):
+        slope = mills(x) + mills(-x)
+        step = (log_ndtr(x) - log_ndtr(-x) - d) / slope
+        x -= step
+        if abs(step) < 1e-12 * (1.0 + x):
+            break
+    return x, mills(x) + mills(-x)
+
+
+@jit
+def relu_switch(a, s, b, beta_t):
+    """Label y where the two branches of relu's tilted channel at pre-activation a weigh the same, and the slope D'(y).
+
+    D(y) = log Z_pos - log Z_neg = -log(k)/2 + beta_T (beta_T b y^2 + 2 a y - a^2)/(2k) + log Phi(z) - log Phi(-a/s),
+    z = (a + beta_T b y)/(s sqrt k), k = 1 + beta_T b, has D' = beta_T s (z + mills(z))/sqrt(k) > 0 and D'' > 0, so
+    Newton finds its one root; only where it is (to D within 1e-3) matters here, for placing the refinement."""
+    k = 1.0 + beta_t * b
+    sk = s * math.sqrt(k)
+    log_neg = log_ndtr(-a / s)
+    y = -a / (beta_t * b)
+    slope = 1.0
+    for _ in range(60):
+        z = (a + beta_t * b * y) / sk
+        d = -0.5 * math.log(k) + beta_t * (beta_t * b * y * y + 2.0 * a * y - a * a) / (2.0 * k) + log_ndtr(z) - log_neg
+        slope = beta_t * s * (z + mills(z)) / math.sqrt(k)
+        step = d / slope
+        y -= step
+        if abs(d) < 1e-3 or abs(step) < 1e-9 * (1.0 + abs(y)):
+            break
+    return y, slope
+
+
+@jit
+def _label_features(student, a, s, b, beta_t, y0, y_scale, centers, widths, count):
+    """Append the channel's branch switch at pre-activation a as a feature of the label's standard variable u
+    (y = y0 + y_scale u): sign at y = -(log Phi(a/s) - log Phi(-a/s))/(2 beta_T), width 1/(2 beta_T); relu at the root
+    of :func:`relu_switch`, width 1/D'. Returns the new count."""
+    if student == SIGN:
+        x = a / s
+        centers[count] = (-(log_ndtr(x) - log_ndtr(-x)) / (2.0 * beta_t) - y0) / y_scale
+        widths[count] = 1.0 / (2.0 * beta_t * y_scale)
+        return count + 1
+    y, slope = relu_switch(a, s, b, beta_t)
+    if math.isfinite(y) and slope * y_scale * FEATURE_BROAD > 1.0:
+        centers[count] = (y - y0) / y_scale
+        widths[count] = 1.0 / (slope * y_scale)
+        return count + 1
+    return count
+
+
+@jit
+def _label_average(student, a, s, omega, gamma, v, b, beta_t, weight, tau, y0, y_scale, lower, legendre_x,
+                   legendre_w, tail_x, tail_w, inner_x, inner_log_w, centers, widths, nodes, node_w,
+                   out):
+    """Add weight E_u[summands(y0 + y_scale u); u > lower] over u ~ N(0, 1), with the teacher field ``tau`` (a
+    constant; NaN: tau = y, relu's teacher above its kink without noise), refined at the channel's switch."""
+    count = _label_features(student, a, s, b, beta_t, y0, y_scale, centers, widths, 0)
+    n = feature_rule(lower, math.inf, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w,
+                     nodes, node_w)
+    for j in range(n):
+        y = y0 + y_scale * nodes[j]
+        w = weight * node_w[j]
+        gibbs_add(student, y, a, omega, gamma, v, b, beta_t, w, w * (y if math.isnan(tau) else tau), inner_x,
+                  inner_log_w, out)
+
+
+@jit
+def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, legendre_x, legendre_w, tail_x, tail_w,
+                      inner_x, inner_log_w, out):
+    """:func:`.saddle.gibbs_sums_by_quadrature` for student relu or sign and teacher linear, relu or sign, with
+    gamma != 0 and q > 0 (see the module docstring)."""
+    for i in range(out.shape[0]):
+        out[i] = 0.0
+    sq = math.sqrt(q)
+    sigma = math.sqrt(max(1.0 - m * m / q, 0.0))
+    b = gamma * gamma * v
+    s = math.sqrt(b)
+    centers = np.empty(_MAX_FEATURES)
+    widths = np.empty(_MAX_FEATURES)
+    count = 0
+    centers[count] = -beta / (gamma * sq)  # the band a ~ 0
+    widths[count] = s / (abs(gamma) * sq)
+    count += 1
+    if teacher != LINEAR and m != 0.0:  # the teacher's kink tau = 0 seen through tau | w
+        centers[count] = 0.0
+        widths[count] = sigma * sq / abs(m)
+        count += 1
+    if student == SIGN and teacher == SIGN and noise == 0.0:  # the switches of the labels y = +-1
+        x0, slope = sign_switch(2.0 * beta_t)
+        for side in (-1.0, 1.0):
+            centers[count] = (side * s * x0 - beta) / (gamma * sq)
+            widths[count] = s / (slope * abs(gamma) * sq)
+            count += 1
+    outer_x = np.empty(MAX_NODES)
+    outer_w = np.empty(MAX_NODES)
+    n_outer = feature_rule(-math.inf, math.inf, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w,
+                           outer_x, outer_w)
+    nodes = np.empty(MAX_NODES)
+    node_w = np.empty(MAX_NODES)
+    big_s = math.sqrt(sigma * sigma + noise * noise)
+    for i in range(n_outer):
+        omega = sq * outer_x[i]
+        a = gamma * omega + beta
+        mu = m * outer_x[i] / sq
+        weight = outer_w[i]
+        if teacher == LINEAR:  # y = tau + noise xi ~ N(mu, sigma^2 + noise^2); E[tau | y] = mu + sigma^2 (y - mu)/S^2
+            if big_s == 0.0:
+                gibbs_add(student, mu, a, omega, gamma, v, b, beta_t, weight, weight * mu, inner_x, inner_log_w, out)
+                continue
+            count = _label_features(student, a, s, b, beta_t, mu, big_s, centers, widths, 0)
+            n = feature_rule(-math.inf, math.inf, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w,
+                             nodes, node_w)
+            for j in range(n):
+                y = mu + big_s * nodes[j]
+                w = weight * node_w[j]
+                tau = mu + sigma * sigma * (y - mu) / big_s**2
+                gibbs_add(student, y, a, omega, gamma, v, b, beta_t, w, w * tau, inner_x, inner_log_w, out)
+            continue
+        if sigma > 0.0:  # the teacher's sign given w: probabilities and E[tau; sign]
+            r = mu / sigma
+            p_pos = norm_cdf(r)
+            p_neg = norm_cdf(-r)
+            t_pos = mu * p_pos + sigma * norm_pdf(r)
+            t_neg = mu * p_neg - sigma * norm_pdf(r)
+        else:
+            p_pos = 1.0 if mu > 0.0 else 0.0
+            p_neg = 1.0 - p_pos
+            t_pos = mu * p_pos
+            t_neg = mu * p_neg
+        for side in (-1.0, 1.0):
+            p = p_pos if side > 0.0 else p_neg
+            t = t_pos if side > 0.0 else t_neg
+            if p == 0.0:
+                continue
+            if teacher == SIGN or side < 0.0:  # y = side (sign) or 0 (relu below its kink), plus noise
+                y0 = side if teacher == SIGN else 0.0
+                if noise == 0.0:
+                    gibbs_add(student, y0, a, omega, gamma, v, b, beta_t, weight * p, weight * t, inner_x,
+                              inner_log_w, out)
+                else:
+                    _label_average(student, a, s, omega, gamma, v, b, beta_t, weight * p, t / p, y0, noise,
+                                   -math.inf, legendre_x, legendre_w, tail_x, tail_w,
+                                   inner_x, inner_log_w, centers, widths, nodes, node_w, out)
+            elif sigma == 0.0 or noise == 0.0:  # relu above its kink: y = tau (+ noise xi), tau > 0
+                if sigma == 0.0 and noise == 0.0:
+                    gibbs_add(student, mu, a, omega, gamma, v, b, beta_t, weight, weight * mu, inner_x, inner_log_w,
+                              out)
+                elif sigma == 0.0:
+                    _label_average(student, a, s, omega, gamma, v, b, beta_t, weight, mu, mu, noise,
+                                   -math.inf, legendre_x, legendre_w, tail_x, tail_w,
+                                   inner_x, inner_log_w, centers, widths, nodes, node_w, out)
+                else:
+                    _label_average(student, a, s, omega, gamma, v, b, beta_t, weight, math.nan, mu, sigma,
+                                   -mu / sigma, legendre_x, legendre_w, tail_x, tail_w,
+                                   inner_x, inner_log_w, centers, widths, nodes, node_w, out)
+            else:  # relu above its kink with noise: y ~ N(mu, S^2) times P(tau > 0 | y), tau | y ~ N(mc, sc^2)
+                count = _label_features(student, a, s, b, beta_t, mu, big_s, centers, widths, 0)
+                centers[count] = -mu * big_s / (sigma * sigma)  # P(tau > 0 | y) steps where mc = 0, width noise/sigma
+                widths[count] = noise / sigma
+                count += 1
+                n = feature_rule(-math.inf, math.inf, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w,
+                                 nodes, node_w)
+                sc = sigma * noise / big_s
+                for j in range(n):
+                    y = mu + big_s * nodes[j]
+                    mc = (mu * noise * noise + sigma * sigma * y) / (big_s * big_s)
+                    pc = norm_cdf(mc / sc)
+                    w = weight * node_w[j]
+                    gibbs_add(student, y, a, omega, gamma, v, b, beta_t, w * pc, w * (mc * pc + sc * norm_pdf(mc / sc)),
+                              inner_x, inner_log_w, out)

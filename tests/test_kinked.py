@@ -1,0 +1,127 @@
+"""The averages of the kinked students (relu, sign) at large load, where their channel turns on a scale sqrt(v) << 1:
+the Gibbs sums (kernels/kinked.py) against nested adaptive quadrature with breakpoints at the features, and eps_g
+(loss_sums) against its closed forms up to R = 0.9999. The 32-node tensor rules they replace miss these by up to
+O(1) (sign, R = 0.95, q = 0.999) and eps_g by 4e-5 relative (sign, R = 0.999)."""
+
+import math
+
+import naive
+import numpy as np
+import pytest
+from scipy import integrate, stats
+from tolerances import KINKED_RTOL
+
+from statmech_bn.kernels import channels
+from statmech_bn.kernels.saddle import N_SUMS, gibbs_sums, gibbs_sums_by_quadrature
+from statmech_bn.model import ACTIVATIONS
+from statmech_bn.quadrature import build_rules, gauss_hermite
+from statmech_bn.theory.problem import Problem, generalization_error
+
+
+def _gibbs_sums(name, m, q, gamma, beta, beta_t, noise=0.0):
+    r = Problem(name, "pn", "gibbs", noise=noise).rules()
+    out = np.empty(N_SUMS)
+    code = ACTIVATIONS[name].code
+    gibbs_sums(code, code, m, q, 1.0 - q, gamma, beta, beta_t, noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x,
+               r.xi_w, r.inner_x, r.inner_log_w, r.feature_x, r.feature_w, r.tail_x, r.tail_w, out)
+    return out
+
+
+def _nested_reference(name, m, q, gamma, beta, beta_t):
+    """The seven noise-free Gibbs sums by nested quad_vec in (tau, eta): eta split around the student's smoothed kink
+    c(tau) = -(beta/gamma + m tau)/sqrt(q - m^2) (width sqrt(v)/sqrt(q - m^2)), tau at the teacher's kink and around
+    tau* = -beta/(gamma m) (width sqrt(1 - m^2)/|m|), so that every piece is smooth on its own scale."""
+    code = ACTIVATIONS[name].code
+    inner = gauss_hermite(4)
+    inner = (inner[0], np.log(inner[1]))
+    v = 1.0 - q
+    cross = math.sqrt(q - m * m)
+    b = gamma * gamma * v
+    offsets = np.array([-12.0, -6.0, -3.0, -1.5, -0.5, 0.0, 0.5, 1.5, 3.0, 6.0, 12.0])
+
+    def integrand(tau, eta):
+        y = naive.act(name, tau)
+        omega = m * tau + cross * eta
+        log_z, g_a, g_aa, mean_loss = channels.tilted(code, y, gamma * omega + beta, b, beta_t, *inner)
+        f = gamma * g_a
+        return naive.phi(eta) * np.array([log_z, f * f, tau * f, gamma**2 * g_aa,
+                                          omega * g_a + gamma * v * (g_aa + g_a**2), g_a, mean_loss])
+
+    def over_eta(tau):
+        centre = -(beta / gamma + m * tau) / cross
+        points = [p for p in centre + offsets * math.sqrt(v) / cross if -11.0 < p < 11.0]
+        return naive.phi(tau) * integrate.quad_vec(lambda eta: integrand(tau, eta), -11.0, 11.0, epsabs=1e-13,
+                                                   epsrel=1e-12, points=points, limit=400)[0]
+
+    centre = -beta / (gamma * m)
+    points = sorted({0.0, *(p for p in centre + offsets * math.sqrt(1.0 - m * m) / abs(m) if -11.0 < p < 11.0)})
+    return integrate.quad_vec(over_eta, -11.0, 11.0, epsabs=1e-12, epsrel=1e-11, points=points, limit=400)[0]
+
+
+def _assert_close(got, want, rtol):
+    error = np.max(np.abs(got - want) / (1.0 + np.abs(want)))
+    assert error < rtol, f"max |got - want|/(1 + |want|) = {error:.1e}\ngot  {got}\nwant {want}"
+
+
+KINKED_STATES = [  # (name, m, q, gamma, beta, beta_t): error of the old 32-node tensor rule
+    ("sign", 0.9, 0.95, 1.0, -0.2, 2.0),  # 2e-4
+    ("sign", 0.95, 0.999, 1.5, 0.0, 2.0),  # 2
+    ("sign", 0.99, 0.994, 1.0, 0.0, 2.0),  # 4e-4
+    ("sign", 0.8, 0.9, 1.5, 0.2, 20.0),  # 4e-7, low temperature: the branch switches of y = +-1
+    ("relu", 0.3, 0.99, 2.0, 0.3, 4.0),  # 4e-3
+    ("relu", 0.95, 0.999, 1.5, 0.0, 2.0),  # 2e-2
+    ("relu", 0.5, 0.75, 1.0, 0.0, 20.0),  # 2e-4, low temperature: the branch switch in the label
+    ("relu", 0.8, 0.9, 1.5, 0.2, 20.0),  # 5e-5
+    ("relu", -0.7, 0.8, -0.3, -1.0, 0.1),  # negative gain and overlap
+]
+
+
+@pytest.mark.parametrize("name,m,q,gamma,beta,beta_t", KINKED_STATES)
+def test_gibbs_sums_against_nested_quadrature(name, m, q, gamma, beta, beta_t):
+    _assert_close(_gibbs_sums(name, m, q, gamma, beta, beta_t), _nested_reference(name, m, q, gamma, beta, beta_t),
+                  KINKED_RTOL)
+
+
+@pytest.mark.parametrize("name,noise", [("relu", 0.3), ("sign", 0.3), ("relu", 1.0)])
+def test_gibbs_sums_with_noise_against_fine_tensor_rules(name, noise):
+    """With label noise, at a state whose features are broad enough for the tensor rule at 160 teacher, 96 replica
+    and 40 noise nodes (converged to ~1e-12 there) to serve as the reference."""
+    m, q, gamma, beta, beta_t = 0.6, 0.7, 1.2, 0.1, 2.0
+    code = ACTIVATIONS[name].code
+    r = build_rules(160, 96, 40, 4, noise)
+    want = np.empty(N_SUMS)
+    gibbs_sums_by_quadrature(code, code, m, q, 1.0 - q, gamma, beta, beta_t, noise, r.tau_x, r.tau_w, r.eta_x,
+                             r.eta_w, r.xi_x, r.xi_w, r.inner_x, r.inner_log_w, want)
+    _assert_close(_gibbs_sums(name, m, q, gamma, beta, beta_t, noise), want, KINKED_RTOL)
+
+
+def _sign_eps_exact(overlap, gamma, beta):
+    """2 P(sign u != sign(gamma lambda + beta)), gamma > 0, (u, lambda) standard bivariate normal with correlation R:
+    P(u < 0, lambda < t) = int_{-inf}^t phi(lambda) Phi(-R lambda / sqrt(1 - R^2)) d lambda, t = -beta/gamma (adaptive
+    quadrature split where the conditional probability steps, at lambda = 0)."""
+    t = -beta / gamma
+    slope = overlap / math.sqrt(1.0 - overlap**2)
+    points = sorted({0.0, t})
+    edges = [-np.inf, *points]
+    pieces = [(lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True) if hi <= t]
+    both_below = sum(integrate.quad(lambda x: stats.norm.pdf(x) * stats.norm.cdf(-slope * x), lo, hi, epsabs=1e-15,
+                                    epsrel=1e-13, limit=200)[0] for lo, hi in pieces)
+    return 2.0 * ((stats.norm.cdf(t) - both_below) + (0.5 - both_below))
+
+
+@pytest.mark.parametrize("overlap", [0.9, 0.99, 0.999, 0.9999])
+@pytest.mark.parametrize("beta", [0.0, 0.05, -0.3])
+def test_sign_generalization_error_closed_form(overlap, beta):
+    p = Problem("sign", "pn", "high_temperature")
+    got = generalization_error(p, p.rules(), overlap, 1.3, beta)
+    want = _sign_eps_exact(overlap, 1.3, beta)
+    assert abs(got - want) < KINKED_RTOL * want + 1e-13
+
+
+@pytest.mark.parametrize("overlap", [0.9, 0.99, 0.999, 0.9999])
+def test_relu_generalization_error_closed_form(overlap):
+    """gamma = 1, beta = 0: eps_g = (1/2)(1 - (sqrt(1 - R^2) + R (pi - arccos R))/pi)."""
+    p = Problem("relu", "pn", "high_temperature")
+    got = generalization_error(p, p.rules(), overlap, 1.0, 0.0)
+    want = 0.5 * (1.0 - (math.sqrt(1.0 - overlap**2) + overlap * (math.pi - math.acos(overlap))) / math.pi)
+    assert got == pytest.approx(want, rel=KINKED_RTOL)
