@@ -20,8 +20,8 @@ import numpy as np
 from numba import prange
 
 from ._jit import jit, jit_parallel
-from .activations import LINEAR, RELU, activation, activation_derivatives
-from .codes import GAUSSIAN, LAPLACE
+from .activations import activation, activation_derivatives
+from .codes import GAUSSIAN, LAPLACE, LINEAR, RELU
 from .normal_rng import laplace_draw, normal_draw
 from .panels import legendre_panels
 from .special import norm_cdf, norm_pdf
