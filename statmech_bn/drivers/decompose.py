@@ -11,11 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config.decompose import DecomposeConfig, DecomposeCurve
+from ..model import GAP_STREAMS
 from ..records import DECOMPOSE_SCHEMA
 from ..seeds import derive_seed
 from ..theory.decomposition import expansion, monte_carlo_gap
 from . import costs
 from .loop import CurvePlan
+
+MC_GENERATOR = (f"xoshiro256++, {GAP_STREAMS} streams from numpy.random.SeedSequence(seed), batch b from stream "
+                f"b mod {GAP_STREAMS}; normals by the 256-layer ziggurat, Laplace inputs by inversion")
+"""How the Monte-Carlo gap draws its numbers (stored on each curve: a file from another generator is not resumed)."""
 
 
 def point_seed(master: int, curve: DecomposeCurve, batch_size: int) -> int:
@@ -59,7 +64,8 @@ def plans(config: DecomposeConfig) -> list[CurvePlan]:
         cost = sum(costs.decompose_point(config.batches(m), m) for m in sizes) / len(sizes)
         parameters = {"activation": curve.activation, "input": curve.input, "R": curve.overlap,
                       "gamma": curve.gamma, "beta": curve.beta, "noise": curve.noise}
-        out.append(CurvePlan(curve.name, "decompose", parameters, {"kind": "decompose", **curve.attributes()},
+        out.append(CurvePlan(curve.name, "decompose", parameters,
+                             {"kind": "decompose", **curve.attributes(), "mc_generator": MC_GENERATOR},
                              DECOMPOSE_SCHEMA, len(sizes), tasks, cost, sequential=False))
     return out
 
