@@ -14,11 +14,6 @@ CLOSED_FORM_RTOL = 1e-6
 MONTE_CARLO_SIGMAS = 4.0
 """Monte-Carlo checks pass within this many standard errors (two-sided false-alarm rate 6e-5)."""
 
-ERF_INNER_RTOL = 1e-5
-"""erf at finite T: the inner Gauss-Hermite average (96 nodes) of exp(-l/T) converges slowly when the
-pre-activation variance over T is O(1) (measured 4e-7 on log Z and 3.4e-6 on the mean loss at b = 2,
-beta_T = 4); the closed-form channels meet QUADRATURE_RTOL."""
-
 FINITE_SIZE_ALLOWANCE = 1.5
 """Simulation against the N -> infinity theory: |gap| < MONTE_CARLO_SIGMAS * SEM + FINITE_SIZE_ALLOWANCE / N.
 eps_g at finite N is biased by O(1/N) (fluctuations of R, gain and beta of order 1/sqrt(N) enter a smooth
