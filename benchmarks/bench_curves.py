@@ -170,8 +170,8 @@ def quad_ratio_table(repeats: int) -> None:
 
         def ours(p=p, r=r, out=out):
             gibbs_sums(p.code, p.code, st["m"], st["q"], 1.0 - st["q"], st["gamma"], st["beta"], st["beta_t"], 0.0,
-                       r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w, r.inner_x, r.inner_log_w, r.feature_x,
-                       r.feature_w, r.tail_x, r.tail_w, out)
+                       r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w, r.feature_x, r.feature_w, r.tail_x,
+                       r.tail_w, out)
 
         start = time.perf_counter()
         ours()

@@ -36,11 +36,11 @@ _MAX_FEATURES = 8
 
 
 @jit
-def gibbs_add(student, y, a, omega, gamma, v, b, beta_t, weight, tau_weight, inner_x, inner_log_w, out):
+def gibbs_add(student, y, a, omega, gamma, v, b, beta_t, weight, tau_weight, out):
     """Add the seven Gibbs summands of label y at pre-activation mean a (field omega) with ``weight`` (and
     ``tau_weight`` = weight times tau for slot 2) to ``out``: f_w = gamma g_a, f_ww = gamma^2 g_aa,
     d/dgamma log Z = omega g_a + gamma v (g_aa + g_a^2), d/dbeta log Z = g_a."""
-    log_z, g_a, g_aa, mean_loss = tilted(student, y, a, b, beta_t, inner_x, inner_log_w)
+    log_z, g_a, g_aa, mean_loss = tilted(student, y, a, b, beta_t)
     f = gamma * g_a
     out[0] += weight * log_z
     out[1] += weight * f * f
@@ -108,8 +108,7 @@ def _label_features(student, a, s, b, beta_t, y0, y_scale, centers, widths, coun
 
 @jit
 def _label_average(student, a, s, omega, gamma, v, b, beta_t, weight, tau, y0, y_scale, lower, legendre_x,
-                   legendre_w, tail_x, tail_w, inner_x, inner_log_w, centers, widths, nodes, node_w,
-                   out):
+                   legendre_w, tail_x, tail_w, centers, widths, nodes, node_w, out):
     """Add weight E_u[summands(y0 + y_scale u); u > lower] over u ~ N(0, 1), with the teacher field ``tau`` (a
     constant; NaN: tau = y, relu's teacher above its kink without noise), refined at the channel's switch."""
     count = _label_features(student, a, s, b, beta_t, y0, y_scale, centers, widths, 0)
@@ -118,13 +117,12 @@ def _label_average(student, a, s, omega, gamma, v, b, beta_t, weight, tau, y0, y
     for j in range(n):
         y = y0 + y_scale * nodes[j]
         w = weight * node_w[j]
-        gibbs_add(student, y, a, omega, gamma, v, b, beta_t, w, w * (y if math.isnan(tau) else tau), inner_x,
-                  inner_log_w, out)
+        gibbs_add(student, y, a, omega, gamma, v, b, beta_t, w, w * (y if math.isnan(tau) else tau), out)
 
 
 @jit
 def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, legendre_x, legendre_w, tail_x, tail_w,
-                      inner_x, inner_log_w, out):
+                      out):
     """:func:`.saddle.gibbs_sums_by_quadrature` for student relu or sign and teacher linear, relu or sign, with
     gamma != 0 and q > 0 (see the module docstring)."""
     for i in range(out.shape[0]):
@@ -163,7 +161,7 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
         weight = outer_w[i]
         if teacher == LINEAR:  # y = tau + noise xi ~ N(mu, sigma^2 + noise^2); E[tau | y] = mu + sigma^2 (y - mu)/S^2
             if big_s == 0.0:
-                gibbs_add(student, mu, a, omega, gamma, v, b, beta_t, weight, weight * mu, inner_x, inner_log_w, out)
+                gibbs_add(student, mu, a, omega, gamma, v, b, beta_t, weight, weight * mu, out)
                 continue
             count = _label_features(student, a, s, b, beta_t, mu, big_s, centers, widths, 0)
             n = feature_rule(-math.inf, math.inf, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w,
@@ -172,7 +170,7 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
                 y = mu + big_s * nodes[j]
                 w = weight * node_w[j]
                 tau = mu + sigma * sigma * (y - mu) / big_s**2
-                gibbs_add(student, y, a, omega, gamma, v, b, beta_t, w, w * tau, inner_x, inner_log_w, out)
+                gibbs_add(student, y, a, omega, gamma, v, b, beta_t, w, w * tau, out)
             continue
         if sigma > 0.0:  # the teacher's sign given w: probabilities and E[tau; sign]
             r = mu / sigma
@@ -193,24 +191,22 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
             if teacher == SIGN or side < 0.0:  # y = side (sign) or 0 (relu below its kink), plus noise
                 y0 = side if teacher == SIGN else 0.0
                 if noise == 0.0:
-                    gibbs_add(student, y0, a, omega, gamma, v, b, beta_t, weight * p, weight * t, inner_x,
-                              inner_log_w, out)
+                    gibbs_add(student, y0, a, omega, gamma, v, b, beta_t, weight * p, weight * t, out)
                 else:
                     _label_average(student, a, s, omega, gamma, v, b, beta_t, weight * p, t / p, y0, noise,
-                                   -math.inf, legendre_x, legendre_w, tail_x, tail_w,
-                                   inner_x, inner_log_w, centers, widths, nodes, node_w, out)
+                                   -math.inf, legendre_x, legendre_w, tail_x, tail_w, centers, widths, nodes, node_w,
+                                   out)
             elif sigma == 0.0 or noise == 0.0:  # relu above its kink: y = tau (+ noise xi), tau > 0
                 if sigma == 0.0 and noise == 0.0:
-                    gibbs_add(student, mu, a, omega, gamma, v, b, beta_t, weight, weight * mu, inner_x, inner_log_w,
-                              out)
+                    gibbs_add(student, mu, a, omega, gamma, v, b, beta_t, weight, weight * mu, out)
                 elif sigma == 0.0:
                     _label_average(student, a, s, omega, gamma, v, b, beta_t, weight, mu, mu, noise,
-                                   -math.inf, legendre_x, legendre_w, tail_x, tail_w,
-                                   inner_x, inner_log_w, centers, widths, nodes, node_w, out)
+                                   -math.inf, legendre_x, legendre_w, tail_x, tail_w, centers, widths, nodes, node_w,
+                                   out)
                 else:
                     _label_average(student, a, s, omega, gamma, v, b, beta_t, weight, math.nan, mu, sigma,
-                                   -mu / sigma, legendre_x, legendre_w, tail_x, tail_w,
-                                   inner_x, inner_log_w, centers, widths, nodes, node_w, out)
+                                   -mu / sigma, legendre_x, legendre_w, tail_x, tail_w, centers, widths, nodes, node_w,
+                                   out)
             else:  # relu above its kink with noise: y ~ N(mu, S^2) times P(tau > 0 | y), tau | y ~ N(mc, sc^2)
                 count = _label_features(student, a, s, b, beta_t, mu, big_s, centers, widths, 0)
                 centers[count] = -mu * big_s / (sigma * sigma)  # P(tau > 0 | y) steps where mc = 0, width noise/sigma
@@ -225,4 +221,4 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
                     pc = norm_cdf(mc / sc)
                     w = weight * node_w[j]
                     gibbs_add(student, y, a, omega, gamma, v, b, beta_t, w * pc, w * (mc * pc + sc * norm_pdf(mc / sc)),
-                              inner_x, inner_log_w, out)
+                              out)

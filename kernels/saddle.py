@@ -9,7 +9,7 @@ from Gaussian integration by parts (Stein's lemma on eta) and the heat equation 
 
 Quadrature rules come from the caller as (nodes, weights) pairs with weights that already include the
 Gaussian density and sum to one: ``tau`` (split at the teacher's kink), ``eta``, ``xi`` (a single node
-at 0 when there is no noise) and ``inner`` (for erf only; its log weights for the tilted average).
+at 0 when there is no noise).
 
 Every kernel fills ``out`` (length :data:`N_SUMS`) and returns nothing. ``gibbs_sums``, ``erm_sums`` and
 ``loss_sums`` take the closed forms of :mod:`.linear_channel` where teacher and student are linear and the
@@ -39,7 +39,7 @@ N_SUMS = 7
 
 @jit
 def gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise,
-               tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, inner_x, inner_log_w, feature_x, feature_w, tail_x, tail_w, out):
+               tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, feature_x, feature_w, tail_x, tail_w, out):
     """:func:`gibbs_sums_by_quadrature`, in closed form where teacher and student are linear, and for the kinked
     students (relu, sign; teacher linear, relu or sign, gamma != 0, q > 0) with rules refined at the narrow features
     of their channel (:func:`.kinked.kinked_gibbs_sums`; ``feature_x``/``feature_w``: Legendre nodes of a graded
@@ -48,17 +48,16 @@ def gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise,
         linear_gibbs_sums(m, q, v, gamma, beta, beta_t, noise, out)
     elif (student == RELU or student == SIGN) and teacher != ERF and gamma != 0.0 and q > 0.0:
         kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, feature_x, feature_w, tail_x, tail_w,
-                          inner_x, inner_log_w, out)
+                          out)
     else:
         gibbs_sums_by_quadrature(student, teacher, m, q, v, gamma, beta, beta_t, noise, tau_x, tau_w, eta_x, eta_w,
-                                 xi_x, xi_w, inner_x, inner_log_w, out)
+                                 xi_x, xi_w, out)
 
 
 @jit
 def gibbs_sums_by_quadrature(student, teacher, m, q, v, gamma, beta, beta_t, noise,
-                             tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, inner_x, inner_log_w, out):
-    """Averages of log Z(y, gamma*omega + beta, gamma^2 v) at inverse temperature beta_t (erf: the inner rule's
-    nodes and log weights).
+                             tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, out):
+    """Averages of log Z(y, gamma*omega + beta, gamma^2 v) at inverse temperature beta_t.
 
     f_w = d log Z/d omega = gamma g_a, f_ww = gamma^2 g_aa; d/dgamma log Z = omega g_a
     + gamma v (g_aa + g_a^2); d/dbeta log Z = g_a.
@@ -75,8 +74,7 @@ def gibbs_sums_by_quadrature(student, teacher, m, q, v, gamma, beta, beta_t, noi
             for j in range(eta_x.shape[0]):
                 w = tau_w[i] * xi_w[k] * eta_w[j]
                 omega = m * tau + cross * eta_x[j]
-                gibbs_add(student, y, gamma * omega + beta, omega, gamma, v, b, beta_t, w, w * tau, inner_x,
-                          inner_log_w, out)
+                gibbs_add(student, y, gamma * omega + beta, omega, gamma, v, b, beta_t, w, w * tau, out)
 
 
 @jit
@@ -160,8 +158,8 @@ def erm_sums_by_quadrature(student, teacher, m, q, chi, gamma, beta, noise,
 
 
 @jit
-def loss_sums(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, xi_x, xi_w, inner_x, inner_w, feature_x,
-              feature_w, tail_x, tail_w, out):
+def loss_sums(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, xi_x, xi_w, feature_x, feature_w, tail_x,
+              tail_w, out):
     """:func:`loss_sums_by_quadrature`, in closed form where teacher and student are linear; for the kinked students
     (relu, sign) the teacher field's rule is a :func:`.panels.feature_rule` split at the teacher's kink and graded at
     tau* = -beta/(gamma m), where the student's smoothed kink (width sqrt(v)/|m|) sits."""
@@ -183,27 +181,24 @@ def loss_sums(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, xi_x, xi
         weights = np.empty(MAX_NODES)
         n = feature_rule(-math.inf, math.inf, centers, widths, count, feature_x, feature_w, tail_x, tail_w, nodes,
                          weights)
-        _loss_sums(student, teacher, m, v, gamma, beta, noise, nodes, weights, n, xi_x, xi_w, inner_x, inner_w, out)
+        _loss_sums(student, teacher, m, v, gamma, beta, noise, nodes, weights, n, xi_x, xi_w, out)
     else:
-        loss_sums_by_quadrature(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, xi_x, xi_w, inner_x,
-                                inner_w, out)
+        loss_sums_by_quadrature(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, xi_x, xi_w, out)
 
 
 @jit
-def loss_sums_by_quadrature(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, xi_x, xi_w, inner_x, inner_w,
-                            out):
+def loss_sums_by_quadrature(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, xi_x, xi_w, out):
     """Averages of e(y, a, b) = E[l(y, h)] with a = gamma*m*tau + beta and b = gamma^2 v.
 
     This is the training loss of the high-temperature limit (the student field given the teacher's is
     N(m tau, v)); with ``noise = 0`` slot 0 is the generalization error. Slots: 0 E[e], 2 E[tau e_a],
     5 E[e_a], 4 E[e_b]; the others are zero.
     """
-    _loss_sums(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, tau_x.shape[0], xi_x, xi_w, inner_x, inner_w,
-               out)
+    _loss_sums(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, tau_x.shape[0], xi_x, xi_w, out)
 
 
 @jit
-def _loss_sums(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, n_tau, xi_x, xi_w, inner_x, inner_w, out):
+def _loss_sums(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, n_tau, xi_x, xi_w, out):
     """The sums of :func:`loss_sums_by_quadrature` over the first n_tau nodes of the teacher field's rule."""
     for i in range(N_SUMS):
         out[i] = 0.0
@@ -214,7 +209,7 @@ def _loss_sums(student, teacher, m, v, gamma, beta, noise, tau_x, tau_w, n_tau, 
         a = gamma * m * tau + beta
         for k in range(xi_x.shape[0]):
             w = tau_w[i] * xi_w[k]
-            e, e_a, e_b = expected_loss(student, clean + noise * xi_x[k], a, b, inner_x, inner_w)
+            e, e_a, e_b = expected_loss(student, clean + noise * xi_x[k], a, b)
             out[0] += w * e
             out[2] += w * tau * e_a
             out[4] += w * e_b

@@ -122,10 +122,6 @@ class Rules:
     eta_w: np.ndarray
     xi_x: np.ndarray
     xi_w: np.ndarray
-    inner_x: np.ndarray
-    inner_w: np.ndarray
-    inner_log_w: np.ndarray
-    """log inner_w, taken once (the tilted erf average works in log weights)."""
     piece_x: np.ndarray
     piece_w: np.ndarray
     feature_x: np.ndarray
@@ -136,9 +132,9 @@ class Rules:
     tail_w: np.ndarray
 
 
-def build_rules(teacher_nodes: int, replica_nodes: int, noise_nodes: int, inner_nodes: int,
-                noise: float) -> Rules:
-    """Rules for the teacher field tau, replica field eta, label noise xi and erf's inner average.
+def build_rules(teacher_nodes: int, replica_nodes: int, noise_nodes: int, noise: float) -> Rules:
+    """Rules for the teacher field tau, replica field eta and label noise xi (erf's inner average has its own rules,
+    fixed in :mod:`statmech_bn.kernels.channels`).
 
     ``piece_x``/``piece_w``: Gauss-Legendre on [-1, 1] with replica_nodes/4 nodes, used on each of the (at
     most four) pieces between the kinks of a piecewise-smooth replica integrand (ERM with relu).
@@ -149,11 +145,7 @@ def build_rules(teacher_nodes: int, replica_nodes: int, noise_nodes: int, inner_
         xi_x, xi_w = gauss_hermite(noise_nodes)
     else:
         xi_x, xi_w = np.zeros(1), np.ones(1)
-    inner_x, inner_w = gauss_hermite(inner_nodes)
     piece_x, piece_w = legendre(max(replica_nodes // 4, MIN_PIECE_NODES))
-    with np.errstate(divide="ignore"):  # a weight below the smallest double is -inf: a node that adds nothing
-        inner_log_w = np.log(inner_w)
     feature_x, feature_w = legendre(FEATURE_NODES)
     tail_x, tail_w = normal_tail_rules()
-    return Rules(tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, inner_x, inner_w, inner_log_w, piece_x, piece_w, feature_x,
-                 feature_w, tail_x, tail_w)
+    return Rules(tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, piece_x, piece_w, feature_x, feature_w, tail_x, tail_w)

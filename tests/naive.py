@@ -7,6 +7,7 @@ losses are re-implemented, derivatives are central finite differences of the ref
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from scipy import integrate, optimize, special
@@ -361,3 +362,90 @@ def drift_averages(name: str, overlap: float, scale: float, beta: float, noise: 
     return np.array([average(d), average(lambda lam, v: d(lam, v) * lam),
                      average(lambda lam, v: d(lam, v) * (overlap * lam + rest * v)),
                      average(lambda lam, v: d(lam, v) ** 2) + noise * noise * slope_square])
+
+
+def _erf_moments(y: float, a: float, b: float, beta_t: float):
+    """The tilted measure of the erf channel in z = (h - a)/sqrt(b): its log-integrand f(z) = -z^2/2 - beta_t l(y, h),
+    the maximum f_max, and the expectation of fn(h, z) under exp(f - f_max) by quad split at the places where the
+    integrand changes: the maximum and a ladder of its width around it, erf's window |h| <= 8 every 1/2, and
+    erf^-1(y) (the tilt's well, |y| < 1); the range |z| <= r beyond which exp(f - f_max) < exp(-60)."""
+    s = math.sqrt(b)
+
+    def g(h):
+        return math.erf(h / math.sqrt(2.0))
+
+    def f(z):
+        return -0.5 * z * z - 0.5 * beta_t * (y - g(a + s * z)) ** 2
+
+    grid = np.unique(np.concatenate([np.linspace((-10.0 - a) / s, (10.0 - a) / s, 20001), np.linspace(-12, 12, 2001)]))
+    values = np.array([f(z) for z in grid])
+    i = int(np.argmax(values))
+    best = optimize.minimize_scalar(lambda z: -f(z), bounds=(grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]),
+                                    method="bounded", options={"xatol": 1e-13})
+    z_max, f_max = (best.x, -best.fun) if -best.fun > values[i] else (grid[i], values[i])
+    lowest = 0.0 if abs(y) < 1.0 else 0.5 * (abs(y) - 1.0) ** 2
+    r = math.sqrt(2.0 * max(60.0 - f_max - beta_t * lowest, 0.0))
+    width = 1.0 / math.sqrt(1.0 + 3.0 * b * beta_t)
+    points = {0.0, z_max, *((e - a) / s for e in np.arange(-8.0, 8.5, 0.5)), *(z_max + k * width for k in range(-8, 9))}
+    if abs(y) < 1.0:
+        points.add((math.sqrt(2.0) * special.erfinv(y) - a) / s)
+    edges = [-r, *sorted(p for p in points if -r < p < r), r]
+
+    def expect(fn):
+        total = 0.0
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+            total += integrate.quad(lambda z: math.exp(f(z) - f_max) * fn(a + s * z, z), lo, hi, epsabs=1e-18,
+                                    epsrel=1e-13, limit=200)[0]
+        return total
+
+    return f_max, expect
+
+
+def erf_tilted(y: float, a: float, b: float, beta_t: float) -> tuple[float, float, float, float]:
+    """(log Z, g_a, g_aa, <l>) of the erf channel (kernels' tilted) by adaptive quadrature in z = (h - a)/sqrt(b),
+    log-scaled by the integrand's maximum (Z underflows at large beta_t). For b >= 0.05 the derivatives are the moment
+    forms g_a = <z>/sqrt(b), g_aa = (Var z - 1)/b; below, where those lose digits to cancellation, the forms of
+    integration by parts g_a = -beta_t <l'>, g_aa = beta_t^2 Var l' - beta_t <l''> (h-derivatives of l; the two agree
+    to ~1e-14 where both are accurate)."""
+    f_max, expect = _erf_moments(y, a, b, beta_t)
+
+    def g(h):
+        return math.erf(h / math.sqrt(2.0))
+
+    def slope(h):  # dl/dh
+        return -(y - g(h)) * act_prime("erf", h)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", integrate.IntegrationWarning)  # round-off at the requested 1e-13
+        mass = expect(lambda h, z: 1.0)
+        log_z = f_max + math.log(mass) - 0.5 * math.log(2.0 * math.pi)
+        mean_loss = expect(lambda h, z: 0.5 * (y - g(h)) ** 2) / mass
+        if b >= 0.05:
+            mean_z = expect(lambda h, z: z) / mass
+            var_z = expect(lambda h, z: (z - mean_z) ** 2) / mass
+            return log_z, mean_z / math.sqrt(b), (var_z - 1.0) / b, mean_loss
+        mean = expect(lambda h, z: slope(h)) / mass
+        var = expect(lambda h, z: (slope(h) - mean) ** 2) / mass
+        curvature = expect(lambda h, z: act_prime("erf", h) ** 2 + (y - g(h)) * h * act_prime("erf", h)) / mass
+    return log_z, -beta_t * mean, beta_t * beta_t * var - beta_t * curvature, mean_loss
+
+
+def erf_expected_loss(y: float, a: float, b: float) -> tuple[float, float, float]:
+    """(e, e_a, e_b) of the erf channel by adaptive quadrature in z = (h - a)/sqrt(b), with e_a = E[l'] and
+    e_b = E[l'']/2 (Gaussian integration by parts and the heat equation), split at erf's window every 1/2."""
+    s = math.sqrt(b)
+
+    def g(h):
+        return math.erf(h / math.sqrt(2.0))
+
+    points = sorted(p for p in {0.0, *((e - a) / s for e in np.arange(-8.0, 8.5, 0.5))} if -40.0 < p < 40.0)
+    edges = [-40.0, *points, 40.0]
+
+    def expect(fn):
+        return sum(integrate.quad(lambda z: phi(z) * fn(a + s * z), lo, hi, epsabs=1e-16, epsrel=1e-13, limit=200)[0]
+                   for lo, hi in zip(edges[:-1], edges[1:], strict=True))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", integrate.IntegrationWarning)
+        return (expect(lambda h: 0.5 * (y - g(h)) ** 2), expect(lambda h: -(y - g(h)) * act_prime("erf", h)),
+                expect(lambda h: 0.5 * (act_prime("erf", h) ** 2 + (y - g(h)) * h * act_prime("erf", h))))

@@ -365,7 +365,7 @@ def test_the_plan_names_what_tells_the_curves_apart(tmp_path, capsys):
 @pytest.mark.parametrize("command, flags", [
     ("sweep", []),
     ("sweep", ["--activation", "erf", "--normalizer", "pn_gd,none", "--zeta", "0.1", "--weight-decay", "0.5",
-               "--alpha", "1:4:7:log", "--set", "solver.tolerance=1e-10", "--set", "quadrature.inner_nodes=64"]),
+               "--alpha", "1:4:7:log", "--set", "solver.tolerance=1e-10", "--set", "quadrature.replica_nodes=48"]),
     ("sweep", ["--alpha", "1,3", "--method", "sim_sgd", "--size", "50", "--set", "simulation.max_epochs=7"]),
     ("decompose", []),
     ("decompose", ["--activation", "erf", "--batch-sizes", "4,8", "--samples", "5000"]),

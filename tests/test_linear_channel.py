@@ -36,8 +36,7 @@ def test_gibbs_sums_closed_form(noise):
     extra = (r.feature_x, r.feature_w, r.tail_x, r.tail_w)
     for m, q, v, gamma, beta, beta_t in states(1):
         got, want = both(saddle.gibbs_sums, saddle.gibbs_sums_by_quadrature, LINEAR, LINEAR, m, q, v, gamma, beta,
-                         beta_t, noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w, r.inner_x, r.inner_log_w,
-                         extra=extra)
+                         beta_t, noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w, extra=extra)
         np.testing.assert_allclose(got, want, rtol=CLOSED_FORM_SUMS_ATOL, atol=CLOSED_FORM_SUMS_ATOL)
 
 
@@ -55,8 +54,7 @@ def test_loss_sums_closed_form(noise):
     r = Problem("linear", "pn", "high_temperature", noise=noise).rules()
     for m, _, v, gamma, beta, _ in states(3):
         got, want = both(saddle.loss_sums, saddle.loss_sums_by_quadrature, LINEAR, LINEAR, m, v, gamma, beta, noise,
-                         r.tau_x, r.tau_w, r.xi_x, r.xi_w, r.inner_x, r.inner_w,
-                         extra=(r.feature_x, r.feature_w, r.tail_x, r.tail_w))
+                         r.tau_x, r.tau_w, r.xi_x, r.xi_w, extra=(r.feature_x, r.feature_w, r.tail_x, r.tail_w))
         np.testing.assert_allclose(got, want, rtol=CLOSED_FORM_SUMS_ATOL, atol=CLOSED_FORM_SUMS_ATOL)
 
 
@@ -65,7 +63,7 @@ def test_other_channels_still_use_quadrature():
     erf = ACTIVATIONS["erf"].code
     r = Problem("erf", "pn", "gibbs", noise=0.3).rules()
     got, want = both(saddle.gibbs_sums, saddle.gibbs_sums_by_quadrature, erf, erf, 0.5, 0.6, 0.4, 1.1, 0.1, 2.0,
-                     0.3, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w, r.inner_x, r.inner_log_w,
+                     0.3, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w,
                      extra=(r.feature_x, r.feature_w, r.tail_x, r.tail_w))
     np.testing.assert_array_equal(got, want)
 

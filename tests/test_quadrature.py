@@ -20,14 +20,14 @@ from statmech_bn.quadrature import TAIL_CUT
 from statmech_bn.theory.problem import Problem
 
 
-def _gibbs_reference(name, m, q, v, gamma, beta, beta_t, noise, inner):
+def _gibbs_reference(name, m, q, v, gamma, beta, beta_t, noise):
     code = ACTIVATIONS[name].code
     cross = math.sqrt(q - m * m)
 
     def integrand(tau, eta, xi):
         y = naive.act(name, tau) + noise * xi
         omega = m * tau + cross * eta
-        log_z, g_a, g_aa, mean_loss = channels.tilted(code, y, gamma * omega + beta, gamma**2 * v, beta_t, *inner)
+        log_z, g_a, g_aa, mean_loss = channels.tilted(code, y, gamma * omega + beta, gamma**2 * v, beta_t)
         f = gamma * g_a
         return np.array([log_z, f * f, tau * f, gamma**2 * g_aa, omega * g_a + gamma * v * (g_aa + g_a**2), g_a,
                          mean_loss])
@@ -43,8 +43,8 @@ def test_gibbs_sums_against_adaptive_quadrature(name, noise):
     m, q, gamma, beta, beta_t = 0.6, 0.5, 0.9, 0.1, 2.0
     out = np.empty(N_SUMS)
     gibbs_sums(problem.code, problem.code, m, q, 1 - q, gamma, beta, beta_t, noise, r.tau_x, r.tau_w, r.eta_x,
-               r.eta_w, r.xi_x, r.xi_w, r.inner_x, r.inner_log_w, r.feature_x, r.feature_w, r.tail_x, r.tail_w, out)
-    want = _gibbs_reference(name, m, q, 1 - q, gamma, beta, beta_t, noise, (r.inner_x, r.inner_log_w))
+               r.eta_w, r.xi_x, r.xi_w, r.feature_x, r.feature_w, r.tail_x, r.tail_w, out)
+    want = _gibbs_reference(name, m, q, 1 - q, gamma, beta, beta_t, noise)
     np.testing.assert_allclose(out, want, rtol=QUADRATURE_RTOL, atol=1e-9)
 
 
@@ -81,7 +81,7 @@ def test_generalization_error_against_nested_quadrature(name):
     overlap, gamma, beta = 0.7, 1.3, 0.2
     out = np.empty(N_SUMS)
     loss_sums(problem.code, problem.code, overlap, 1 - overlap**2, gamma, beta, 0.0, r.tau_x, r.tau_w,
-              np.zeros(1), np.ones(1), r.inner_x, r.inner_w, r.feature_x, r.feature_w, r.tail_x, r.tail_w, out)
+              np.zeros(1), np.ones(1), r.feature_x, r.feature_w, r.tail_x, r.tail_w, out)
     b = gamma**2 * (1 - overlap**2)
 
     def given_teacher(u):

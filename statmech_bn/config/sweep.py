@@ -111,8 +111,6 @@ SCHEMA = Schema(
             "(gibbs)", low=1, high=MAX_HERMITE_NODES),
         Key("quadrature.noise_nodes", int, _quad("noise_nodes"), "Gauss-Hermite nodes of the label noise", low=1,
             high=MAX_HERMITE_NODES),
-        Key("quadrature.inner_nodes", int, _quad("inner_nodes"), "Gauss-Hermite nodes of erf's inner average at "
-            "finite T", low=1, high=MAX_HERMITE_NODES),
         Key("quadrature.erm_replica_nodes", int, _quad("erm_replica_nodes"), "replica-field nodes of erm (relu: "
             "split between the kinks of the proximal map)", low=1, high=MAX_HERMITE_NODES),
         Key("simulation.size", int, _sim("size"), "width N of the simulated block", low=10, flag="--size"),

@@ -38,8 +38,8 @@ class HighTemperatureSaddle(SaddlePointMethod):
         r = self.rules
         p = self.problem
         m, v, gamma, beta = self._fields(x)
-        loss_sums(p.code, p.code, m, v, gamma, beta, p.noise, r.tau_x, r.tau_w, r.xi_x, r.xi_w,
-                  r.inner_x, r.inner_w, r.feature_x, r.feature_w, r.tail_x, r.tail_w, self._out)
+        loss_sums(p.code, p.code, m, v, gamma, beta, p.noise, r.tau_x, r.tau_w, r.xi_x, r.xi_w, r.feature_x,
+                  r.feature_w, r.tail_x, r.tail_w, self._out)
         return self._out.copy()
 
     def initial_state(self, alpha: float, learned: bool) -> np.ndarray:

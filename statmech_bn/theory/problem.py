@@ -17,7 +17,6 @@ class QuadratureSettings:
     teacher_nodes: int = 32
     replica_nodes: int = 32
     noise_nodes: int = 8
-    inner_nodes: int = 96
     erm_replica_nodes: int = 96
 
 
@@ -46,8 +45,7 @@ class Problem(Block):
 
     def rules(self, replica_nodes: int | None = None) -> Rules:
         q = self.quadrature
-        return build_rules(q.teacher_nodes, replica_nodes or q.replica_nodes, q.noise_nodes, q.inner_nodes,
-                           self.noise)
+        return build_rules(q.teacher_nodes, replica_nodes or q.replica_nodes, q.noise_nodes, self.noise)
 
 
 _NO_NOISE_X, _NO_NOISE_W = np.zeros(1), np.ones(1)
@@ -63,8 +61,8 @@ def generalization_error(problem: Problem, rules: Rules, overlap: float, scale: 
     out = np.empty(N_SUMS)
     overlap = min(max(overlap, -1.0), 1.0)
     loss_sums(problem.code, problem.code, overlap, 1.0 - overlap * overlap, scale, beta, 0.0,
-              rules.tau_x, rules.tau_w, _NO_NOISE_X, _NO_NOISE_W, rules.inner_x, rules.inner_w, rules.feature_x,
-              rules.feature_w, rules.tail_x, rules.tail_w, out)
+              rules.tau_x, rules.tau_w, _NO_NOISE_X, _NO_NOISE_W, rules.feature_x, rules.feature_w, rules.tail_x,
+              rules.tail_w, out)
     return float(out[0])
 
 

@@ -53,8 +53,7 @@ class GibbsSaddle(SaddlePointMethod):
         p = self.problem
         m, q, v, gamma, beta = self._fields(x)
         gibbs_sums(p.code, p.code, m, q, v, gamma, beta, self.beta_t, p.noise, r.tau_x, r.tau_w,
-                   r.eta_x, r.eta_w, r.xi_x, r.xi_w, r.inner_x, r.inner_log_w, r.feature_x, r.feature_w, r.tail_x,
-                   r.tail_w, self._out)
+                   r.eta_x, r.eta_w, r.xi_x, r.xi_w, r.feature_x, r.feature_w, r.tail_x, r.tail_w, self._out)
         return self._out.copy()
 
     def initial_state(self, alpha: float, learned: bool) -> np.ndarray:
