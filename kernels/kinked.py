@@ -25,8 +25,8 @@ import math
 import numpy as np
 
 from ._jit import jit
-from .activations import LINEAR, SIGN
 from .channels import tilted
+from .codes import LINEAR, SIGN
 from .panels import FEATURE_BROAD, feature_rule
 from .special import log_ndtr, mills, norm_cdf, norm_pdf
 

@@ -17,8 +17,9 @@ import math
 import numpy as np
 
 from ._jit import jit
-from .activations import RELU, activation
+from .activations import activation
 from .channels import moreau, moreau_kinks
+from .codes import RELU
 from .special import norm_cdf, norm_pdf
 
 

@@ -21,8 +21,9 @@ import math
 import numpy as np
 
 from ._jit import jit
-from .activations import ERF, LINEAR, RELU, SIGN, activation
+from .activations import activation
 from .channels import expected_loss, moreau, moreau_kinks
+from .codes import ERF, LINEAR, RELU, SIGN
 from .kinked import MAX_NODES, gibbs_add, kinked_gibbs_sums
 from .linear_channel import linear_erm_sums, linear_gibbs_sums, linear_loss_sums
 from .panels import feature_rule, legendre_panels
