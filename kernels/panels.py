@@ -44,6 +44,19 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _MIN_WIDTH = 1e-9
 
 
+PIECES_PER_FEATURE = 46
+"""Most graded pieces that one feature bounds: at most 1 + log_3(2.25/1e-9) < 21 pieces approaching it as the
+distance shrinks threefold per piece down to the smallest width (1e-9), two of that width, as many leaving it."""
+
+
+@jit
+def feature_rule_capacity(count, legendre_n, tail_n):
+    """Room that :func:`feature_rule` needs for ``count`` features with ``legendre_n`` nodes per piece and tail rules
+    of ``tail_n`` nodes: two tails, the pieces that FEATURE_PIECE bounds on [-FEATURE_CUT, FEATURE_CUT] and
+    PIECES_PER_FEATURE per feature."""
+    return 2 * tail_n + (int(2.0 * FEATURE_CUT / FEATURE_PIECE) + 1 + PIECES_PER_FEATURE * count) * legendre_n
+
+
 @jit
 def _graded_pieces(lo, hi, centers, widths, count, legendre_x, legendre_w, nodes, weights, filled):
     """Legendre pieces from lo to hi (finite) times the normal density: at most FEATURE_PIECE long, graded toward every
@@ -52,21 +65,26 @@ def _graded_pieces(lo, hi, centers, widths, count, legendre_x, legendre_w, nodes
     n = legendre_x.shape[0]
     x = lo
     while x < hi:
-        h = min(FEATURE_PIECE, hi - x)
         target = hi
         for j in range(count):
-            c = centers[j]
-            if x < c < target:
-                target = c
+            if x < centers[j] < target:
+                target = centers[j]
+        h = min(FEATURE_PIECE, hi - x)
+        stretch = math.inf  # the bound of the features not centred at the target, which a stretched piece must keep
+        for j in range(count):
             if widths[j] <= 0.0:
                 continue
+            c = centers[j]
             width = max(widths[j], _MIN_WIDTH)
             if c > x:
-                h = min(h, max(width, FEATURE_GRADING * (c - x) / (1.0 + FEATURE_GRADING)))
+                bound = max(width, FEATURE_GRADING * (c - x) / (1.0 + FEATURE_GRADING))
             else:
-                h = min(h, max(width, FEATURE_GRADING * (x - c)))
+                bound = max(width, FEATURE_GRADING * (x - c))
+            h = min(h, bound)
+            if c != target:
+                stretch = min(stretch, bound)
         nx = x + h
-        if nx >= target - 0.3 * h:  # no sliver before a center or the end
+        if nx >= target - 0.3 * h and target - x <= stretch:  # no sliver before a center or the end
             nx = target
         half = 0.5 * (nx - x)
         mid = 0.5 * (nx + x)
