@@ -212,24 +212,33 @@ def _branch_sums(g0, ge, gx, positive, clean, tau, m, cross, gamma, chi, noise, 
 def relu_erm_noisy_average(clean, tau, m, cross, gamma, beta, chi, noise, weight, moments, out):
     """:func:`relu_erm_replica_average` with label noise, y = clean + noise x: the replica field eta and the noise x
     averaged together in closed form. Needs cross = sqrt(q - m^2) > 0, gamma != 0, noise > 0; ``moments``: scratch
-    of length 18.
+    of length 24.
 
     In z = (e, x), e = sign(gamma) eta, a = A + |gamma| cross e and y are affine, so each region of
     :func:`_wedge` is a wedge of the plane and every summand a polynomial of degree <= 2 in z on it
-    (:func:`_wedge_moments`): g_a = 0 on h* = a, -a/c on h* = 0, (y - a)/(1 + c) on the positive branch."""
+    (:func:`_wedge_moments`): g_a = 0 on h* = a, -a/c on h* = 0, (y - a)/(1 + c) on the positive branch. Two wedges
+    take the bivariate normal, V = {y < 0, a + c y < 0} and W = {y > 0, a + d y < 0}, and one is a product,
+    U = {y < 0, a < 0}: h* = a on U + W, h* = 0 on V - U, the positive branch on the rest of the plane."""
     c = gamma * gamma * chi
     d = c / (math.sqrt(1.0 + c) + 1.0)
     a0 = gamma * m * tau + beta
     slope = abs(gamma) * cross
     sign = 1.0 if gamma > 0.0 else -1.0
-    for i in range(18):
+    for i in range(24):
         moments[i] = 0.0
-    for k in range(5):
-        sa1, sy1, sa2, sy2 = _wedge(k, c, d)
-        n1e, n1x, h1 = _half_plane(sa1, sy1, a0, clean, slope, noise)
-        n2e, n2x, h2 = _half_plane(sa2, sy2, a0, clean, slope, noise)
-        _wedge_moments(n1e, n1x, h1, n2e, n2x, h2, moments, 0 if k < 2 else (6 if k == 2 else 12))
-    # h* = a: g_a = 0
+    n1e, n1x, h1 = _half_plane(0.0, 1.0, a0, clean, slope, noise)
+    n2e, n2x, h2 = _half_plane(1.0, c, a0, clean, slope, noise)
+    _wedge_moments(n1e, n1x, h1, n2e, n2x, h2, moments, 18)  # V
+    n1e, n1x, h1 = _half_plane(0.0, -1.0, a0, clean, slope, noise)
+    n2e, n2x, h2 = _half_plane(1.0, d, a0, clean, slope, noise)
+    _wedge_moments(n1e, n1x, h1, n2e, n2x, h2, moments, 0)  # W
+    e0, e1, e2 = _partial_moments(-math.inf, -a0 / slope)
+    x0, x1, x2 = _partial_moments(-math.inf, -clean / noise)
+    for i, u in enumerate((e0 * x0, e1 * x0, e0 * x1, e2 * x0, e1 * x1, e0 * x2)):  # U
+        whole = 1.0 if i == 0 or i == 3 or i == 5 else 0.0
+        moments[12 + i] = whole - moments[18 + i] - moments[i]
+        moments[6 + i] = moments[18 + i] - u
+        moments[i] += u
     _branch_sums(0.0, 0.0, 0.0, False, clean, tau, m, cross, gamma, chi, noise, sign, weight, moments, 0, out)
     _branch_sums(-a0 / c, -slope / c, 0.0, False, clean, tau, m, cross, gamma, chi, noise, sign, weight, moments, 6,
                  out)
@@ -314,7 +323,7 @@ def relu_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, feature_
         out[i] = 0.0
     cross = math.sqrt(q - m * m)
     cuts = np.empty(3)
-    moments = np.empty(18)
+    moments = np.empty(24)
     if teacher == ERF:
         _teacher_sums(teacher, m, cross, gamma, beta, chi, noise, tau_x, tau_w, tau_x.shape[0], cuts, moments, out)
         return

@@ -156,7 +156,7 @@ def _relu_erm_tau_reference(m, q, chi, gamma, beta, noise):
     replica field (and the noise; tests/test_relu_erm.py checks both closed forms), split at the teacher's kink and
     around tau* = -beta/(gamma m) and the points -beta/(gamma m + k) (k = c, sqrt(1 + c) - 1) where the kinks of the
     proximal map cross the teacher direction, at multiples of the width sqrt(q - m^2)/|m|."""
-    cross, cuts, moments = math.sqrt(q - m * m), np.empty(3), np.empty(18)
+    cross, cuts, moments = math.sqrt(q - m * m), np.empty(3), np.empty(24)
     c = gamma**2 * chi
 
     def integrand(tau):

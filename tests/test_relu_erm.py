@@ -104,7 +104,7 @@ def test_noisy_average_against_quadrature_over_the_noise():
     the noise of the closed form in the replica field alone, split where a kink of the proximal map crosses (width
     |gamma| sqrt(q - m^2)/(k noise)) and at y = 0: noise 0.01 to 1, R to 0.9999, chi 0.01 to 100, either gain sign."""
     rng = np.random.default_rng(3)
-    cuts, moments = np.empty(3), np.empty(18)
+    cuts, moments = np.empty(3), np.empty(24)
     for _ in range(12):
         overlap, q = rng.choice([0.5, 0.9, 0.99, 0.9999]), rng.choice([1.0, rng.uniform(0.2, 3.0)])
         m, gamma = overlap * math.sqrt(q) * rng.choice([-1.0, 1.0]), rng.uniform(0.2, 3.0) * rng.choice([-1.0, 1.0])
