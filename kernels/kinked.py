@@ -27,7 +27,7 @@ import numpy as np
 from ._jit import jit
 from .channels import tilted
 from .codes import LINEAR, SIGN
-from .panels import FEATURE_BROAD, feature_rule
+from .panels import FEATURE_BROAD, adaptive_feature_rule, feature_rule
 from .special import log_ndtr, mills, norm_cdf, norm_pdf
 
 MAX_NODES = 4096
@@ -94,20 +94,28 @@ def relu_switch(a, s, b, beta_t):
 
 @jit
 def _label_features(student, a, s, b, beta_t, y0, y_scale, centers, widths, count):
-    """Append the channel's branch switch at pre-activation a as a feature of the label's standard variable u
-    (y = y0 + y_scale u): sign at y = -(log Phi(a/s) - log Phi(-a/s))/(2 beta_T), width 1/(2 beta_T); relu at the root
-    of :func:`relu_switch`, width 1/D'. Returns the new count."""
+    """Append the smoothness scales of the channel at pre-activation a in the label as features of the label's standard
+    variable u (y = y0 + y_scale u), broad ones included (:func:`.panels.adaptive_feature_rule` chooses its tail order
+    by them). sign: the branch switch at y = -(log Phi(a/s) - log Phi(-a/s))/(2 beta_T), width 1/(2 beta_T) (log Z is
+    a log cosh there, singular pi/(4 beta_T) off the real axis). relu: the switch at the root of :func:`relu_switch`,
+    width 1/D'; and the positive branch's log Phi(z), z = (a + beta_T b y)/(s sqrt k), and its truncated moments, on
+    the scale sqrt(k)/(beta_T s) in y about z = 0 (the zeros of Phi nearest the real axis lie 2.8 off it in z), listed
+    at least FEATURE_BROAD wide: it chooses the order, the 16-node rule resolves it (2.8 times farther off the axis
+    than its scale). Returns the new count."""
     if student == SIGN:
         x = a / s
         centers[count] = (-(log_ndtr(x) - log_ndtr(-x)) / (2.0 * beta_t) - y0) / y_scale
         widths[count] = 1.0 / (2.0 * beta_t * y_scale)
         return count + 1
     y, slope = relu_switch(a, s, b, beta_t)
-    if math.isfinite(y) and slope * y_scale * FEATURE_BROAD > 1.0:
+    if math.isfinite(y):
         centers[count] = (y - y0) / y_scale
         widths[count] = 1.0 / (slope * y_scale)
-        return count + 1
-    return count
+        count += 1
+    k = 1.0 + beta_t * b
+    centers[count] = (-a / (beta_t * b) - y0) / y_scale
+    widths[count] = max(math.sqrt(k) / (beta_t * s * y_scale), FEATURE_BROAD)  # sets the order only, never graded
+    return count + 1
 
 
 @jit
@@ -117,8 +125,8 @@ def _label_average(student, a, s, omega, gamma, v, b, beta_t, weight, tau, y0, y
     """Add weight E_u[summands(y0 + y_scale u); u > lower] over u ~ N(0, 1), with the teacher field ``tau`` (a
     constant; NaN: tau = y, relu's teacher above its kink without noise), refined at the channel's switch."""
     count = _label_features(student, a, s, b, beta_t, y0, y_scale, centers, widths, 0)
-    n = feature_rule(lower, math.inf, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w,
-                     nodes, node_w)
+    n = adaptive_feature_rule(lower, math.inf, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w,
+                              nodes, node_w)
     for j in range(n):
         y = y0 + y_scale * nodes[j]
         w = weight * node_w[j]
@@ -170,8 +178,8 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
                 gibbs_add(student, mu, a, omega, gamma, v, b, beta_t, weight, weight * mu, inner_x, inner_log_w, out)
                 continue
             count = _label_features(student, a, s, b, beta_t, mu, big_s, centers, widths, 0)
-            n = feature_rule(-math.inf, math.inf, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w,
-                             nodes, node_w)
+            n = adaptive_feature_rule(-math.inf, math.inf, centers, widths, count, legendre_x, legendre_w, tail_x,
+                                      tail_w, nodes, node_w)
             for j in range(n):
                 y = mu + big_s * nodes[j]
                 w = weight * node_w[j]
@@ -220,8 +228,8 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
                 centers[count] = -mu * big_s / (sigma * sigma)  # P(tau > 0 | y) steps where mc = 0, width noise/sigma
                 widths[count] = noise / sigma
                 count += 1
-                n = feature_rule(-math.inf, math.inf, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w,
-                                 nodes, node_w)
+                n = adaptive_feature_rule(-math.inf, math.inf, centers, widths, count, legendre_x, legendre_w,
+                                          tail_x, tail_w, nodes, node_w)
                 sc = sigma * noise / big_s
                 for j in range(n):
                     y = mu + big_s * nodes[j]

@@ -332,7 +332,7 @@ def relu_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, feature_
     for side in (-1.0, 1.0):
         count = _tau_features(teacher, side, m, cross, gamma, beta, chi, noise, centers, widths)
         lower, upper = (-math.inf, 0.0) if side < 0.0 else (0.0, math.inf)
-        room = feature_rule_capacity(count, feature_x.shape[0], tail_x.shape[1])
+        room = feature_rule_capacity(count, feature_x.shape[0])
         nodes = np.empty(room)
         weights = np.empty(room)
         n = feature_rule(lower, upper, centers, widths, count, feature_x, feature_w, tail_x, tail_w, nodes, weights)

@@ -10,14 +10,14 @@ import math
 import naive
 import numpy as np
 import pytest
-from scipy import integrate, stats
+from scipy import integrate, special, stats
 from tolerances import KINKED_RTOL
 
-from statmech_bn.kernels import channels
+from statmech_bn.kernels import channels, panels
 from statmech_bn.kernels.relu_erm import relu_erm_noisy_average, relu_erm_replica_average
 from statmech_bn.kernels.saddle import N_SUMS, erm_sums, gibbs_sums, gibbs_sums_by_quadrature
 from statmech_bn.model import ACTIVATIONS
-from statmech_bn.quadrature import TAIL_CUT, build_rules, gauss_hermite
+from statmech_bn.quadrature import NORMAL_TAIL_ORDERS, TAIL_CUT, build_rules, gauss_hermite
 from statmech_bn.theory.problem import Problem, generalization_error
 
 
@@ -187,3 +187,28 @@ def test_relu_erm_sums_against_adaptive_quadrature_in_the_teacher_field(m, q, ch
     erm_sums(RELU, RELU, m, q, chi, gamma, beta, noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w, r.piece_x,
              r.piece_w, TAIL_CUT, r.feature_x, r.feature_w, r.tail_x, r.tail_w, got)
     _assert_close(got, _relu_erm_tau_reference(m, q, chi, gamma, beta, noise), KINKED_RTOL)
+
+
+@pytest.mark.parametrize("order,width", [(10, 3.0), (8, 4.0), (6, 8.0)])
+def test_adaptive_feature_rule_orders(order, width):
+    """Where every feature is broad, the label averages' rule takes a lower-order Gauss rule of the normal tails
+    (panels.TAIL_ORDERS, chosen by the narrowest width): at each order's smallest width, softplus, log Phi and Phi of
+    (u - c)/width on the whole line and above a random lower bound (c in [-5, 5] above it), within 1e-12 of adaptive
+    quadrature relative to 1 + E|f|."""
+    assert panels.TAIL_ORDERS == NORMAL_TAIL_ORDERS
+    r = Problem("relu", "pn", "gibbs").rules()
+    rng = np.random.default_rng(order)
+    functions = (lambda u: np.logaddexp(0.0, u), special.log_ndtr, special.ndtr)
+    nodes, weights = np.empty(64), np.empty(64)
+    for _ in range(12):
+        lower = rng.choice([-np.inf, rng.uniform(-4.0, 3.0)])
+        centre = rng.uniform(max(lower, -5.0), 5.0)  # inside: a feature away from the interval counts as wider
+        n = panels.adaptive_feature_rule(lower, np.inf, np.array([centre]), np.array([width]), 1, r.feature_x,
+                                         r.feature_w, r.tail_x, r.tail_w, nodes, weights)
+        assert n == order
+        for f in functions:
+            got = weights[:n] @ f((nodes[:n] - centre) / width)
+            lo = max(lower, -12.0)
+            want, size = (integrate.quad(lambda u, g=g, f=f, c=centre: g(f((u - c) / width)) * stats.norm.pdf(u), lo,
+                                         12.0, epsabs=1e-14, epsrel=1e-13, limit=200)[0] for g in (lambda z: z, abs))
+            assert abs(got - want) < 1e-12 * (1.0 + size)
