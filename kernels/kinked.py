@@ -155,11 +155,11 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
         centers[count] = 0.0
         widths[count] = sigma * sq / abs(m)
         count += 1
-    if student == SIGN and teacher == SIGN and noise == 0.0:  # the switches of the labels y = +-1
+    if student == SIGN and teacher == SIGN:  # the switches of the labels y = +-1 (with noise, of their centres)
         x0, slope = sign_switch(2.0 * beta_t)
         for side in (-1.0, 1.0):
             centers[count] = (side * s * x0 - beta) / (gamma * sq)
-            widths[count] = s / (slope * abs(gamma) * sq)
+            widths[count] = (1.0 + 2.0 * beta_t * noise) * s / (slope * abs(gamma) * sq)
             count += 1
     outer_x = np.empty(MAX_NODES)
     outer_w = np.empty(MAX_NODES)

@@ -212,3 +212,21 @@ def test_adaptive_feature_rule_orders(order, width):
             want, size = (integrate.quad(lambda u, g=g, f=f, c=centre: g(f((u - c) / width)) * stats.norm.pdf(u), lo,
                                          12.0, epsabs=1e-14, epsrel=1e-13, limit=200)[0] for g in (lambda z: z, abs))
             assert abs(got - want) < 1e-12 * (1.0 + size)
+
+
+def test_sign_gibbs_sums_with_noise_at_large_load():
+    """sign with label noise at a state of the benchmark curve (pn_gd, T = 0.5, noise 0.5, q = 0.9927): the channel's
+    switch between y = -1 and 1 sweeps through each label's noise as w crosses (+-s x0 - beta)/(gamma sqrt q), on a
+    scale ~ (1 + 2 beta_T noise) sqrt(v/q)/slope, which the outer rule now refines (it missed the sums by 2e-8 without).
+    Reference: the tensor rule at 200/128/64 nodes (within 4e-13 of 400/200/96)."""
+    m, q, v, gamma, beta, beta_t, noise = 0.992998, 0.992696, 0.007304, 1.0, 0.0, 2.0, 0.5
+    r = build_rules(200, 128, 64, 4, noise)
+    want = np.empty(N_SUMS)
+    code = ACTIVATIONS["sign"].code
+    gibbs_sums_by_quadrature(code, code, m, q, v, gamma, beta, beta_t, noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w,
+                             r.xi_x, r.xi_w, r.inner_x, r.inner_log_w, want)
+    got = np.empty(N_SUMS)
+    d = Problem("sign", "pn", "gibbs", noise=noise).rules()
+    gibbs_sums(code, code, m, q, v, gamma, beta, beta_t, noise, d.tau_x, d.tau_w, d.eta_x, d.eta_w, d.xi_x, d.xi_w,
+               d.inner_x, d.inner_log_w, d.feature_x, d.feature_w, d.tail_x, d.tail_w, got)
+    _assert_close(got, want, KINKED_RTOL)
