@@ -1,5 +1,5 @@
-"""ERM's averages for a relu student: the replica field (and the label noise) in closed form, the teacher field by a
-rule graded where the proximal map's kinks cross the teacher direction.
+"""ERM's averages for a relu student: the replica field (and the label noise) in closed form; the teacher field in
+closed form too without noise, with it by a rule graded where the proximal map's kinks cross the teacher direction.
 
 For a label y and a teacher field tau, the ERM sums of :func:`.saddle.erm_sums` average over eta ~ N(0, 1)
 functions of the proximal map h*(a) of relu at a = A + B eta (A = gamma m tau + beta, B = gamma sqrt(q - m^2)).
@@ -17,13 +17,16 @@ on each: both fields are averaged together with the moments of the bivariate nor
 (:func:`_wedge_moments`, :func:`relu_erm_noisy_average`), where a Gauss-Hermite rule in x missed the kinks that the
 noise average has where y = 0 and where a kink line reaches the teacher's kink (errors 1e-6 to 1e-3 at 8 nodes).
 
-Given tau, all of this depends on tau through a few arguments affine in tau on either side of the teacher's kink
-(cut points, wedge edges), each on unit scale; where one vanishes with a large slope the average has a narrow
-feature (width sqrt(q - m^2)/|m| at tau* = -beta/(gamma m): sqrt(1 - R^2)/R on the sphere). The teacher field's rule
-is a :func:`.panels.feature_rule` per side graded at them (:func:`_tau_features`, :func:`relu_erm_sums`); the fixed
-split rule it replaces missed the sums by 3e-3 at R = 0.9999 without noise and by up to 0.2 with it. References:
-:func:`.saddle.erm_sums_by_quadrature` refined (tests/test_relu_erm.py) and adaptive quadrature in the teacher field
-and the noise (tests/test_kinked.py, tests/test_relu_erm.py).
+Without noise and for a teacher affine on either side of its kink (linear, relu, sign), the teacher field joins the
+replica field the same way: on each side the branches are wedges of the (eta, tau) plane and the sums are wedge
+moments, wholly in closed form (:func:`relu_erm_closed_sums`). With noise, the average over (eta, x) depends on tau
+through a few arguments affine in tau on either side of the teacher's kink (wedge edges), each on unit scale; where one
+vanishes with a large slope the average has a narrow feature (width sqrt(q - m^2)/|m| at tau* = -beta/(gamma m):
+sqrt(1 - R^2)/R on the sphere), and the teacher field's rule is a :func:`.panels.feature_rule` per side graded at them
+(:func:`_tau_features`, :func:`relu_erm_sums`). The fixed split rule in tau these replace missed the sums by 3e-2 at
+R = 0.9999 without noise and by up to 0.2 with it. References: :func:`.saddle.erm_sums_by_quadrature` refined
+(tests/test_relu_erm.py) and adaptive quadrature in the teacher field and the noise (tests/test_kinked.py,
+tests/test_relu_erm.py).
 """
 
 import math
@@ -185,25 +188,27 @@ def _half_plane(sa, sy, a0, clean, slope, noise):
 
 
 @jit
-def _branch_sums(g0, ge, gx, positive, clean, tau, m, cross, gamma, chi, noise, sign, weight, moments, offset, out):
-    """Add weight times the averages of the seven ERM summands over one branch of the proximal map whose g_a is
-    g0 + ge e + gx x on its region, given that region's moments (``moments[offset:offset + 6]``, the order of
+def _branch_sums(g0, ge, gx, positive, y0, yx, t0, tx, m, cross, gamma, chi, sign, weight, moments, offset, out):
+    """Add weight times the averages of the seven ERM summands over one branch of the proximal map, in z = (e, x) with
+    e = sign(gamma) eta, the label y = y0 + yx x and the teacher field tau = t0 + tx x, where g_a is g0 + ge e + gx x
+    on the branch's region, given that region's moments (``moments[offset:offset + 6]``, the order of
     :func:`_wedge_moments`); the loss is y^2/2 there, or (y - h*)^2/2 = g_a^2/2 on the positive branch."""
     m0, me, mx = moments[offset], moments[offset + 1], moments[offset + 2]
     mee, mex, mxx = moments[offset + 3], moments[offset + 4], moments[offset + 5]
     eg = g0 * m0 + ge * me + gx * mx
     eeg = g0 * me + ge * mee + gx * mex
+    etg = t0 * eg + tx * (g0 * mx + ge * mex + gx * mxx)
     eg2 = g0 * (g0 * m0 + 2.0 * (ge * me + gx * mx)) + ge * (ge * mee + 2.0 * gx * mex) + gx * gx * mxx
     if positive:
         loss = 0.5 * eg2
     else:
-        loss = 0.5 * (clean * (clean * m0 + 2.0 * noise * mx) + noise * noise * mxx)
+        loss = 0.5 * (y0 * (y0 * m0 + 2.0 * yx * mx) + yx * yx * mxx)
     c = gamma * gamma * chi
     out[0] -= weight * (loss + 0.5 * c * eg2)
     out[1] += weight * gamma * gamma * eg2
-    out[2] += weight * gamma * tau * eg
+    out[2] += weight * gamma * etg
     out[3] += weight * sign * gamma * eeg / cross
-    out[4] += weight * (m * tau * eg + sign * cross * eeg + gamma * chi * eg2)
+    out[4] += weight * (m * etg + sign * cross * eeg + gamma * chi * eg2)
     out[5] += weight * eg
     out[6] += weight * loss
 
@@ -239,11 +244,11 @@ def relu_erm_noisy_average(clean, tau, m, cross, gamma, beta, chi, noise, weight
         moments[12 + i] = whole - moments[18 + i] - moments[i]
         moments[6 + i] = moments[18 + i] - u
         moments[i] += u
-    _branch_sums(0.0, 0.0, 0.0, False, clean, tau, m, cross, gamma, chi, noise, sign, weight, moments, 0, out)
-    _branch_sums(-a0 / c, -slope / c, 0.0, False, clean, tau, m, cross, gamma, chi, noise, sign, weight, moments, 6,
-                 out)
-    _branch_sums((clean - a0) / (1.0 + c), -slope / (1.0 + c), noise / (1.0 + c), True, clean, tau, m, cross, gamma,
-                 chi, noise, sign, weight, moments, 12, out)
+    _branch_sums(0.0, 0.0, 0.0, False, clean, noise, tau, 0.0, m, cross, gamma, chi, sign, weight, moments, 0, out)
+    _branch_sums(-a0 / c, -slope / c, 0.0, False, clean, noise, tau, 0.0, m, cross, gamma, chi, sign, weight, moments,
+                 6, out)
+    _branch_sums((clean - a0) / (1.0 + c), -slope / (1.0 + c), noise / (1.0 + c), True, clean, noise, tau, 0.0, m,
+                 cross, gamma, chi, sign, weight, moments, 12, out)
 
 
 @jit
@@ -268,33 +273,30 @@ def _add_feature(g0, g1, lower, upper, centers, widths, count):
 
 
 @jit
+def _teacher_line(teacher, side):
+    """(C0, C1) with g*(tau) = C0 + C1 tau on the side tau < 0 (side -1) or tau > 0 (side 1) of the teacher's kink
+    (linear, relu, sign: affine there)."""
+    c1 = side * (activation(teacher, 2.0 * side) - activation(teacher, side))
+    return activation(teacher, side) - c1 * side, c1
+
+
+@jit
 def _tau_features(teacher, side, m, cross, gamma, beta, chi, noise, centers, widths):
-    """The narrow features in tau of the eta-averaged (noise: eta- and noise-averaged) ERM summands on the side
-    tau < 0 (side -1) or tau > 0 (side 1) of the teacher's kink, where the label's clean part is affine,
+    """The narrow features in tau of the ERM summands averaged over the replica field and the noise (noise > 0) on the
+    side tau < 0 (side -1) or tau > 0 (side 1) of the teacher's kink, where the label's clean part is affine,
     y0 = C0 + C1 tau. Returns their count.
 
-    Noise-free, the average depends on tau through the cut points (A + k y0)/B, A = gamma m tau + beta,
-    B = |gamma| cross, of the kinks a = -k y of the branches that hold at the side's label sign (y > 0: k = d;
-    y < 0: k = 0 and c; y = 0: k = 0; :func:`_wedge`), each a unit-scale argument: a feature of width
-    B/|gamma m + k C1| where it vanishes (sqrt(1 - R^2)/R on the sphere at k = 0). With noise, through the edges h1,
-    h2 of every wedge and their combinations (h1 - rho h2)/s, (h2 - rho h1)/s (:func:`_wedge_moments`), all affine
-    in tau."""
+    The average depends on tau through the edges h1, h2 of every wedge of :func:`_wedge` and their combinations
+    (h1 - rho h2)/s, (h2 - rho h1)/s (:func:`_wedge_moments`), each affine in tau and each a unit-scale argument: a
+    feature of width 1/|slope| where it vanishes. The edge a = 0 gives tau* = -beta/(gamma m), width
+    sqrt(q - m^2)/|m| (sqrt(1 - R^2)/R on the sphere)."""
     lower, upper = (-math.inf, 0.0) if side < 0.0 else (0.0, math.inf)
-    c1 = activation(teacher, 2.0 * side) - activation(teacher, side)
-    c0 = activation(teacher, side) - c1 * side
+    c0, c1 = _teacher_line(teacher, side)
     a0, a1 = beta, gamma * m
     slope = abs(gamma) * cross
     c = gamma * gamma * chi
     d = c / (math.sqrt(1.0 + c) + 1.0)
     count = 0
-    if noise == 0.0:
-        y_sign = c0 + c1 * side
-        for j in range(3):
-            if (j == 2) if y_sign > 0.0 else (j == 0 or (j == 1 and y_sign < 0.0)):
-                k = (0.0, c, d)[j]
-                count = _add_feature((a0 + k * c0) / slope, (a1 + k * c1) / slope, lower, upper, centers, widths,
-                                     count)
-        return count
     for k in range(5):
         sa1, sy1, sa2, sy2 = _wedge(k, c, d)
         norm1 = math.hypot(sa1 * slope, sy1 * noise)
@@ -313,12 +315,17 @@ def _tau_features(teacher, side, m, cross, gamma, beta, chi, noise, centers, wid
 
 @jit
 def relu_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, feature_x, feature_w, tail_x, tail_w, out):
-    """:func:`.saddle.erm_sums` for a relu student: the replica field (and the label noise) averaged in closed form
-    (:func:`relu_erm_replica_average`, :func:`relu_erm_noisy_average`), the teacher field by a
+    """:func:`.saddle.erm_sums` for a relu student. Without label noise and for a teacher affine on either side of its
+    kink (linear, relu, sign) wholly in closed form (:func:`relu_erm_closed_sums`). With noise, the replica field and
+    the noise averaged together in closed form (:func:`relu_erm_noisy_average`) and the teacher field by a
     :func:`.panels.feature_rule` on either side of its kink graded at the features of :func:`_tau_features`
     (``feature_x``/``feature_w``: Legendre nodes of a piece, ``tail_x``/``tail_w``:
-    :func:`statmech_bn.quadrature.normal_tail_rules`), or for an erf teacher (not affine on a side) by the rule
-    ``tau_x``/``tau_w``. Needs gamma != 0 and q > m^2 (the caller falls back to quadrature otherwise)."""
+    :func:`statmech_bn.quadrature.packed_normal_tail_rules`). An erf teacher (not affine on a side) takes the rule
+    ``tau_x``/``tau_w`` in the teacher field. Needs gamma != 0 and q > m^2 (the caller falls back to quadrature
+    otherwise)."""
+    if noise == 0.0 and teacher != ERF:
+        relu_erm_closed_sums(teacher, m, q, chi, gamma, beta, out)
+        return
     for i in range(out.shape[0]):
         out[i] = 0.0
     cross = math.sqrt(q - m * m)
@@ -349,3 +356,58 @@ def _teacher_sums(teacher, m, cross, gamma, beta, chi, noise, tau_x, tau_w, n_ta
             relu_erm_replica_average(clean, tau, m, cross, gamma, beta, chi, tau_w[i], cuts, out)
         else:
             relu_erm_noisy_average(clean, tau, m, cross, gamma, beta, chi, noise, tau_w[i], moments, out)
+
+
+@jit
+def _side_wedge(sa, sy, side, a0, a1, slope, c0, c1, moments, offset):
+    """Add the moments over {side tau > 0, sa a + sy y < 0} in z = (e, tau), a = a0 + a1 tau + slope e,
+    y = c0 + c1 tau, to ``moments[offset:offset + 6]`` (:func:`_wedge_moments`)."""
+    norm = math.hypot(sa * slope, sa * a1 + sy * c1)
+    _wedge_moments(0.0, -side, 0.0, sa * slope / norm, (sa * a1 + sy * c1) / norm, -(sa * a0 + sy * c0) / norm,
+                   moments, offset)
+
+
+@jit
+def relu_erm_closed_sums(teacher, m, q, chi, gamma, beta, out):
+    """:func:`.saddle.erm_sums` for a relu student without label noise and a teacher affine on either side of its kink
+    (linear, relu, sign), wholly in closed form. Needs q > m^2 and gamma != 0.
+
+    On the side tau < 0 or tau > 0 the label y = C0 + C1 tau has one sign, which fixes the branches of the proximal
+    map (:func:`_wedge`) as wedges of the plane z = (e, tau), e = sign(gamma) eta, bounded by tau = 0 and by lines
+    a + k y = 0, a = gamma m tau + beta + |gamma| sqrt(q - m^2) e: y > 0: h* = a on P = {a + d y < 0}; y < 0: h* = a
+    on P = {a < 0}, h* = 0 on Q - P with Q = {a + c y < 0}; y = 0: h* = a on P = {a < 0}; the positive branch on the
+    rest of the side. Every summand is a polynomial of degree <= 2 in z there (:func:`_branch_sums`, x = tau), so the
+    sums are bivariate-normal wedge moments (:func:`_wedge_moments`): two or three per side, no quadrature."""
+    for i in range(out.shape[0]):
+        out[i] = 0.0
+    cross = math.sqrt(q - m * m)
+    c = gamma * gamma * chi
+    d = c / (math.sqrt(1.0 + c) + 1.0)
+    a0, a1 = beta, gamma * m
+    slope = abs(gamma) * cross
+    sign = 1.0 if gamma > 0.0 else -1.0
+    moments = np.empty(24)  # h* = a, h* = 0, the positive branch, the side
+    for side in (-1.0, 1.0):
+        c0, c1 = _teacher_line(teacher, side)
+        y_sign = c0 + c1 * side
+        for i in range(24):
+            moments[i] = 0.0
+        lo, hi = (-math.inf, 0.0) if side < 0.0 else (0.0, math.inf)
+        t0, t1, t2 = _partial_moments(lo, hi)  # the side: e free
+        moments[18], moments[20], moments[21], moments[23] = t0, t1, t0, t2
+        if y_sign > 0.0:
+            _side_wedge(1.0, d, side, a0, a1, slope, c0, c1, moments, 0)
+        else:
+            _side_wedge(1.0, 0.0, side, a0, a1, slope, c0, c1, moments, 0)
+            if y_sign < 0.0:
+                _side_wedge(1.0, c, side, a0, a1, slope, c0, c1, moments, 6)
+                for i in range(6):
+                    moments[6 + i] -= moments[i]
+        for i in range(6):
+            moments[12 + i] = moments[18 + i] - moments[i] - moments[6 + i]
+        _branch_sums(0.0, 0.0, 0.0, False, c0, c1, 0.0, 1.0, m, cross, gamma, chi, sign, 1.0, moments, 0, out)
+        if y_sign < 0.0:
+            _branch_sums(-a0 / c, -slope / c, -a1 / c, False, c0, c1, 0.0, 1.0, m, cross, gamma, chi, sign, 1.0,
+                         moments, 6, out)
+        _branch_sums((c0 - a0) / (1.0 + c), -slope / (1.0 + c), (c1 - a1) / (1.0 + c), True, c0, c1, 0.0, 1.0, m,
+                     cross, gamma, chi, sign, 1.0, moments, 12, out)
