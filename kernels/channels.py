@@ -356,27 +356,25 @@ def tilted(code, y, a, b, beta_t):
         var = b / k
         return log_z, beta_t * (y - a) / k, -beta_t / k, 0.5 * ((y - mean) ** 2 + var)
     if code == RELU:
-        z = a / s
-        mean_neg, var_neg = truncated_below_zero(a, s)
-        log_neg = -0.5 * beta_t * y * y + log_ndtr(-z)
+        log_mass_neg, mean_neg, var_neg = truncated_below_zero(a, s)
+        log_neg = -0.5 * beta_t * y * y + log_mass_neg
         k = 1.0 + beta_t * b
         mean_pos_untrunc = (a + beta_t * b * y) / k
         std_pos = s / math.sqrt(k)
-        mean_pos, var_pos = truncated_above_zero(mean_pos_untrunc, std_pos)
-        log_pos = -0.5 * math.log(k) - 0.5 * beta_t * (y - a) ** 2 / k + log_ndtr(mean_pos_untrunc / std_pos)
+        log_mass_pos, mean_pos, var_pos = truncated_above_zero(mean_pos_untrunc, std_pos)
+        log_pos = -0.5 * math.log(k) - 0.5 * beta_t * (y - a) ** 2 / k + log_mass_pos
         loss_pos = 0.5 * ((y - mean_pos) ** 2 + var_pos)
         log_z, mean, var, mean_loss = _combine_two(
             log_neg, mean_neg, var_neg, 0.5 * y * y, log_pos, mean_pos, var_pos, loss_pos
         )
     elif code == SIGN:
-        z = a / s
-        mean_neg, var_neg = truncated_below_zero(a, s)
-        mean_pos, var_pos = truncated_above_zero(a, s)
+        log_mass_neg, mean_neg, var_neg = truncated_below_zero(a, s)
+        log_mass_pos, mean_pos, var_pos = truncated_above_zero(a, s)
         loss_neg = 0.5 * (y + 1.0) ** 2
         loss_pos = 0.5 * (y - 1.0) ** 2
         log_z, mean, var, mean_loss = _combine_two(
-            -beta_t * loss_neg + log_ndtr(-z), mean_neg, var_neg, loss_neg,
-            -beta_t * loss_pos + log_ndtr(z), mean_pos, var_pos, loss_pos,
+            -beta_t * loss_neg + log_mass_neg, mean_neg, var_neg, loss_neg,
+            -beta_t * loss_pos + log_mass_pos, mean_pos, var_pos, loss_pos,
         )
     else:
         return math.nan, math.nan, math.nan, math.nan

@@ -98,13 +98,15 @@ def _erm_add(student, y, tau, eta, omega, cross, weight, gamma, beta, chi, out):
 
 @jit
 def erm_sums(student, teacher, m, q, chi, gamma, beta, noise,
-             tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, piece_x, piece_w, cut, out):
-    """:func:`erm_sums_by_quadrature`, in closed form where teacher and student are linear, and with the replica
-    field in closed form for a relu student (:mod:`.relu_erm`) where gamma != 0 and the cross term is resolved."""
+             tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, piece_x, piece_w, cut, feature_x, feature_w, tail_x, tail_w, out):
+    """:func:`erm_sums_by_quadrature`, in closed form where teacher and student are linear, and for a relu student
+    where gamma != 0 and the cross term is resolved with the replica field and the label noise in closed form and
+    the teacher field by a feature rule (:func:`.relu_erm.relu_erm_sums`; ``feature_x``/``feature_w``: Legendre
+    nodes of a graded piece, ``tail_x``/``tail_w``: :func:`statmech_bn.quadrature.normal_tail_rules`)."""
     if student == LINEAR and teacher == LINEAR:
         linear_erm_sums(m, q, chi, gamma, beta, noise, out)
     elif student == RELU and gamma != 0.0 and q - m * m > STEIN_FREE_MIN_CROSS * STEIN_FREE_MIN_CROSS:
-        relu_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, xi_x, xi_w, out)
+        relu_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, feature_x, feature_w, tail_x, tail_w, out)
     else:
         erm_sums_by_quadrature(student, teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x,
                                xi_w, piece_x, piece_w, cut, out)

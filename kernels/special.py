@@ -56,15 +56,18 @@ def mills(x):
 
 @jit
 def truncated_above_zero(mean, std):
-    """Mean and variance of X ~ N(mean, std^2) conditioned on X > 0."""
+    """log P(X > 0), and the mean and variance of X ~ N(mean, std^2) conditioned on X > 0 (one log_ndtr serves the mass
+    and the inverse Mills ratio)."""
     z = mean / std
-    r = mills(z)
-    return mean + std * r, std * std * max(1.0 - r * (z + r), 0.0)
+    log_mass = log_ndtr(z)
+    r = math.exp(norm_logpdf(z) - log_mass)
+    return log_mass, mean + std * r, std * std * max(1.0 - r * (z + r), 0.0)
 
 
 @jit
 def truncated_below_zero(mean, std):
-    """Mean and variance of X ~ N(mean, std^2) conditioned on X < 0."""
+    """log P(X < 0), and the mean and variance of X ~ N(mean, std^2) conditioned on X < 0."""
     z = mean / std
-    r = mills(-z)
-    return mean - std * r, std * std * max(1.0 - r * (r - z), 0.0)
+    log_mass = log_ndtr(-z)
+    r = math.exp(norm_logpdf(-z) - log_mass)
+    return log_mass, mean - std * r, std * std * max(1.0 - r * (r - z), 0.0)

@@ -39,6 +39,9 @@ FEATURE_NODES = 10
 """Gauss-Legendre nodes per graded piece of a feature rule (:func:`statmech_bn.kernels.panels.feature_rule`)."""
 NORMAL_TAIL_NODES = 16
 """Nodes of each Gauss rule of the normal density on a half-line (:func:`normal_tail_rules`)."""
+NORMAL_TAIL_ORDERS = (NORMAL_TAIL_NODES, 10, 8, 6)
+"""Orders of the tail rules in :attr:`Rules.tail_x` (the kernels' :data:`statmech_bn.kernels.panels.TAIL_ORDERS`):
+the feature rules of the kinked students' label averages take a lower one where every feature is broad."""
 NORMAL_TAIL_STEP = 0.5
 """Spacing of the tabulated half-line starts g = -TAIL_CUT, ..., TAIL_CUT; a rule for any other start is the nearest
 one shifted by at most a quarter (and reweighted)."""
@@ -112,6 +115,18 @@ def normal_tail_rules(n: int = NORMAL_TAIL_NODES, step: float = NORMAL_TAIL_STEP
     return nodes, weights
 
 
+@lru_cache(maxsize=1)
+def packed_normal_tail_rules() -> tuple[np.ndarray, np.ndarray]:
+    """:func:`normal_tail_rules` of every order of NORMAL_TAIL_ORDERS side by side (columns 0-15 the 16-node rules,
+    then 10, 8 and 6 nodes), as :data:`statmech_bn.kernels.panels.TAIL_ORDERS` reads them."""
+    pairs = [normal_tail_rules(n) for n in NORMAL_TAIL_ORDERS]
+    nodes = np.concatenate([x for x, _ in pairs], axis=1)
+    weights = np.concatenate([w for _, w in pairs], axis=1)
+    nodes.flags.writeable = False
+    weights.flags.writeable = False
+    return nodes, weights
+
+
 @dataclass(frozen=True)
 class Rules:
     """All rules of one saddle-point problem (arrays are shared, never written)."""
@@ -128,7 +143,7 @@ class Rules:
     """Gauss-Legendre nodes and weights on [-1, 1] for every graded piece of a feature rule."""
     feature_w: np.ndarray
     tail_x: np.ndarray
-    """:func:`normal_tail_rules`, the smooth part of a feature rule."""
+    """:func:`packed_normal_tail_rules`, the smooth part of a feature rule."""
     tail_w: np.ndarray
 
 
@@ -147,5 +162,5 @@ def build_rules(teacher_nodes: int, replica_nodes: int, noise_nodes: int, noise:
         xi_x, xi_w = np.zeros(1), np.ones(1)
     piece_x, piece_w = legendre(max(replica_nodes // 4, MIN_PIECE_NODES))
     feature_x, feature_w = legendre(FEATURE_NODES)
-    tail_x, tail_w = normal_tail_rules()
+    tail_x, tail_w = packed_normal_tail_rules()
     return Rules(tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, piece_x, piece_w, feature_x, feature_w, tail_x, tail_w)

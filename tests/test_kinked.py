@@ -1,20 +1,23 @@
 """The averages of the kinked students (relu, sign) at large load, where their channel turns on a scale sqrt(v) << 1:
-the Gibbs sums (kernels/kinked.py) against nested adaptive quadrature with breakpoints at the features, and eps_g
-(loss_sums) against its closed forms up to R = 0.9999. The 32-node tensor rules they replace miss these by up to
-O(1) (sign, R = 0.95, q = 0.999) and eps_g by 4e-5 relative (sign, R = 0.999)."""
+the Gibbs sums (kernels/kinked.py) against nested adaptive quadrature with breakpoints at the features, eps_g
+(loss_sums) against its closed forms up to R = 0.9999, and relu ERM's sums (kernels/relu_erm.py; the kinks of the
+proximal map cross the teacher direction at width sqrt(q - m^2)/|m|) against adaptive quadrature in the teacher field.
+The 32-node tensor rules they replace miss these by up to O(1) (sign, R = 0.95, q = 0.999), eps_g by 4e-5 relative
+(sign, R = 0.999) and relu ERM's sums by up to 0.2 (R = 0.9999, noise 1)."""
 
 import math
 
 import naive
 import numpy as np
 import pytest
-from scipy import integrate, stats
+from scipy import integrate, special, stats
 from tolerances import KINKED_RTOL
 
-from statmech_bn.kernels import channels
-from statmech_bn.kernels.saddle import N_SUMS, gibbs_sums, gibbs_sums_by_quadrature
+from statmech_bn.kernels import channels, panels
+from statmech_bn.kernels.relu_erm import relu_erm_noisy_average, relu_erm_replica_average
+from statmech_bn.kernels.saddle import N_SUMS, erm_sums, gibbs_sums, gibbs_sums_by_quadrature
 from statmech_bn.model import ACTIVATIONS
-from statmech_bn.quadrature import build_rules
+from statmech_bn.quadrature import NORMAL_TAIL_ORDERS, TAIL_CUT, build_rules
 from statmech_bn.theory.problem import Problem, generalization_error
 
 
@@ -123,3 +126,121 @@ def test_relu_generalization_error_closed_form(overlap):
     got = generalization_error(p, p.rules(), overlap, 1.0, 0.0)
     want = 0.5 * (1.0 - (math.sqrt(1.0 - overlap**2) + overlap * (math.pi - math.acos(overlap))) / math.pi)
     assert got == pytest.approx(want, rel=KINKED_RTOL)
+
+
+RELU = ACTIVATIONS["relu"].code
+TEACHERS = {ACTIVATIONS[name].code: name for name in ("linear", "relu", "sign")}
+RELU_ERM_STATES = [  # (m, q, chi, gamma, beta, noise): sphere (q = 1, m = R) and none (m = R sqrt(q)) geometries
+    (0.9, 1.0, 73.76, 2.063, -0.8068, 0.3),
+    (-0.99, 1.0, 0.0102, -2.124, -0.3349, 0.0),
+    (-0.99, 1.0, 68.21, -1.831, 1.097, 1.0),
+    (0.999, 1.0, 0.0187, 1.388, 1.064, 0.0),
+    (0.999, 1.0, 0.0217, -1.056, -1.869, 0.3),
+    (-0.9999, 1.0, 14.43, -2.104, -1.489, 0.0),
+    (-0.9999, 1.0, 0.0132, 0.4163, 1.862, 0.3),
+    (0.9999, 1.0, 0.219, 1.558, -1.169, 1.0),
+    (-0.9 * math.sqrt(1.357), 1.357, 31.51, 1.11, -1.162, 0.0),
+    (-0.9 * math.sqrt(0.4642), 0.4642, 0.9385, -2.192, -1.088, 1.0),
+    (-0.99 * math.sqrt(0.2697), 0.2697, 2.544, -1.932, -0.0341, 0.3),
+    (-0.999 * math.sqrt(0.2923), 0.2923, 0.7799, -2.091, 1.279, 0.0),
+    (-0.999 * math.sqrt(4.446), 4.446, 0.2956, -0.8846, -1.545, 1.0),
+    (-0.9999 * math.sqrt(2.016), 2.016, 0.1265, -2.597, 1.919, 0.0),
+    (-0.9999 * math.sqrt(1.511), 1.511, 0.1932, -0.515, 0.6518, 0.3),
+    (-0.9999 * math.sqrt(0.9957), 0.9957, 0.1429, -2.744, -1.288, 1.0),
+]
+
+
+def _relu_erm_tau_reference(m, q, chi, gamma, beta, noise, teacher=RELU):
+    """The relu ERM sums by adaptive quadrature (quad_vec) over the teacher field of the closed-form average over the
+    replica field (and the noise; tests/test_relu_erm.py checks both closed forms), split at the teacher's kink and
+    around the points -(beta + k y)/(gamma m) and -(beta + k y)/(gamma m + k) (k = 0, c, sqrt(1 + c) - 1; y = 0, +-1)
+    where the kinks of the proximal map cross the teacher direction, at multiples of the width sqrt(q - m^2)/|m|."""
+    cross, cuts, moments = math.sqrt(q - m * m), np.empty(3), np.empty(24)
+    c = gamma**2 * chi
+
+    def integrand(tau):
+        out, clean = np.zeros(N_SUMS), naive.act(TEACHERS[teacher], tau)
+        if noise == 0.0:
+            relu_erm_replica_average(clean, tau, m, cross, gamma, beta, chi, stats.norm.pdf(tau), cuts, out)
+        else:
+            relu_erm_noisy_average(clean, tau, m, cross, gamma, beta, chi, noise, stats.norm.pdf(tau), moments, out)
+        return out
+
+    width = cross / abs(m)
+    offsets = (0.0, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
+    points = {0.0}
+    for k in (0.0, c, math.sqrt(1.0 + c) - 1.0):
+        for centre in (*(-(beta + k * y) / (gamma * m) for y in (-1.0, 0.0, 1.0)), -beta / (gamma * m + k)):
+            points |= {centre + side * f * width for f in offsets for side in (-1.0, 1.0)}
+    return integrate.quad_vec(integrand, -12.0, 12.0, points=sorted(p for p in points if -12.0 < p < 12.0),
+                              epsabs=1e-14, epsrel=1e-13, limit=4000)[0]
+
+
+@pytest.mark.parametrize("m,q,chi,gamma,beta,noise", RELU_ERM_STATES)
+def test_relu_erm_sums_against_adaptive_quadrature_in_the_teacher_field(m, q, chi, gamma, beta, noise):
+    """relu ERM (erm_sums) up to R = 0.9999, any gain sign, chi 0.01 to 100, noise 0, 0.3, 1: the teacher field's
+    feature rule (kernels/relu_erm.py) against adaptive quadrature. The fixed 64-node teacher rule with 8 noise nodes
+    it replaces missed these states by 7e-7 to 0.2 (measured now: 2e-10 at most with noise, 4e-15 without: the
+    noise-free sums are wholly in closed form)."""
+    r = Problem("relu", "pn", "erm", noise=noise).rules(96)
+    got = np.empty(N_SUMS)
+    erm_sums(RELU, RELU, m, q, chi, gamma, beta, noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w, r.piece_x,
+             r.piece_w, TAIL_CUT, r.feature_x, r.feature_w, r.tail_x, r.tail_w, got)
+    _assert_close(got, _relu_erm_tau_reference(m, q, chi, gamma, beta, noise), KINKED_RTOL)
+
+
+@pytest.mark.parametrize("order,width", [(10, 3.0), (8, 4.0), (6, 8.0)])
+def test_adaptive_feature_rule_orders(order, width):
+    """Where every feature is broad, the label averages' rule takes a lower-order Gauss rule of the normal tails
+    (panels.TAIL_ORDERS, chosen by the narrowest width): at each order's smallest width, softplus, log Phi and Phi of
+    (u - c)/width on the whole line and above a random lower bound (c in [-5, 5] above it), within 1e-12 of adaptive
+    quadrature relative to 1 + E|f|."""
+    assert panels.TAIL_ORDERS == NORMAL_TAIL_ORDERS
+    r = Problem("relu", "pn", "gibbs").rules()
+    rng = np.random.default_rng(order)
+    functions = (lambda u: np.logaddexp(0.0, u), special.log_ndtr, special.ndtr)
+    nodes, weights = np.empty(64), np.empty(64)
+    for _ in range(12):
+        lower = rng.choice([-np.inf, rng.uniform(-4.0, 3.0)])
+        centre = rng.uniform(max(lower, -5.0), 5.0)  # inside: a feature away from the interval counts as wider
+        n = panels.adaptive_feature_rule(lower, np.inf, np.array([centre]), np.array([width]), 1, r.feature_x,
+                                         r.feature_w, r.tail_x, r.tail_w, nodes, weights)
+        assert n == order
+        for f in functions:
+            got = weights[:n] @ f((nodes[:n] - centre) / width)
+            lo = max(lower, -12.0)
+            want, size = (integrate.quad(lambda u, g=g, f=f, c=centre: g(f((u - c) / width)) * stats.norm.pdf(u), lo,
+                                         12.0, epsabs=1e-14, epsrel=1e-13, limit=200)[0] for g in (lambda z: z, abs))
+            assert abs(got - want) < 1e-12 * (1.0 + size)
+
+
+def test_sign_gibbs_sums_with_noise_at_large_load():
+    """sign with label noise at a state of the benchmark curve (pn_gd, T = 0.5, noise 0.5, q = 0.9927): the channel's
+    switch between y = -1 and 1 sweeps through each label's noise as w crosses (+-s x0 - beta)/(gamma sqrt q), on a
+    scale ~ (1 + 2 beta_T noise) sqrt(v/q)/slope, which the outer rule now refines (it missed the sums by 2e-8 without).
+    Reference: the tensor rule at 200/128/64 nodes (within 4e-13 of 400/200/96)."""
+    m, q, v, gamma, beta, beta_t, noise = 0.992998, 0.992696, 0.007304, 1.0, 0.0, 2.0, 0.5
+    r = build_rules(200, 128, 64, noise)
+    want = np.empty(N_SUMS)
+    code = ACTIVATIONS["sign"].code
+    gibbs_sums_by_quadrature(code, code, m, q, v, gamma, beta, beta_t, noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w,
+                             r.xi_x, r.xi_w, want)
+    got = np.empty(N_SUMS)
+    d = Problem("sign", "pn", "gibbs", noise=noise).rules()
+    gibbs_sums(code, code, m, q, v, gamma, beta, beta_t, noise, d.tau_x, d.tau_w, d.eta_x, d.eta_w, d.xi_x, d.xi_w,
+               d.feature_x, d.feature_w, d.tail_x, d.tail_w, got)
+    _assert_close(got, want, KINKED_RTOL)
+
+
+@pytest.mark.parametrize("teacher", ["linear", "sign"])
+@pytest.mark.parametrize("noise", [0.0, 0.3])
+def test_relu_erm_sums_with_other_teachers(teacher, noise):
+    """relu ERM with a linear or sign teacher (affine on either side of its kink) against adaptive quadrature in the
+    teacher field."""
+    r = Problem("relu", "pn", "erm", noise=noise).rules(96)
+    code = ACTIVATIONS[teacher].code
+    for m, q, chi, gamma, beta in ((0.999, 1.0, 0.5, 1.3, -0.4), (-0.9 * math.sqrt(2.3), 2.3, 20.0, 0.7, 0.8)):
+        got = np.empty(N_SUMS)
+        erm_sums(RELU, code, m, q, chi, gamma, beta, noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w,
+                 r.piece_x, r.piece_w, TAIL_CUT, r.feature_x, r.feature_w, r.tail_x, r.tail_w, got)
+        _assert_close(got, _relu_erm_tau_reference(m, q, chi, gamma, beta, noise, code), KINKED_RTOL)

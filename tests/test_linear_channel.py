@@ -23,7 +23,7 @@ def states(seed: int, count: int = 12):
 
 
 def both(closed, quadrature, *args, extra=()):
-    """closed(*args, *extra) and quadrature(*args): gibbs_sums takes the feature rules (``extra``) on top."""
+    """closed(*args, *extra) and quadrature(*args): the kernels that take the feature rules (``extra``) on top."""
     got, want = np.empty(saddle.N_SUMS), np.empty(saddle.N_SUMS)
     closed(*args, *extra, got)
     quadrature(*args, want)
@@ -45,7 +45,8 @@ def test_erm_sums_closed_form(noise):
     r = Problem("linear", "pn", "erm", noise=noise).rules(96)
     for m, q, chi, gamma, beta, _ in states(2):
         got, want = both(saddle.erm_sums, saddle.erm_sums_by_quadrature, LINEAR, LINEAR, m, q, chi, gamma, beta,
-                         noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w, r.piece_x, r.piece_w, 9.0)
+                         noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w, r.piece_x, r.piece_w, 9.0,
+                         extra=(r.feature_x, r.feature_w, r.tail_x, r.tail_w))
         np.testing.assert_allclose(got, want, rtol=CLOSED_FORM_SUMS_ATOL, atol=CLOSED_FORM_SUMS_ATOL)
 
 

@@ -57,7 +57,7 @@ def test_erm_sums_against_adaptive_quadrature(name):
     cross = math.sqrt(1 - m * m)
     out = np.empty(N_SUMS)
     erm_sums(code, code, m, 1.0, chi, gamma, beta, 0.0, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w,
-             r.piece_x, r.piece_w, TAIL_CUT, out)
+             r.piece_x, r.piece_w, TAIL_CUT, r.feature_x, r.feature_w, r.tail_x, r.tail_w, out)
 
     def integrand(tau, eta, xi):
         omega = m * tau + cross * eta

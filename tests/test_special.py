@@ -21,7 +21,9 @@ def test_mills_ratio(x):
 def test_truncated_moments_match_scipy_truncnorm(mean, std):
     above = stats.truncnorm((0 - mean) / std, np.inf, loc=mean, scale=std)
     below = stats.truncnorm(-np.inf, (0 - mean) / std, loc=mean, scale=std)
-    m, v = ks.truncated_above_zero(mean, std)
+    log_mass, m, v = ks.truncated_above_zero(mean, std)
     assert (m, v) == pytest.approx((above.mean(), above.var()), rel=1e-7)
-    m, v = ks.truncated_below_zero(mean, std)
+    assert log_mass == pytest.approx(stats.norm.logcdf(mean / std), rel=1e-12)
+    log_mass, m, v = ks.truncated_below_zero(mean, std)
     assert (m, v) == pytest.approx((below.mean(), below.var()), rel=1e-7)
+    assert log_mass == pytest.approx(stats.norm.logcdf(-mean / std), rel=1e-12)

@@ -107,4 +107,7 @@ rtol 1e-10 instead of 1e-11 reaches 1.0e-9 on the grid."""
 KINKED_RTOL = 1e-9
 """The averages of the kinked students (relu, sign) with their feature rules against nested adaptive quadrature and
 closed forms, as max |got - want|/(1 + |want|) (eps_g: relative). Measured 1e-13 to 1e-10 over the test states; the
-32-node tensor rules they replace miss by 1e-7 to O(1) there."""
+32-node tensor rules they replace miss by 1e-7 to O(1) there. relu ERM with noise (teacher field by a feature rule,
+replica field and noise in closed form): measured 2.7e-10 at most over 32 states up to R = 0.9999 (sphere and none,
+noise 0.3 and 1) and 2e-10 over 300 random ones; without noise (closed form) 4e-15. The fixed teacher rule with 8
+noise nodes missed them by up to 0.2."""

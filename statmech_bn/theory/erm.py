@@ -51,7 +51,8 @@ class ERMSaddle(SaddlePointMethod):
         p = self.problem
         m, big_q, chi, gamma, beta = self._fields(x)
         erm_sums(p.code, p.code, m, big_q, chi, gamma, beta, p.noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w,
-                 r.xi_x, r.xi_w, r.piece_x, r.piece_w, TAIL_CUT, self._out)
+                 r.xi_x, r.xi_w, r.piece_x, r.piece_w, TAIL_CUT, r.feature_x, r.feature_w, r.tail_x, r.tail_w,
+                 self._out)
         return self._out.copy()
 
     def initial_state(self, alpha: float, learned: bool) -> np.ndarray:
