@@ -47,7 +47,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import integrate
 
-from ..kernels import codes
 from ..kernels.dynamics import BATCH_SLOTS, SAMPLE_SLOTS, batch_averages, sample_averages
 from ..kernels.ode_rk import BLOWUP, STEP_TOO_SMALL, SUCCESS, TOO_MANY_STEPS, dopri5_closed_form
 from ..kernels.saad_solla import closed_form_averages, drift_from_averages, field_of_state, has_closed_form
@@ -122,8 +121,7 @@ class Drift:
     def __call__(self, t: float, y: np.ndarray) -> np.ndarray:
         p = self.problem
         m, q, gamma, beta = y
-        norm = math.sqrt(max(q, 1e-300))
-        overlap = min(max(m / norm, -1.0), 1.0)
+        norm, overlap, scale = field_of_state(y, p.spherical)
         eta, decay, size = p.learning_rate, p.weight_decay, p.batch_size
         out = self._out
         if p.norm.batch_statistics:
@@ -133,7 +131,6 @@ class Drift:
             return np.array([-eta * kappa * out[0] - eta * decay * m,
                              eta**2 * kappa**2 * out[1] / size - 2 * eta * decay * q,
                              -eta * out[2], -eta * out[3]])
-        _, overlap, scale = field_of_state(y, p.spherical)
         if self.closed_forms and has_closed_form(p.code, beta):
             closed_form_averages(p.code, overlap, scale, beta, p.noise, out)
         else:
@@ -167,10 +164,7 @@ def closed_form_applies(problem: DynamicsProblem) -> bool:
     """Whether the drift's averages have a closed form along the whole run (:mod:`statmech_bn.kernels.saad_solla`):
     no batch statistics, and a linear, relu or sign activation (any beta) or erf started at beta = 0 (where it
     stays)."""
-    if problem.norm.batch_statistics:
-        return False
-    return problem.code in (codes.LINEAR, codes.RELU, codes.SIGN) or (problem.code == codes.ERF
-                                                                       and problem.initial_beta == 0.0)
+    return not problem.norm.batch_statistics and bool(has_closed_form(problem.code, float(problem.initial_beta)))
 
 
 _STOPS = {BLOWUP: "max |y| exceeded {blowup:g} or a state became non-finite at t = {t:.6g}",
