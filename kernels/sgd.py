@@ -240,3 +240,58 @@ def sgd_epoch(code, kind, x, y, permutation, batch_size, lr_w, lr_scalar, zeta, 
             scalars[0] -= lr_scalar * d_gamma
         scalars[1] -= lr_scalar * d_beta
     return total / n_batches
+
+
+@jit
+def partitions_objective(code, kind, fields, y, partitions, batch_size, square, n, gamma, beta, zeta, weight_decay,
+                         coefficients, scratch, deltas):
+    """Objective and gradient of the mean over K fixed partitions of the epoch objective, from the fields.
+
+    Parameters
+    ----------
+    code, kind : int
+        Activation code and kind of normalization (module docstring).
+    fields : (P,) float64
+        h_mu = w.x_mu/sqrt(N) of every training sample (one pass over x, shared by all partitions).
+    y : (P,) float64
+        Labels.
+    partitions : (K, P) int64
+        K permutations of the samples; batch b of partition k is partitions[k, b M:(b + 1) M], and the last
+        P mod M samples of each are left out (as in :func:`sgd_epoch`).
+    batch_size : int
+        M.
+    square, n : float, int
+        |w|^2/N and N, as in :func:`field_coefficients`.
+    gamma, beta, zeta, weight_decay : float
+        Parameters of the block and of the objective.
+    coefficients : (P,) float64
+        Output: c_mu such that the w-gradient of the objective is sum_mu c_mu x_mu + c_w w.
+    scratch, deltas : (M,) float64
+        Scratch.
+
+    Returns
+    -------
+    (F, c_w, dF/dgamma, dF/dbeta) : tuple of float
+        F = (1/K) sum_k (1/B) sum_b F_{k,b}, B = P // M batches per partition, F_{k,b} the batch-mean objective
+        of :func:`batch_coefficients`; its gradient assembled from :func:`field_coefficients` batch by batch.
+    """
+    k_count, p = partitions.shape
+    n_batches = p // batch_size
+    weight = 1.0 / (k_count * n_batches)
+    for i in range(p):
+        coefficients[i] = 0.0
+    total, c_total, g_total, b_total = 0.0, 0.0, 0.0, 0.0
+    for k in range(k_count):
+        for b in range(n_batches):
+            rows = partitions[k, b * batch_size:(b + 1) * batch_size]
+            for j in range(batch_size):
+                scratch[j] = fields[rows[j]]
+            objective, c_w, d_gamma, d_beta = field_coefficients(code, kind, scratch, y, rows, square, n, p, gamma,
+                                                                 beta, zeta, weight_decay, deltas)
+            total += objective
+            c_total += c_w
+            g_total += d_gamma
+            b_total += d_beta
+            for j in range(batch_size):
+                coefficients[rows[j]] += weight * deltas[j]
+    return total * weight, c_total * weight, g_total * weight, b_total * weight

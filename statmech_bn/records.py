@@ -116,7 +116,20 @@ SIMULATION_SCHEMA = Schema(SWEEP, "simulation", "alpha", {
                                                    "converged_test); never use a point with false as a result"),
     "seeds": Field(INT, "PCG64 seed of each seed", description="derived from the master seed, the curve's physics and "
                                                              "alpha; reproduces its run bit for bit"),
-}, per_seed=("eps_gen_seeds", "seeds"))
+    "R_seeds": _seeds("teacher-student overlap"),
+    "gamma_seeds": _seeds("gain gamma"),
+    "eps_gen_train_stats": Field(F, "generalization error with training-set statistics, mean over seeds",
+                                 description="bn by sim_sgd only (NaN otherwise): eps_g of the student deployed with "
+                                 "the mean and std (denominator P - 1) of h over its training set instead of the "
+                                 "population's, the limit of running averages of batch means and unbiased batch "
+                                 "variances over training batches"),
+    "eps_gen_train_stats_seeds": _seeds("generalization error with training-set statistics"),
+    "gamma_train_stats": Field(F, "gain with training-set statistics, mean over seeds",
+                               description="gamma sigma_P/s_T: the gain of the population-normalized field "
+                               "lambda = h/sigma_P when deployed with training-set statistics (bn by sim_sgd only)"),
+    "beta_train_stats": Field(F, "shift with training-set statistics, mean over seeds",
+                              description="beta - gamma mu_T/s_T (bn by sim_sgd only)"),
+}, per_seed=("eps_gen_seeds", "seeds", "R_seeds", "gamma_seeds", "eps_gen_train_stats_seeds"))
 TRAJECTORY_SCHEMA = Schema(DYNAMICS, "trajectory", "t", {
     "t": T_AXIS,
     "R": R_FIELD,

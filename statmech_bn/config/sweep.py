@@ -142,6 +142,11 @@ SCHEMA = Schema(
             "mean objective that counts as progress", low=0.0, low_open=True),
         Key("simulation.lr_halvings", int, _sim("lr_halvings"), "sim_sgd: halvings of the rate before stopping",
             low=0, high=60),
+        Key("simulation.final_partitions", int, _sim("final_partitions"), "sim_sgd: after the SGD plateau, L-BFGS on "
+            "the mean of the epoch objective over this many fixed random partitions into batches (bn; one for the "
+            "others, whose objective does not depend on the partition); 0: no final phase", low=0, high=100_000),
+        Key("simulation.final_iterations", int, _sim("final_iterations"), "sim_sgd: L-BFGS iterations of the "
+            "final phase", low=1, high=10_000_000),
         *common.limit_keys("max_curves", "max_points", "max_memory_gb"),
     ],
     showcase="default_sweep.toml",

@@ -26,7 +26,9 @@ MULTIPLY_ADD_SECONDS = 0.15e-9
 """One multiply-add of the dense N x P products the simulations are made of."""
 SIM_ERM_ITERATIONS = 300
 SIM_SGD_EPOCHS = 200
-"""Typical L-BFGS iterations per start and SGD epochs per seed (each run stops at its own tolerance or plateau)."""
+SIM_SGD_FINAL_ITERATIONS = 200
+"""Typical L-BFGS iterations per start, SGD epochs per seed and L-BFGS iterations of sim_sgd's final phase (each run
+stops at its own tolerance or plateau; one iteration of the final phase costs about one epoch: two passes over x)."""
 
 
 def theory_point(activation: str, method: str, normalizer: str, noisy: bool, branches: str) -> float:
@@ -48,7 +50,8 @@ def simulation_point(activation: str, method: str, alpha: float, settings, batch
     elif method == "sim_erm":
         per_seed = settings.inits * min(SIM_ERM_ITERATIONS, settings.max_iterations) * product
     else:
-        per_seed = min(SIM_SGD_EPOCHS, settings.max_epochs) * 2.0 * product
+        final = min(SIM_SGD_FINAL_ITERATIONS, settings.final_iterations) if settings.final_partitions > 0 else 0
+        per_seed = (min(SIM_SGD_EPOCHS, settings.max_epochs) + final) * 2.0 * product
     return settings.seeds * per_seed
 
 

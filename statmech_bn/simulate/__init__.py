@@ -51,14 +51,16 @@ def _simulation_table() -> dict[str, SimulationMethod]:
             "rhat": "split R-hat of the energy and of R over the chains, the larger, worst seed",
             "converged": "every seed has rhat <= simulation_rhat_max (equilibrated)"}, {}),
         "sim_sgd": SimulationMethod(simulate_sgd, ("learning_rate", "max_epochs", "patience", "improvement",
-                                                   "lr_halvings"), {
+                                                   "lr_halvings", "final_partitions", "final_iterations"), {
             "steps": "SGD steps (batches), mean over seeds",
             "grad_norm": "largest component of the epoch objective's gradient (mean over one random partition into "
                          "batches) at the final point, worst seed",
-            "converged": "every seed reached its plateau after lr_halvings halvings within max_epochs"}, {
+            "converged": "every seed reached its plateau after lr_halvings halvings within max_epochs, and its "
+                         "final L-BFGS phase (if any) stopped on its tolerances within final_iterations"}, {
             "simulation_learning_rate_definition": "per sample: step = learning_rate * M * batch-mean gradient for w, "
                                                    "learning_rate * M / N for gamma and beta; halved on plateaus",
-            "deployment": "population statistics (bn: population mean and std of h), eps_g from (R, gamma, beta)"}),
+            "deployment": "population statistics (bn: population mean and std of h), eps_g from (R, gamma, beta); "
+                          "bn also with training-set statistics (eps_gen_train_stats)"}),
     }
 
 

@@ -39,7 +39,8 @@ class SimulationSettings:
 
     SGD: learning rate ``learning_rate`` per sample (:mod:`.sgd`), halved when the epoch's training objective
     has not improved by ``improvement`` (relative) for ``patience`` epochs, stopped after ``lr_halvings``
-    halvings or ``max_epochs`` epochs.
+    halvings or ``max_epochs`` epochs; then (``final_partitions`` K > 0) L-BFGS, at most ``final_iterations``
+    iterations, on the mean of the epoch objective over K fixed random partitions (:mod:`.sgd`).
     """
 
     size: int = 1000
@@ -57,6 +58,8 @@ class SimulationSettings:
     patience: int = 5
     improvement: float = 1e-4
     lr_halvings: int = 6
+    final_partitions: int = 128
+    final_iterations: int = 3000
 
 
 def point_seeds(master: int, curve_key: str, alpha: float, count: int) -> list[int]:
@@ -91,6 +94,9 @@ class SeedOutcome:
     grad_norm: float = math.nan
     acceptance_rate: float = math.nan
     rhat: float = math.nan
+    eps_gen_train_stats: float = math.nan
+    gamma_train_stats: float = math.nan
+    beta_train_stats: float = math.nan
 
 
 def student_errors(problem: Problem, rules, weights: np.ndarray, teacher: np.ndarray, gamma: float,
@@ -109,7 +115,8 @@ def student_errors(problem: Problem, rules, weights: np.ndarray, teacher: np.nda
 
 
 def point_record(alpha: float, seeds: list[int], outcomes: list[SeedOutcome]) -> dict:
-    """Mean, standard error and per-seed values of eps_g, means of the order parameters, worst diagnostics.
+    """Mean, standard error and per-seed values of eps_g, means (and per-seed values of R and gamma) of the order
+    parameters, worst diagnostics; bn by sim_sgd also eps_g deployed with training-set statistics (NaN otherwise).
 
     ``converged`` is true only if every seed converged (reached its tolerance or passed its equilibration
     test); the per-seed values are stored whatever the flag says.
@@ -117,8 +124,11 @@ def point_record(alpha: float, seeds: list[int], outcomes: list[SeedOutcome]) ->
     eps = np.array([o.eps_gen for o in outcomes])
     eps_mean, eps_sem = mean_and_sem(eps)
 
+    def values(name):
+        return np.array([getattr(o, name) for o in outcomes], dtype=float)
+
     def mean(name):
-        return float(np.mean([getattr(o, name) for o in outcomes]))
+        return float(np.mean(values(name)))
 
     def worst(name, pick):
         values = np.array([getattr(o, name) for o in outcomes])
@@ -140,4 +150,10 @@ def point_record(alpha: float, seeds: list[int], outcomes: list[SeedOutcome]) ->
         "rhat": worst("rhat", np.max),
         "converged": bool(all(o.converged for o in outcomes)),
         "seeds": np.array(seeds, dtype=np.int64),
+        "R_seeds": values("overlap"),
+        "gamma_seeds": values("gamma"),
+        "eps_gen_train_stats": mean("eps_gen_train_stats"),
+        "eps_gen_train_stats_seeds": values("eps_gen_train_stats"),
+        "gamma_train_stats": mean("gamma_train_stats"),
+        "beta_train_stats": mean("beta_train_stats"),
     }
