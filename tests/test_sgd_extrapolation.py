@@ -143,3 +143,29 @@ def test_extrapolation_of_stored_sweeps_pools_seeds_and_writes_the_table(tmp_pat
         assert entry[quantity][3] is not None
     table = markdown_table(results)
     assert table.count("| 000-relu-bn-sim_sgd | 2 |") == 4  # the main row and three rows of raw means
+
+
+@pytest.mark.parametrize("outcomes, draws, converged", [
+    ([(True, 10, 5.0), (True, 10, 0.01)], 2, True),      # a stop at a cusp, then a minimum on fresh partitions
+    ([(False, 10, 600.0)] * 9, 4, False),               # never: FINAL_ATTEMPTS draws, then flagged
+    ([(True, 3000, 5.0)], 1, False),                    # the iteration budget is spent by the first draw
+])
+def test_final_phase_redraws_the_partitions_after_a_cusp(monkeypatch, outcomes, draws, converged):
+    from statmech_bn.simulate import sgd
+
+    calls = []
+
+    def fake_minimize(problem, x, y, w, scalars, partitions, budget):
+        calls.append((partitions.copy(), budget))
+        return outcomes[len(calls) - 1]
+
+    monkeypatch.setattr(sgd, "partitions_minimize", fake_minimize)
+    problem = PROBLEMS[0]
+    rng = np.random.default_rng(0)
+    _, x, y = teacher_data(problem, 2.0, 20, rng)
+    settings = SimulationSettings(size=20, final_partitions=3, final_iterations=3000)
+    assert sgd.final_phase(problem, x, y, np.ones(20), np.array([1.0, 0.0]), rng, settings) is converged
+    assert len(calls) == draws == min(draws, sgd.FINAL_ATTEMPTS)
+    assert [budget for _, budget in calls] == [3000 - 10 * k for k in range(draws)]
+    assert all(partitions.shape == (3, x.shape[0]) for partitions, _ in calls)
+    assert draws == 1 or not np.array_equal(calls[0][0], calls[1][0])
