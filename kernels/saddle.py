@@ -24,6 +24,7 @@ from ._jit import jit
 from .activations import activation
 from .channels import expected_loss, moreau, moreau_kinks
 from .codes import ERF, LINEAR, RELU, SIGN
+from .erf_erm import erf_erm_line
 from .kinked import MAX_NODES, gibbs_add, kinked_gibbs_sums
 from .linear_channel import linear_erm_sums, linear_gibbs_sums, linear_loss_sums
 from .panels import feature_rule, legendre_panels
@@ -82,6 +83,12 @@ def _erm_add(student, y, tau, eta, omega, cross, weight, gamma, beta, chi, out):
     a = gamma * omega + beta
     c = gamma * gamma * chi
     envelope, h, dh, loss_h = moreau(student, y, a, c)
+    _erm_terms(tau, eta, omega, cross, weight, gamma, chi, a, c, envelope, h, dh, loss_h, out)
+
+
+@jit
+def _erm_terms(tau, eta, omega, cross, weight, gamma, chi, a, c, envelope, h, dh, loss_h, out):
+    """Add one node's terms (the Moreau envelope, its minimiser h* and dh*/da at a = gamma omega + beta) to the sums."""
     g_a = (h - a) / c
     f = gamma * g_a
     out[0] -= weight * envelope
@@ -102,14 +109,48 @@ def erm_sums(student, teacher, m, q, chi, gamma, beta, noise,
     """:func:`erm_sums_by_quadrature`, in closed form where teacher and student are linear, and for a relu student
     where gamma != 0 and the cross term is resolved with the replica field and the label noise in closed form and
     the teacher field by a feature rule (:func:`.relu_erm.relu_erm_sums`; ``feature_x``/``feature_w``: Legendre
-    nodes of a graded piece, ``tail_x``/``tail_w``: :func:`statmech_bn.quadrature.normal_tail_rules`)."""
+    nodes of a graded piece, ``tail_x``/``tail_w``: :func:`statmech_bn.quadrature.normal_tail_rules`), and for an erf
+    student with the proximal map solved per line of the replica field (:func:`erf_erm_sums`)."""
     if student == LINEAR and teacher == LINEAR:
         linear_erm_sums(m, q, chi, gamma, beta, noise, out)
+    elif student == ERF and gamma * gamma * chi > 0.0:
+        erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, out)
     elif student == RELU and gamma != 0.0 and q - m * m > STEIN_FREE_MIN_CROSS * STEIN_FREE_MIN_CROSS:
         relu_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, feature_x, feature_w, tail_x, tail_w, out)
     else:
         erm_sums_by_quadrature(student, teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x,
                                xi_w, piece_x, piece_w, cut, out)
+
+
+@jit
+def erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, out):
+    """:func:`erm_sums_by_quadrature` for an erf student (same rules, nodes and slots, c = gamma^2 chi > 0), the
+    proximal map solved along each line of the replica field at once (:func:`.erf_erm.erf_erm_line`: warm-started
+    Newton, or one grid of the loss per line where the Moreau objective may be non-convex)."""
+    for i in range(N_SUMS):
+        out[i] = 0.0
+    cross = math.sqrt(max(q - m * m, 0.0))
+    c = gamma * gamma * chi
+    n = eta_x.shape[0]
+    order = np.argsort(eta_x)
+    if gamma * cross < 0.0:
+        order = order[::-1].copy()
+    a_x = np.empty(n)
+    h = np.empty(n)
+    dh = np.empty(n)
+    loss_h = np.empty(n)
+    envelope = np.empty(n)
+    for i in range(tau_x.shape[0]):
+        tau = tau_x[i]
+        clean = activation(teacher, tau)
+        for k in range(xi_x.shape[0]):
+            y = clean + noise * xi_x[k]
+            for j in range(n):
+                a_x[j] = gamma * (m * tau + cross * eta_x[j]) + beta
+            erf_erm_line(y, c, a_x, order, h, dh, loss_h, envelope)
+            for j in range(n):
+                _erm_terms(tau, eta_x[j], m * tau + cross * eta_x[j], cross, tau_w[i] * xi_w[k] * eta_w[j], gamma, chi,
+                           a_x[j], c, envelope[j], h[j], dh[j], loss_h[j], out)
 
 
 @jit
