@@ -29,7 +29,8 @@ from .special import log_ndtr, norm_cdf, norm_pdf, truncated_above_zero, truncat
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 SMALL_VARIANCE = 1e-8
-_MAX_ERF_CURVATURE = math.sqrt(2.0 / math.pi) * math.exp(-0.5)
+MAX_ERF_CURVATURE = math.sqrt(2.0 / math.pi) * math.exp(-0.5)
+"""max |g"(h)| of g = erf(h/sqrt 2), at |h| = 1."""
 
 
 @jit
@@ -392,7 +393,7 @@ def erf_prox_bound(y, c):
 def erf_prox_convex(y, c):
     """True where l(y, h) + (h - a)^2/(2c) is strictly convex in h for every a: 1/c > max|g''| (|y| + 1) >= -l''
     (max|g''| = sqrt(2/pi) e^(-1/2))."""
-    return 1.0 / c > _MAX_ERF_CURVATURE * (abs(y) + 1.0)
+    return 1.0 / c > MAX_ERF_CURVATURE * (abs(y) + 1.0)
 
 
 @jit
@@ -434,29 +435,40 @@ sought where it may be non-convex (:func:`_erf_prox`, :func:`.erf_erm.erf_erm_li
 
 
 @jit
-def erf_prox_on_grid(y, a, c, low, step, grid_loss):
+def erf_prox_on_grid(y, a, c, low, step, grid_loss, floor, guess):
     """Global minimiser of l(y, h) + (h - a)^2/(2c) for g = erf(h/sqrt 2), given the losses ``grid_loss[k]`` at
     h = low + k step (a grid that covers [a - bound, a + bound], :func:`erf_prox_bound`): every discrete local minimum
     of the objective on the grid points inside that window is refined by :func:`erf_newton` within its neighbours,
     and the lowest objective wins. (Refining only the lowest grid point can pick the wrong basin where two minima are
-    within the grid's error of each other, near the jump of h*(a): by up to 3e-2 in the objective.)"""
+    within the grid's error of each other, near the jump of h*(a): by up to 3e-2 in the objective.)
+
+    ``floor``: a known lower bound of the minimiser (-inf if none; along a line of increasing a, the previous node's
+    minimiser, since h*(a) is non-decreasing): grid points more than a step below it are skipped. ``guess``: where
+    Newton starts in the basin whose bracket holds it (NaN: every basin from its grid point)."""
     bound = erf_prox_bound(y, c)
+    scale = 0.5 / c
     size = grid_loss.shape[0]
     first = max(int(math.ceil((a - bound - low) / step)), 0)
     last = min(int(math.floor((a + bound - low) / step)), size - 1)
+    if floor > -math.inf:
+        first = max(first, min(int(math.floor((floor - low) / step)) - 1, last))
     best_h = a
     best_v = math.inf
     previous = math.inf
+    if first > 0 and low + (first - 1) * step >= a - bound:
+        previous = grid_loss[first - 1] + (low + (first - 1) * step - a) ** 2 * scale
     for k in range(first, last + 1):
         hk = low + k * step
-        value = grid_loss[k] + (hk - a) ** 2 / (2.0 * c)
+        value = grid_loss[k] + (hk - a) ** 2 * scale
         following = math.inf
         if k < last:
-            following = grid_loss[k + 1] + (hk + step - a) ** 2 / (2.0 * c)
+            following = grid_loss[k + 1] + (hk + step - a) ** 2 * scale
         if value <= previous and value <= following:
-            h = erf_newton(y, a, c, hk, max(hk - step, a - bound), min(hk + step, a + bound))
+            lo = max(hk - step, a - bound)
+            hi = min(hk + step, a + bound)
+            h = erf_newton(y, a, c, guess if lo < guess < hi else hk, lo, hi)
             r = y - math.erf(h * _INV_SQRT2)
-            v = 0.5 * r * r + (h - a) ** 2 / (2.0 * c)
+            v = 0.5 * r * r + (h - a) ** 2 * scale
             if v < best_v:
                 best_v = v
                 best_h = h
@@ -487,7 +499,7 @@ def _erf_prox(y, a, c):
         return erf_newton(y, a, c, a, a - bound, a + bound)
     step = 2.0 * bound / ERF_PROX_GRID
     low = a - bound
-    return erf_prox_on_grid(y, a, c, low, step, erf_loss_grid(y, low, step, ERF_PROX_GRID + 1))
+    return erf_prox_on_grid(y, a, c, low, step, erf_loss_grid(y, low, step, ERF_PROX_GRID + 1), -math.inf, math.nan)
 
 
 @jit

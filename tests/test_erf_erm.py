@@ -8,13 +8,23 @@ import naive
 import numpy as np
 import pytest
 from scipy import special
-from tolerances import ERF_ERM_LINE_ATOL
+from tolerances import ERF_ERM_LINE_ATOL, ERF_ERM_SMOOTH_RULE_ATOL
 
 from statmech_bn.kernels import channels
+from statmech_bn.kernels.channels import MAX_ERF_CURVATURE
 from statmech_bn.kernels.codes import ERF
-from statmech_bn.kernels.erf_erm import erf_erm_line
+from statmech_bn.kernels.erf_erm import (
+    SMOOTH_LINE_MARGIN,
+    SMOOTH_LINE_SIZES,
+    SMOOTH_LINE_SLOPES,
+    SMOOTH_LINE_W,
+    SMOOTH_LINE_X,
+    erf_erm_line,
+    smooth_line,
+    smooth_rule,
+)
 from statmech_bn.kernels.saddle import N_SUMS, erm_sums, erm_sums_by_quadrature
-from statmech_bn.quadrature import TAIL_CUT
+from statmech_bn.quadrature import TAIL_CUT, gauss_hermite
 from statmech_bn.theory.problem import Problem
 
 # (y, c, a) where the Moreau objective has two minima of nearly equal value, and refining only the lowest point of
@@ -67,17 +77,28 @@ def _sums(kernel, m, chi, gamma, beta, noise):
     return out
 
 
-# states of the benchmark curves (c = gamma^2 chi from 0.07, convex, to 6.3, non-convex on most lines), and gamma < 0
-STATES = [(0.9973, 0.227, 0.546, 0.0), (0.96, 2.6, 0.52, 0.01), (0.8, 1.5, 1.1, -0.05), (0.67, 34.0, 0.43, 0.0),
-          (0.5, 3.0, -0.9, 0.2)]
+# states of the benchmark curves (c = gamma^2 chi from 0.07, convex, to 6.3, non-convex on most lines), and gamma < 0;
+# the slopes |gamma| sqrt(1 - m^2) of the first four take the smooth lines' rules of 24, 32, 48 and 64 nodes
+SMOOTH_STATES = [(0.9973, 0.227, 0.546, 0.0), (0.96, 2.6, 0.52, 0.01), (0.93, 0.3, -0.5, 0.1), (0.9, 0.3, 0.55, -0.2)]
+ROUGH_STATES = [(0.8, 1.5, 1.1, -0.05), (0.67, 34.0, 0.43, 0.0), (0.5, 3.0, -0.9, 0.2)]
 
 
 @pytest.mark.parametrize("noise", [0.0, 0.5])
-@pytest.mark.parametrize("state", STATES)
+@pytest.mark.parametrize("state", SMOOTH_STATES + ROUGH_STATES)
 def test_erm_sums_match_the_per_node_kernel(state, noise):
     got = _sums(erm_sums, *state, noise)
     want = _sums(erm_sums_by_quadrature, *state, noise)
-    np.testing.assert_allclose(got, want, rtol=0.0, atol=ERF_ERM_LINE_ATOL)
+    tolerance = ERF_ERM_SMOOTH_RULE_ATOL if state in SMOOTH_STATES else ERF_ERM_LINE_ATOL
+    np.testing.assert_allclose(got, want, rtol=0.0, atol=tolerance)
+
+
+@pytest.mark.parametrize("state", SMOOTH_STATES)
+def test_smooth_lines_take_a_smaller_rule(state):
+    """The states above do use the smaller rules (else the test before proves nothing about them)."""
+    m, chi, gamma, _ = state
+    row = smooth_rule(gamma * math.sqrt(1.0 - m * m))
+    assert row == SMOOTH_STATES.index(state)
+    assert smooth_line(0.0, gamma**2 * chi)
 
 
 def test_erm_sums_against_adaptive_quadrature_where_convex():
@@ -97,3 +118,24 @@ def test_erm_sums_against_adaptive_quadrature_where_convex():
 
     want = naive.outer_average(integrand, False, 0.0)
     np.testing.assert_allclose(got, want, rtol=0.0, atol=1e-9)
+
+
+def _line_averages(y, c, offset, slope, x, w):
+    """Averages over eta of the envelope, g_a^2, eta g_a/slope, the loss and g_a along a = offset + slope eta."""
+    a = offset + slope * x
+    h, dh, lh, env = (np.empty(x.size) for _ in range(4))
+    erf_erm_line(y, c, a, np.argsort(a), h, dh, lh, env)
+    g_a = (h - a) / c
+    return np.array([w @ env, w @ (g_a * g_a), w @ (x * g_a) / slope, w @ lh, w @ g_a])
+
+
+@pytest.mark.parametrize("row", range(len(SMOOTH_LINE_SIZES)))
+@pytest.mark.parametrize("y,offset", [(0.0, 0.3), (-1.4, 2.0), (2.4, -4.0)])
+def test_smooth_rules_at_their_largest_slope(row, y, offset):
+    """Each smaller rule at the largest slope it is used for, at the margin of convexity, against 300 nodes."""
+    n = SMOOTH_LINE_SIZES[row]
+    slope = SMOOTH_LINE_SLOPES[row]
+    c = 1.0 / (SMOOTH_LINE_MARGIN * MAX_ERF_CURVATURE * (abs(y) + 1.0))
+    fine = _line_averages(y, c, offset, slope, *gauss_hermite(300))
+    got = _line_averages(y, c, offset, slope, SMOOTH_LINE_X[row, :n], SMOOTH_LINE_W[row, :n])
+    np.testing.assert_allclose(got, fine, rtol=0.0, atol=ERF_ERM_SMOOTH_RULE_ATOL / 3)

@@ -117,3 +117,8 @@ ERF_ERM_LINE_ATOL = 1e-12
 kernels/erf_erm.py) against the per-node solution (kernels/channels.py moreau), and the ERM sums built from either:
 both stop Newton at steps below 1e-14 (1 + |h|) on the same global minimum, so they differ by round-off (measured
 1e-16 in the sums over 1,255 states of the benchmark curves)."""
+
+ERF_ERM_SMOOTH_RULE_ATOL = 1e-11
+"""erf's ERM sums with the smaller replica rules of smooth lines (kernels/erf_erm.py SMOOTH_LINE_SIZES) against the
+per-node kernel's 96-node rule on every line: both within 2.2e-12 of a 300-node rule on such lines (measured over
+|y| <= 2.5, |A| <= 5), so they differ by a few 1e-12 at most; a wrong node or weight moves the sums by >= 1e-6."""
