@@ -122,3 +122,7 @@ ERF_ERM_SMOOTH_RULE_ATOL = 1e-11
 """erf's ERM sums with the smaller replica rules of smooth lines (kernels/erf_erm.py SMOOTH_LINE_SIZES) against the
 per-node kernel's 96-node rule on every line: both within 2.2e-12 of a 300-node rule on such lines (measured over
 |y| <= 2.5, |A| <= 5), so they differ by a few 1e-12 at most; a wrong node or weight moves the sums by >= 1e-6."""
+
+NEGLIGIBLE_NODES_ATOL = 1e-14
+"""Sums without the nodes of product weight below kernels/saddle.py NEGLIGIBLE_WEIGHT (1e-20) against the same sums over
+every node: the skipped weight is ~5e-18 and the summands O(1), so only round-off remains (measured 1e-16)."""
