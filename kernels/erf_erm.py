@@ -31,19 +31,27 @@ from .channels import (
     erf_prox_terms,
 )
 
-SMOOTH_LINE_SIZES = (24, 32, 48, 64)
-SMOOTH_LINE_SLOPES = (0.125, 0.15, 0.2, 0.25)
-"""Replica rules of a smooth line (:func:`smooth_line`), where h*(a) and every summand are analytic in eta: the
-Gauss-Hermite rule of SMOOTH_LINE_SIZES[i] nodes where the line's slope |da/deta| = |gamma| sqrt(q - m^2) is at most
-SMOOTH_LINE_SLOPES[i] (the caller's rule above the last). Gauss-Hermite converges slowly in the slope: measured worst
-errors of the line averages (envelope, g_a^2, eta g_a/slope, loss, g_a) against 300 nodes over |y| <= 2.5, |A| <= 5
-and c up to the margin are, at the slopes 0.125 / 0.15 / 0.2 / 0.25: 24 nodes 1.2e-13 / 1.3e-11 / 2.9e-9 / 1.1e-7,
-32 nodes 3.5e-14 / 7.4e-14 / 1.9e-10 / 6.5e-9, 48 nodes 4.3e-14 / 3.1e-14 / 7.8e-13 / 1.8e-10, 64 nodes 5.9e-14 /
-2.2e-14 / 1.6e-14 / 2.2e-12 (each rule on its own range, slopes +-s and s/2, 21 labels, 11 values of A, 5 of c: 7.6e-13,
-6.8e-13, 7.8e-13, 2.2e-12), and the default 96 nodes 2e-12 at 0.3, 3e-8 at 0.5, 5e-5 at 1."""
+SMOOTH_LINE_SIZES = (12, 16, 24, 32, 48, 64)
+"""Gauss-Hermite rules of the replica field on a smooth line (:func:`smooth_line`), where every summand is analytic in
+eta, chosen by the line's slope |da/deta| = |gamma| sqrt(q - m^2): the rule of SMOOTH_LINE_SIZES[i] nodes where the
+slope is at most ERM_SMOOTH_SLOPES[i] (ERM) or GIBBS_SMOOTH_SLOPES[i] (Gibbs; 0: not used), the caller's rule above."""
+ERM_SMOOTH_SLOPES = (0.0, 0.0, 0.125, 0.15, 0.2, 0.25)
+"""Gauss-Hermite converges slowly in the slope: measured worst errors of ERM's line averages (envelope, g_a^2,
+eta g_a/slope, loss, g_a) against 300 nodes over |y| <= 2.5, |A| <= 5 and c up to the margin are, at the slopes 0.125 /
+0.15 / 0.2 / 0.25: 24 nodes 1.2e-13 / 1.3e-11 / 2.9e-9 / 1.1e-7, 32 nodes 3.5e-14 / 7.4e-14 / 1.9e-10 / 6.5e-9,
+48 nodes 4.3e-14 / 3.1e-14 / 7.8e-13 / 1.8e-10, 64 nodes 5.9e-14 / 2.2e-14 / 1.6e-14 / 2.2e-12 (each rule on its own
+range, slopes +-s and s/2, 21 labels, 11 values of A, 5 of c: 7.6e-13, 6.8e-13, 7.8e-13, 2.2e-12), and the default 96
+nodes 2e-12 at 0.3, 3e-8 at 0.5, 5e-5 at 1."""
+GIBBS_SMOOTH_SLOPES = (0.075, 0.1, 0.125, 0.0, 0.0, 0.0)
+"""Measured worst errors of Gibbs' line averages (log Z, g_a, g_aa, the mean loss, eta g_a/slope, g_a^2 of erf's tilted
+channel) against 200 nodes over |y| <= 2.5, |A| <= 5, beta_T from 0.1 to 50 and b beta_T up to the margin, at the
+slopes 0.075 / 0.1 / 0.125 / 0.15 / 0.2: 12 nodes 5e-12 / 5e-9 / 1e-7 / 1e-5 / 3e-4, 16 nodes 7e-12 / 1e-11 / 6e-9 /
+4e-7 / 7e-5, 24 nodes 4e-12 / 7e-12 / 1e-11 / 2e-9 / 7e-7, and the default 32 nodes 5e-12 / 1e-11 / 7e-12 / 7e-12 /
+3e-8 (3e-6 at 0.25; the floor ~7e-12 is the channel's own error at beta_T = 50)."""
 SMOOTH_LINE_MARGIN = 2.0
-"""A line is smooth where 1/c >= SMOOTH_LINE_MARGIN max|g''| (|y| + 1): then the objective's curvature is at least
-1/(2c) for every a, and dh*/da <= 2."""
+"""A line is smooth where 1/c >= SMOOTH_LINE_MARGIN max|g''| (|y| + 1), c = gamma^2 chi (ERM) or b beta_T (Gibbs):
+then the Moreau objective (the tilted measure's log density) has curvature at least 1/(2c) for every a (is unimodal),
+and dh*/da <= 2."""
 
 
 def _smooth_table():
@@ -59,15 +67,17 @@ def _smooth_table():
 
 SMOOTH_LINE_X, SMOOTH_LINE_W = _smooth_table()
 SMOOTH_LINE_N = np.array(SMOOTH_LINE_SIZES)
-_SMOOTH_LINE_SLOPE = np.array(SMOOTH_LINE_SLOPES)
+ERM_SMOOTH_SLOPE = np.array(ERM_SMOOTH_SLOPES)
+GIBBS_SMOOTH_SLOPE = np.array(GIBBS_SMOOTH_SLOPES)
 
 
 @jit
-def smooth_rule(slope):
-    """Row of SMOOTH_LINE_X/SMOOTH_LINE_W for a line of slope |da/deta| (-1: none, the caller's rule)."""
-    for row in range(_SMOOTH_LINE_SLOPE.shape[0]):
-        if abs(slope) <= _SMOOTH_LINE_SLOPE[row]:
-            return row
+def smooth_rule(slope, limits, nodes):
+    """Row of SMOOTH_LINE_X/SMOOTH_LINE_W for a line of slope |da/deta| by the table ``limits`` (ERM_SMOOTH_SLOPE or
+    GIBBS_SMOOTH_SLOPE), or -1: none, or none with fewer than the caller's ``nodes``."""
+    for row in range(limits.shape[0]):
+        if limits[row] > 0.0 and abs(slope) <= limits[row]:
+            return row if SMOOTH_LINE_N[row] < nodes else -1
     return -1
 
 

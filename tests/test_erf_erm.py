@@ -8,15 +8,16 @@ import naive
 import numpy as np
 import pytest
 from scipy import special
-from tolerances import ERF_ERM_LINE_ATOL, ERF_ERM_SMOOTH_RULE_ATOL
+from tolerances import ERF_ERM_LINE_ATOL, ERF_SMOOTH_RULE_ATOL
 
 from statmech_bn.kernels import channels
 from statmech_bn.kernels.channels import MAX_ERF_CURVATURE
 from statmech_bn.kernels.codes import ERF
 from statmech_bn.kernels.erf_erm import (
+    ERM_SMOOTH_SLOPE,
+    ERM_SMOOTH_SLOPES,
     SMOOTH_LINE_MARGIN,
     SMOOTH_LINE_SIZES,
-    SMOOTH_LINE_SLOPES,
     SMOOTH_LINE_W,
     SMOOTH_LINE_X,
     erf_erm_line,
@@ -88,7 +89,7 @@ ROUGH_STATES = [(0.8, 1.5, 1.1, -0.05), (0.67, 34.0, 0.43, 0.0), (0.5, 3.0, -0.9
 def test_erm_sums_match_the_per_node_kernel(state, noise):
     got = _sums(erm_sums, *state, noise)
     want = _sums(erm_sums_by_quadrature, *state, noise)
-    tolerance = ERF_ERM_SMOOTH_RULE_ATOL if state in SMOOTH_STATES else ERF_ERM_LINE_ATOL
+    tolerance = ERF_SMOOTH_RULE_ATOL if state in SMOOTH_STATES else ERF_ERM_LINE_ATOL
     np.testing.assert_allclose(got, want, rtol=0.0, atol=tolerance)
 
 
@@ -96,8 +97,8 @@ def test_erm_sums_match_the_per_node_kernel(state, noise):
 def test_smooth_lines_take_a_smaller_rule(state):
     """The states above do use the smaller rules (else the test before proves nothing about them)."""
     m, chi, gamma, _ = state
-    row = smooth_rule(gamma * math.sqrt(1.0 - m * m))
-    assert row == SMOOTH_STATES.index(state)
+    row = smooth_rule(gamma * math.sqrt(1.0 - m * m), ERM_SMOOTH_SLOPE, 96)
+    assert row == SMOOTH_STATES.index(state) + 2  # rows of 24, 32, 48, 64 nodes
     assert smooth_line(0.0, gamma**2 * chi)
 
 
@@ -129,13 +130,13 @@ def _line_averages(y, c, offset, slope, x, w):
     return np.array([w @ env, w @ (g_a * g_a), w @ (x * g_a) / slope, w @ lh, w @ g_a])
 
 
-@pytest.mark.parametrize("row", range(len(SMOOTH_LINE_SIZES)))
+@pytest.mark.parametrize("row", [row for row, slope in enumerate(ERM_SMOOTH_SLOPES) if slope > 0.0])
 @pytest.mark.parametrize("y,offset", [(0.0, 0.3), (-1.4, 2.0), (2.4, -4.0)])
 def test_smooth_rules_at_their_largest_slope(row, y, offset):
-    """Each smaller rule at the largest slope it is used for, at the margin of convexity, against 300 nodes."""
+    """Each smaller rule at the largest slope ERM uses it for, at the margin of convexity, against 300 nodes."""
     n = SMOOTH_LINE_SIZES[row]
-    slope = SMOOTH_LINE_SLOPES[row]
+    slope = ERM_SMOOTH_SLOPES[row]
     c = 1.0 / (SMOOTH_LINE_MARGIN * MAX_ERF_CURVATURE * (abs(y) + 1.0))
     fine = _line_averages(y, c, offset, slope, *gauss_hermite(300))
     got = _line_averages(y, c, offset, slope, SMOOTH_LINE_X[row, :n], SMOOTH_LINE_W[row, :n])
-    np.testing.assert_allclose(got, fine, rtol=0.0, atol=ERF_ERM_SMOOTH_RULE_ATOL / 3)
+    np.testing.assert_allclose(got, fine, rtol=0.0, atol=ERF_SMOOTH_RULE_ATOL / 3)

@@ -118,11 +118,8 @@ kernels/erf_erm.py) against the per-node solution (kernels/channels.py moreau), 
 both stop Newton at steps below 1e-14 (1 + |h|) on the same global minimum, so they differ by round-off (measured
 1e-16 in the sums over 1,255 states of the benchmark curves)."""
 
-ERF_ERM_SMOOTH_RULE_ATOL = 1e-11
-"""erf's ERM sums with the smaller replica rules of smooth lines (kernels/erf_erm.py SMOOTH_LINE_SIZES) against the
-per-node kernel's 96-node rule on every line: both within 2.2e-12 of a 300-node rule on such lines (measured over
-|y| <= 2.5, |A| <= 5), so they differ by a few 1e-12 at most; a wrong node or weight moves the sums by >= 1e-6."""
-
-NEGLIGIBLE_NODES_ATOL = 1e-14
-"""Sums without the nodes of product weight below kernels/saddle.py NEGLIGIBLE_WEIGHT (1e-20) against the same sums over
-every node: the skipped weight is ~5e-18 and the summands O(1), so only round-off remains (measured 1e-16)."""
+ERF_SMOOTH_RULE_ATOL = 3e-11
+"""erf's ERM and Gibbs sums with the smaller replica rules of smooth lines (kernels/erf_erm.py SMOOTH_LINE_SIZES)
+against the kernels' full rule (96 nodes ERM, 32 Gibbs) on every line: both are within 2.2e-12 (ERM, of a 300-node
+rule) and 1.1e-11 (Gibbs, of 200 nodes) on such lines (measured over |y| <= 2.5, |A| <= 5), so they differ by 2.2e-11
+at most; a wrong node or weight moves the sums by >= 1e-6."""
