@@ -160,7 +160,7 @@ def erm_sums(student, teacher, m, q, chi, gamma, beta, noise,
     student with the proximal map solved per line of the replica field (:func:`erf_erm_sums`)."""
     if student == LINEAR and teacher == LINEAR:
         linear_erm_sums(m, q, chi, gamma, beta, noise, out)
-    elif student == ERF and gamma * gamma * chi > 0.0:
+    elif student == ERF and gamma * gamma * chi > 0.0 and math.isfinite(m + q + chi + gamma + beta + noise):
         erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, out)
     elif student == RELU and gamma != 0.0 and q - m * m > STEIN_FREE_MIN_CROSS * STEIN_FREE_MIN_CROSS:
         relu_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, feature_x, feature_w, tail_x, tail_w, out)

@@ -140,3 +140,11 @@ def test_smooth_rules_at_their_largest_slope(row, y, offset):
     fine = _line_averages(y, c, offset, slope, *gauss_hermite(300))
     got = _line_averages(y, c, offset, slope, SMOOTH_LINE_X[row, :n], SMOOTH_LINE_W[row, :n])
     np.testing.assert_allclose(got, fine, rtol=0.0, atol=ERF_SMOOTH_RULE_ATOL / 3)
+
+
+@pytest.mark.parametrize("field", range(4))
+def test_erm_sums_propagate_nan(field):
+    """A non-finite state gives NaN sums, as the per-node kernel does (the line kernel would size its grid from it)."""
+    state = [0.8, 1.5, 1.1, -0.05]
+    state[field] = math.nan
+    assert np.isnan(_sums(erm_sums, *state, 0.5)).any()
