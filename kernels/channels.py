@@ -29,7 +29,8 @@ from .special import log_ndtr, norm_cdf, norm_pdf, truncated_above_zero, truncat
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 SMALL_VARIANCE = 1e-8
-_MAX_ERF_CURVATURE = math.sqrt(2.0 / math.pi) * math.exp(-0.5)
+MAX_ERF_CURVATURE = math.sqrt(2.0 / math.pi) * math.exp(-0.5)
+"""max |g"(h)| of g = erf(h/sqrt 2), at |h| = 1."""
 
 
 @jit
@@ -382,35 +383,28 @@ def tilted(code, y, a, b, beta_t):
 
 
 @jit
-def _erf_prox(y, a, c):
-    """Global minimiser of l(y, h) + (h - a)^2/(2c) for g = erf(h/sqrt 2).
+def erf_prox_bound(y, c):
+    """The minimiser of l(y, h) + (h - a)^2/(2c) for g = erf(h/sqrt 2) lies within this distance of a: c |l'| <=
+    c (|y| + 1) sqrt(2/pi)."""
+    return c * (abs(y) + 1.0) * _SQRT_2_OVER_PI
 
-    The minimiser lies within c (|y| + 1) sqrt(2/pi) of a. When 1/c > max|g''| (|y| + 1) the objective is
-    strictly convex (max|g''| = sqrt(2/pi) e^(-1/2)) and safeguarded Newton from a finds it directly;
-    otherwise a 33-point grid brackets the global minimum before Newton.
-    """
-    bound = c * (abs(y) + 1.0) * _SQRT_2_OVER_PI
-    if 1.0 / c > _MAX_ERF_CURVATURE * (abs(y) + 1.0):
-        lo = a - bound
-        hi = a + bound
-        h = a
-    else:
-        n_grid = 33
-        best_h = a
-        best_v = math.inf
-        for i in range(n_grid):
-            h = a - bound + 2.0 * bound * i / (n_grid - 1)
-            v = loss(ERF, y, h) + (h - a) ** 2 / (2.0 * c)
-            if v < best_v:
-                best_v = v
-                best_h = h
-        step = 2.0 * bound / (n_grid - 1)
-        lo = best_h - step
-        hi = best_h + step
-        h = best_h
+
+@jit
+def erf_prox_convex(y, c):
+    """True where l(y, h) + (h - a)^2/(2c) is strictly convex in h for every a: 1/c > max|g''| (|y| + 1) >= -l''
+    (max|g''| = sqrt(2/pi) e^(-1/2))."""
+    return 1.0 / c > MAX_ERF_CURVATURE * (abs(y) + 1.0)
+
+
+@jit
+def erf_newton(y, a, c, h, lo, hi):
+    """Safeguarded Newton on the stationarity of l(y, h) + (h - a)^2/(2c) (g = erf(h/sqrt 2)) from h, keeping a
+    bracket [lo, hi] by the sign of the gradient (bisection where the step leaves it); stops when a step is below
+    1e-14 (1 + |h|)."""
     for _ in range(60):
-        g = activation(ERF, h)
-        d1, d2 = activation_derivatives(ERF, h)
+        g = math.erf(h * _INV_SQRT2)
+        d1 = _SQRT_2_OVER_PI * math.exp(-0.5 * h * h)
+        d2 = -h * d1
         grad = -(y - g) * d1 + (h - a) / c
         curv = d1 * d1 - (y - g) * d2 + 1.0 / c
         if grad > 0.0:
@@ -418,12 +412,94 @@ def _erf_prox(y, a, c):
         else:
             lo = h
         new = h - grad / curv if curv > 0.0 else 0.5 * (lo + hi)
+        if abs(new - h) <= 1e-14 * (1.0 + abs(h)):
+            return new  # before the bracket test: a converged step lands on the end of the bracket it just moved
         if not lo < new < hi:
             new = 0.5 * (lo + hi)
-        if abs(new - h) <= 1e-14 * (1.0 + abs(h)):
-            return new
         h = new
     return h
+
+
+@jit
+def erf_prox_terms(y, h, c):
+    """(l(y, h), dh*/da) at the minimiser h = h*(a) of the Moreau objective of erf: dh*/da = (1/c)/(l''(h) + 1/c)."""
+    g = math.erf(h * _INV_SQRT2)
+    d1 = _SQRT_2_OVER_PI * math.exp(-0.5 * h * h)
+    r = y - g
+    return 0.5 * r * r, (1.0 / c) / (d1 * d1 + r * h * d1 + 1.0 / c)
+
+
+ERF_PROX_GRID = 32
+"""Intervals of the grid across [a - bound, a + bound] on which the global minimum of erf's Moreau objective is
+sought where it may be non-convex (:func:`_erf_prox`, :func:`.erf_erm.erf_erm_line`)."""
+
+
+@jit
+def erf_prox_on_grid(y, a, c, low, step, grid_loss, floor, guess):
+    """Global minimiser of l(y, h) + (h - a)^2/(2c) for g = erf(h/sqrt 2), given the losses ``grid_loss[k]`` at
+    h = low + k step (a grid that covers [a - bound, a + bound], :func:`erf_prox_bound`): every discrete local minimum
+    of the objective on the grid points inside that window is refined by :func:`erf_newton` within its neighbours,
+    and the lowest objective wins. (Refining only the lowest grid point can pick the wrong basin where two minima are
+    within the grid's error of each other, near the jump of h*(a): by up to 3e-2 in the objective.)
+
+    ``floor``: a known lower bound of the minimiser (-inf if none; along a line of increasing a, the previous node's
+    minimiser, since h*(a) is non-decreasing): grid points more than a step below it are skipped. ``guess``: where
+    Newton starts in the basin whose bracket holds it (NaN: every basin from its grid point)."""
+    bound = erf_prox_bound(y, c)
+    scale = 0.5 / c
+    size = grid_loss.shape[0]
+    first = max(int(math.ceil((a - bound - low) / step)), 0)
+    last = min(int(math.floor((a + bound - low) / step)), size - 1)
+    if floor > -math.inf:
+        first = max(first, min(int(math.floor((floor - low) / step)) - 1, last))
+    best_h = a
+    best_v = math.inf
+    previous = math.inf
+    if first > 0 and low + (first - 1) * step >= a - bound:
+        previous = grid_loss[first - 1] + (low + (first - 1) * step - a) ** 2 * scale
+    for k in range(first, last + 1):
+        hk = low + k * step
+        value = grid_loss[k] + (hk - a) ** 2 * scale
+        following = math.inf
+        if k < last:
+            following = grid_loss[k + 1] + (hk + step - a) ** 2 * scale
+        if value <= previous and value <= following:
+            lo = max(hk - step, a - bound)
+            hi = min(hk + step, a + bound)
+            h = erf_newton(y, a, c, guess if lo < guess < hi else hk, lo, hi)
+            r = y - math.erf(h * _INV_SQRT2)
+            v = 0.5 * r * r + (h - a) ** 2 * scale
+            if v < best_v:
+                best_v = v
+                best_h = h
+        previous = value
+    return best_h
+
+
+@jit
+def erf_loss_grid(y, low, step, size):
+    """l(y, low + k step) for k = 0, ..., size - 1 (g = erf(h/sqrt 2))."""
+    grid_loss = np.empty(size)
+    for k in range(size):
+        r = y - math.erf((low + k * step) * _INV_SQRT2)
+        grid_loss[k] = 0.5 * r * r
+    return grid_loss
+
+
+@jit
+def _erf_prox(y, a, c):
+    """Global minimiser of l(y, h) + (h - a)^2/(2c) for g = erf(h/sqrt 2).
+
+    The minimiser lies within :func:`erf_prox_bound` of a. Where the objective is convex (:func:`erf_prox_convex`)
+    safeguarded Newton from a finds it directly; otherwise :func:`erf_prox_on_grid` on ERF_PROX_GRID + 1 points
+    across [a - bound, a + bound].
+    """
+    bound = erf_prox_bound(y, c)
+    if erf_prox_convex(y, c):
+        return erf_newton(y, a, c, a, a - bound, a + bound)
+    step = 2.0 * bound / ERF_PROX_GRID
+    low = a - bound
+    return erf_prox_on_grid(y, a, c, low, step, erf_loss_grid(y, low, step, ERF_PROX_GRID + 1), -math.inf, math.nan)
 
 
 @jit
@@ -442,9 +518,8 @@ def moreau(code, y, a, c):
             dh = 1.0 / (1.0 + c)
     elif code == ERF:
         h = _erf_prox(y, a, c)
-        g = activation(ERF, h)
-        d1, d2 = activation_derivatives(ERF, h)
-        dh = (1.0 / c) / (d1 * d1 - (y - g) * d2 + 1.0 / c)
+        lh, dh = erf_prox_terms(y, h, c)
+        return lh + (h - a) ** 2 / (2.0 * c), h, dh, lh
     else:
         return math.nan, math.nan, math.nan, math.nan
     lh = loss(code, y, h)
