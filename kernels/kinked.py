@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 from ._jit import jit
-from .channels import tilted
+from .channels import kinked_prefix, kinked_tilted, tilted
 from .codes import LINEAR, SIGN
 from .panels import FEATURE_BROAD, adaptive_feature_rule, feature_rule
 from .special import log_ndtr, mills, norm_cdf, norm_pdf
@@ -50,7 +50,19 @@ def gibbs_add(student, y, a, omega, gamma, v, b, beta_t, weight, tau_weight, out
     """Add the seven Gibbs summands of label y at pre-activation mean a (field omega) with ``weight`` (and
     ``tau_weight`` = weight times tau for slot 2) to ``out``: f_w = gamma g_a, f_ww = gamma^2 g_aa,
     d/dgamma log Z = omega g_a + gamma v (g_aa + g_a^2), d/dbeta log Z = g_a."""
-    log_z, g_a, g_aa, mean_loss = tilted(student, y, a, b, beta_t)
+    _add_channel(tilted(student, y, a, b, beta_t), omega, gamma, v, weight, tau_weight, out)
+
+
+@jit
+def _kinked_add(student, y, a, omega, gamma, v, b, beta_t, prefix, weight, tau_weight, out):
+    """:func:`gibbs_add` for relu and sign with the label-free part of the channel, ``prefix`` =
+    :func:`.channels.kinked_prefix` (student, a, b, beta_t), computed once per pre-activation."""
+    _add_channel(kinked_tilted(student, y, a, b, beta_t, prefix), omega, gamma, v, weight, tau_weight, out)
+
+
+@jit
+def _add_channel(channel, omega, gamma, v, weight, tau_weight, out):
+    log_z, g_a, g_aa, mean_loss = channel
     f = gamma * g_a
     out[0] += weight * log_z
     out[1] += weight * f * f
@@ -125,7 +137,7 @@ def _label_features(student, a, s, b, beta_t, y0, y_scale, centers, widths, coun
 
 
 @jit
-def _label_average(student, a, s, omega, gamma, v, b, beta_t, weight, tau, y0, y_scale, lower, legendre_x,
+def _label_average(student, a, s, omega, gamma, v, b, beta_t, prefix, weight, tau, y0, y_scale, lower, legendre_x,
                    legendre_w, tail_x, tail_w, centers, widths, nodes, node_w, out):
     """Add weight E_u[summands(y0 + y_scale u); u > lower] over u ~ N(0, 1), with the teacher field ``tau`` (a
     constant; NaN: tau = y, relu's teacher above its kink without noise), refined at the channel's switch."""
@@ -135,7 +147,7 @@ def _label_average(student, a, s, omega, gamma, v, b, beta_t, weight, tau, y0, y
     for j in range(n):
         y = y0 + y_scale * nodes[j]
         w = weight * node_w[j]
-        gibbs_add(student, y, a, omega, gamma, v, b, beta_t, w, w * (y if math.isnan(tau) else tau), out)
+        _kinked_add(student, y, a, omega, gamma, v, b, beta_t, prefix, w, w * (y if math.isnan(tau) else tau), out)
 
 
 @jit
@@ -175,11 +187,12 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
     for i in range(n_outer):
         omega = sq * outer_x[i]
         a = gamma * omega + beta
+        prefix = kinked_prefix(student, a, b, beta_t)
         mu = m * outer_x[i] / sq
         weight = outer_w[i]
         if teacher == LINEAR:  # y = tau + noise xi ~ N(mu, sigma^2 + noise^2); E[tau | y] = mu + sigma^2 (y - mu)/S^2
             if big_s == 0.0:
-                gibbs_add(student, mu, a, omega, gamma, v, b, beta_t, weight, weight * mu, out)
+                _kinked_add(student, mu, a, omega, gamma, v, b, beta_t, prefix, weight, weight * mu, out)
                 continue
             count = _label_features(student, a, s, b, beta_t, mu, big_s, centers, widths, 0)
             n = adaptive_feature_rule(-math.inf, math.inf, centers, widths, count, legendre_x, legendre_w, tail_x,
@@ -188,7 +201,7 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
                 y = mu + big_s * nodes[j]
                 w = weight * node_w[j]
                 tau = mu + sigma * sigma * (y - mu) / big_s**2
-                gibbs_add(student, y, a, omega, gamma, v, b, beta_t, w, w * tau, out)
+                _kinked_add(student, y, a, omega, gamma, v, b, beta_t, prefix, w, w * tau, out)
             continue
         if sigma > 0.0:  # the teacher's sign given w: probabilities and E[tau; sign]
             r = mu / sigma
@@ -209,20 +222,20 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
             if teacher == SIGN or side < 0.0:  # y = side (sign) or 0 (relu below its kink), plus noise
                 y0 = side if teacher == SIGN else 0.0
                 if noise == 0.0:
-                    gibbs_add(student, y0, a, omega, gamma, v, b, beta_t, weight * p, weight * t, out)
+                    _kinked_add(student, y0, a, omega, gamma, v, b, beta_t, prefix, weight * p, weight * t, out)
                 else:
-                    _label_average(student, a, s, omega, gamma, v, b, beta_t, weight * p, t / p, y0, noise,
+                    _label_average(student, a, s, omega, gamma, v, b, beta_t, prefix, weight * p, t / p, y0, noise,
                                    -math.inf, legendre_x, legendre_w, tail_x, tail_w, centers, widths, nodes, node_w,
                                    out)
             elif sigma == 0.0 or noise == 0.0:  # relu above its kink: y = tau (+ noise xi), tau > 0
                 if sigma == 0.0 and noise == 0.0:
-                    gibbs_add(student, mu, a, omega, gamma, v, b, beta_t, weight, weight * mu, out)
+                    _kinked_add(student, mu, a, omega, gamma, v, b, beta_t, prefix, weight, weight * mu, out)
                 elif sigma == 0.0:
-                    _label_average(student, a, s, omega, gamma, v, b, beta_t, weight, mu, mu, noise,
+                    _label_average(student, a, s, omega, gamma, v, b, beta_t, prefix, weight, mu, mu, noise,
                                    -math.inf, legendre_x, legendre_w, tail_x, tail_w, centers, widths, nodes, node_w,
                                    out)
                 else:
-                    _label_average(student, a, s, omega, gamma, v, b, beta_t, weight, math.nan, mu, sigma,
+                    _label_average(student, a, s, omega, gamma, v, b, beta_t, prefix, weight, math.nan, mu, sigma,
                                    -mu / sigma, legendre_x, legendre_w, tail_x, tail_w, centers, widths, nodes, node_w,
                                    out)
             else:  # relu above its kink with noise: y ~ N(mu, S^2) times P(tau > 0 | y), tau | y ~ N(mc, sc^2)
@@ -238,5 +251,5 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
                     mc = (mu * noise * noise + sigma * sigma * y) / (big_s * big_s)
                     pc = norm_cdf(mc / sc)
                     w = weight * node_w[j]
-                    gibbs_add(student, y, a, omega, gamma, v, b, beta_t, w * pc, w * (mc * pc + sc * norm_pdf(mc / sc)),
-                              out)
+                    _kinked_add(student, y, a, omega, gamma, v, b, beta_t, prefix, w * pc,
+                                w * (mc * pc + sc * norm_pdf(mc / sc)), out)
