@@ -15,9 +15,11 @@ replica fields (tau, eta) cannot resolve features that narrow and oblique, so th
   split at the teacher's kink and refined at the channel's branch switch in y (:func:`_label_features`).
 
 Every rule is a :func:`.panels.feature_rule`, graded only where a feature is narrow, so broad states cost a few dozen
-nodes per axis. The tau-weighted slot uses E[tau; branch | w] in closed form (truncated-normal means). The reference is
-the tensor Gauss rule of :func:`.saddle.gibbs_sums_by_quadrature` at many nodes and nested adaptive quadrature in
-tests/test_kinked.py.
+nodes per axis; on the whole line, where the narrowest feature is only moderately narrow (HERMITE_WIDTHS), one
+Gauss-Hermite rule of 20 to 64 nodes replaces the graded pieces (:func:`.panels.hermite_feature_rule` for the outer
+rule, :func:`.panels.adaptive_feature_rule` for the labels). The tau-weighted slot uses E[tau; branch | w] in closed
+form (truncated-normal means). The reference is the tensor Gauss rule of :func:`.saddle.gibbs_sums_by_quadrature` at
+many nodes and nested adaptive quadrature in tests/test_kinked.py.
 """
 
 import math
@@ -27,7 +29,7 @@ import numpy as np
 from ._jit import jit
 from .channels import kinked_prefix, kinked_tilted, tilted
 from .codes import LINEAR, SIGN
-from .panels import FEATURE_BROAD, adaptive_feature_rule, feature_rule
+from .panels import adaptive_feature_rule, hermite_feature_rule
 from .special import log_ndtr, mills, norm_cdf, norm_pdf
 
 MAX_NODES = 4096
@@ -118,8 +120,9 @@ def _label_features(student, a, s, b, beta_t, y0, y_scale, centers, widths, coun
     a log cosh there, singular pi/(4 beta_T) off the real axis). relu: the switch at the root of :func:`relu_switch`,
     width 1/D'; and the positive branch's log Phi(z), z = (a + beta_T b y)/(s sqrt k), and its truncated moments, on
     the scale sqrt(k)/(beta_T s) in y about z = 0 (the zeros of Phi nearest the real axis lie 2.8 off it in z), listed
-    at least FEATURE_BROAD wide: it chooses the order, the 16-node rule resolves it (2.8 times farther off the axis
-    than its scale). Returns the new count."""
+    at that scale (it was listed at least FEATURE_BROAD wide, for the order of the tail rules only; with the
+    Gauss-Hermite orders of :data:`.panels.HERMITE_ORDERS` chosen by the narrowest feature that missed relu's sums
+    with noise 1 by 3e-8, and the 16-node rules alone missed them by 4e-10). Returns the new count."""
     if student == SIGN:
         x = a / s
         centers[count] = (-(log_ndtr(x) - log_ndtr(-x)) / (2.0 * beta_t) - y0) / y_scale
@@ -132,7 +135,7 @@ def _label_features(student, a, s, b, beta_t, y0, y_scale, centers, widths, coun
         count += 1
     k = 1.0 + beta_t * b
     centers[count] = (-a / (beta_t * b) - y0) / y_scale
-    widths[count] = max(math.sqrt(k) / (beta_t * s * y_scale), FEATURE_BROAD)  # sets the order only, never graded
+    widths[count] = math.sqrt(k) / (beta_t * s * y_scale)
     return count + 1
 
 
@@ -179,7 +182,7 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
             count += 1
     outer_x = np.empty(MAX_NODES)
     outer_w = np.empty(MAX_NODES)
-    n_outer = feature_rule(-math.inf, math.inf, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w,
+    n_outer = hermite_feature_rule(-math.inf, math.inf, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w,
                            outer_x, outer_w)
     nodes = np.empty(MAX_NODES)
     node_w = np.empty(MAX_NODES)

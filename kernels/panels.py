@@ -5,6 +5,8 @@ of known centre and width): Legendre pieces graded toward each feature, Gauss ru
 
 import math
 
+import numpy as np
+
 from ._jit import jit
 
 
@@ -51,6 +53,30 @@ softplus((u - c)/w), log Phi((u - c)/w), the inverse Mills ratio and Phi((u - c)
 3e-10 at w = 12)."""
 
 
+HERMITE_ORDERS = (20, 24, 32, 40, 48, 64)
+HERMITE_WIDTHS = (1.6, 1.4, 1.15, 1.0, 0.9, 0.75)
+"""Where a feature is narrower than FEATURE_BROAD but no narrower than HERMITE_WIDTHS[-1] and the interval is the whole
+line, :func:`hermite_feature_rule` and :func:`adaptive_feature_rule` take the Gauss-Hermite rule of the normal density
+of the lowest order of HERMITE_ORDERS whose width (the same position) is at most the narrowest feature's, instead of
+graded pieces and two tails (52 nodes or more, typically 70-100). Measured worst error (softplus, log Phi, Phi and the
+inverse Mills ratio of (u - c)/w, 57 centres c in [-7, 7], against adaptive quadrature, relative to 1 + E|f|) at each
+order's width: 6e-14, 6e-14, 5e-14, 4e-14, 2e-14, 5e-14 (at 0.9 times it: 1e-12 to 2e-12, 24 nodes 2e-12 at 1.2)."""
+
+
+def _hermite_table():
+    """Row i: the probabilists' Gauss-Hermite rule of HERMITE_ORDERS[i] nodes (weights summing to one), zero-padded."""
+    nodes = np.zeros((len(HERMITE_ORDERS), max(HERMITE_ORDERS)))
+    weights = np.zeros_like(nodes)
+    for row, n in enumerate(HERMITE_ORDERS):
+        x, w = np.polynomial.hermite_e.hermegauss(n)
+        nodes[row, :n] = x
+        weights[row, :n] = w / w.sum()
+    return nodes, weights
+
+
+_HERMITE_X, _HERMITE_W = _hermite_table()
+_HERMITE_N = np.array(HERMITE_ORDERS)
+_HERMITE_WIDTH = np.array(HERMITE_WIDTHS)
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _MIN_WIDTH = 1e-9
 
@@ -154,7 +180,15 @@ def feature_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, tail_x,
     Returns the number of nodes (``nodes``/``weights`` must hold them: 2 tails plus the pieces).
     """
     return _feature_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w, nodes, weights,
-                         False)
+                         False, False)
+
+
+@jit
+def hermite_feature_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w, nodes, weights):
+    """:func:`feature_rule`, but on the whole line with no feature narrower than HERMITE_WIDTHS[-1] one Gauss-Hermite
+    rule of the order that resolves the narrowest (HERMITE_ORDERS) instead of graded pieces."""
+    return _feature_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w, nodes, weights,
+                         False, True)
 
 
 @jit
@@ -162,13 +196,29 @@ def adaptive_feature_rule(lo, hi, centers, widths, count, legendre_x, legendre_w
     """:func:`feature_rule` for an integrand whose every smoothness scale is among the features (broad ones
     included): where none is narrow, the Gauss rule of the tails takes the lowest order of TAIL_ORDERS that resolves
     the narrowest (a feature counting as wide as its distance from the interval, if that is more; none listed: the
-    highest order)."""
+    highest order); on the whole line with no feature narrower than HERMITE_WIDTHS[-1], as
+    :func:`hermite_feature_rule`."""
     return _feature_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w, nodes, weights,
-                         True)
+                         True, True)
 
 
 @jit
-def _feature_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w, nodes, weights, adaptive):
+def _hermite_rule(narrowest, nodes, weights):
+    """The Gauss-Hermite rule of the lowest order of HERMITE_ORDERS that resolves a feature of width ``narrowest`` (at
+    least HERMITE_WIDTHS[-1]) into ``nodes``/``weights``; returns its order."""
+    row = _HERMITE_N.shape[0] - 1
+    while row > 0 and narrowest >= _HERMITE_WIDTH[row - 1]:
+        row -= 1
+    n = _HERMITE_N[row]
+    for k in range(n):
+        nodes[k] = _HERMITE_X[row, k]
+        weights[k] = _HERMITE_W[row, k]
+    return n
+
+
+@jit
+def _feature_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w, nodes, weights, adaptive,
+                  hermite):
     if lo <= -FEATURE_CUT:
         lo = -math.inf
     if hi >= FEATURE_CUT:
@@ -198,6 +248,8 @@ def _feature_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, tail_x
         s_lo = min(s_lo, hi)
     if math.isinf(s_lo):
         return _normal_tail(-FEATURE_CUT, 1.0, tail_x, tail_w, first, order, nodes, weights, 0)
+    if hermite and math.isinf(lo) and math.isinf(hi) and narrowest >= _HERMITE_WIDTH[-1]:
+        return _hermite_rule(narrowest, nodes, weights)
     s_lo = max(s_lo, -FEATURE_CUT)
     s_hi = min(s_hi, FEATURE_CUT)
     filled = 0

@@ -214,6 +214,50 @@ def test_adaptive_feature_rule_orders(order, width):
             assert abs(got - want) < 1e-12 * (1.0 + size)
 
 
+@pytest.mark.parametrize("order,width", list(zip(panels.HERMITE_ORDERS, panels.HERMITE_WIDTHS, strict=True)))
+def test_hermite_orders_for_moderately_narrow_features(order, width):
+    """On the whole line with the narrowest feature between HERMITE_WIDTHS[-1] and FEATURE_BROAD, the feature rules of
+    the kinked students take one Gauss-Hermite rule (panels.HERMITE_ORDERS, chosen by the narrowest width): at each
+    order's smallest width, softplus, log Phi, Phi and the inverse Mills ratio of (u - c)/width (c in [-7, 7]) within
+    1e-12 of adaptive quadrature relative to 1 + E|f|; a narrower feature gets graded pieces again."""
+    r = Problem("relu", "pn", "gibbs").rules()
+    functions = (lambda u: np.logaddexp(0.0, u), special.log_ndtr, special.ndtr,
+                 lambda u: np.exp(stats.norm.logpdf(u) - special.log_ndtr(u)))
+    nodes, weights = np.empty(4096), np.empty(4096)
+    for centre in np.linspace(-7.0, 7.0, 8):
+        for rule in (panels.hermite_feature_rule, panels.adaptive_feature_rule):
+            n = rule(-np.inf, np.inf, np.array([centre, 0.5]), np.array([width, 2.0 * width]), 2, r.feature_x,
+                     r.feature_w, r.tail_x, r.tail_w, nodes, weights)
+            assert n == order
+            narrow = (np.array([centre]), np.array([0.99 * panels.HERMITE_WIDTHS[-1]]), 1, r.feature_x, r.feature_w,
+                      r.tail_x, r.tail_w)
+            graded = panels.feature_rule(-np.inf, np.inf, *narrow, nodes, weights)
+            assert rule(-np.inf, np.inf, *narrow, nodes, weights) == graded
+        n = panels.hermite_feature_rule(-np.inf, np.inf, np.array([centre]), np.array([width]), 1, r.feature_x,
+                                        r.feature_w, r.tail_x, r.tail_w, nodes, weights)
+        points = [centre + k * width for k in (-5.0, -2.0, -1.0, 0.0, 1.0, 2.0, 5.0)]
+        for f in functions:
+            got = weights[:n] @ f((nodes[:n] - centre) / width)
+            want, size = (integrate.quad(lambda u, g=g, f=f, c=centre: g(f((u - c) / width)) * stats.norm.pdf(u), -14.0,
+                                         14.0, points=points, epsabs=1e-14, epsrel=1e-13, limit=500)[0]
+                          for g in (lambda z: z, abs))
+            assert abs(got - want) < 1e-12 * (1.0 + size)
+
+
+@pytest.mark.parametrize("m,q,gamma,beta", [(0.852942, 0.807117, 0.48298, 0.334292),
+                                            (0.176303, 0.110123, 0.272111, 0.390434)])
+def test_relu_gibbs_sums_with_noise_at_benchmark_states(m, q, gamma, beta):
+    """relu with label noise 0.5 at two states of the benchmark curve (pn_gd, T = 0.5; alpha 10 and 0.85), where the
+    label averages take Gauss-Hermite rules: against the tensor rule at 200/128/64 nodes (within 1.6e-13 of
+    300/160/80; the kernel was measured within 1e-12 of the latter)."""
+    noise, beta_t, code = 0.5, 2.0, ACTIVATIONS["relu"].code
+    r = build_rules(200, 128, 64, noise)
+    want = np.empty(N_SUMS)
+    gibbs_sums_by_quadrature(code, code, m, q, 1.0 - q, gamma, beta, beta_t, noise, r.tau_x, r.tau_w, r.eta_x,
+                             r.eta_w, r.xi_x, r.xi_w, want)
+    _assert_close(_gibbs_sums("relu", m, q, gamma, beta, beta_t, noise), want, KINKED_RTOL)
+
+
 def test_sign_gibbs_sums_with_noise_at_large_load():
     """sign with label noise at a state of the benchmark curve (pn_gd, T = 0.5, noise 0.5, q = 0.9927): the channel's
     switch between y = -1 and 1 sweeps through each label's noise as w crosses (+-s x0 - beta)/(gamma sqrt q), on a
