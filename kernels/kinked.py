@@ -145,7 +145,7 @@ def _label_average(student, a, s, omega, gamma, v, b, beta_t, prefix, weight, ta
     """Add weight E_u[summands(y0 + y_scale u); u > lower] over u ~ N(0, 1), with the teacher field ``tau`` (a
     constant; NaN: tau = y, relu's teacher above its kink without noise), refined at the channel's switch."""
     count = 0 if weight < COARSE_MASS else _label_features(student, a, s, b, beta_t, y0, y_scale, centers, widths, 0)
-    n = adaptive_feature_rule(lower, math.inf, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w,
+    n = adaptive_feature_rule(lower, math.inf, centers, widths, count, 0, legendre_x, legendre_w, tail_x, tail_w,
                               nodes, node_w)
     for j in range(n):
         y = y0 + y_scale * nodes[j]
@@ -182,8 +182,8 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
             count += 1
     outer_x = np.empty(MAX_NODES)
     outer_w = np.empty(MAX_NODES)
-    n_outer = hermite_feature_rule(-math.inf, math.inf, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w,
-                           outer_x, outer_w)
+    n_outer = hermite_feature_rule(-math.inf, math.inf, centers, widths, count, 0, legendre_x, legendre_w, tail_x,
+                                   tail_w, outer_x, outer_w)
     nodes = np.empty(MAX_NODES)
     node_w = np.empty(MAX_NODES)
     big_s = math.sqrt(sigma * sigma + noise * noise)
@@ -198,7 +198,7 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
                 _kinked_add(student, mu, a, omega, gamma, v, b, beta_t, prefix, weight, weight * mu, out)
                 continue
             count = _label_features(student, a, s, b, beta_t, mu, big_s, centers, widths, 0)
-            n = adaptive_feature_rule(-math.inf, math.inf, centers, widths, count, legendre_x, legendre_w, tail_x,
+            n = adaptive_feature_rule(-math.inf, math.inf, centers, widths, count, 0, legendre_x, legendre_w, tail_x,
                                       tail_w, nodes, node_w)
             for j in range(n):
                 y = mu + big_s * nodes[j]
@@ -242,11 +242,10 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
                                    -mu / sigma, legendre_x, legendre_w, tail_x, tail_w, centers, widths, nodes, node_w,
                                    out)
             else:  # relu above its kink with noise: y ~ N(mu, S^2) times P(tau > 0 | y), tau | y ~ N(mc, sc^2)
-                count = _label_features(student, a, s, b, beta_t, mu, big_s, centers, widths, 0)
-                centers[count] = -mu * big_s / (sigma * sigma)  # P(tau > 0 | y) steps where mc = 0, width noise/sigma
-                widths[count] = noise / sigma
-                count += 1
-                n = adaptive_feature_rule(-math.inf, math.inf, centers, widths, count, legendre_x, legendre_w,
+                centers[0] = -mu * big_s / (sigma * sigma)  # P(tau > 0 | y) = Phi(mc/sc), a normal step at mc = 0,
+                widths[0] = noise / sigma  # width noise/sigma
+                count = _label_features(student, a, s, b, beta_t, mu, big_s, centers, widths, 1)
+                n = adaptive_feature_rule(-math.inf, math.inf, centers, widths, count, 1, legendre_x, legendre_w,
                                           tail_x, tail_w, nodes, node_w)
                 sc = sigma * noise / big_s
                 for j in range(n):
