@@ -11,7 +11,9 @@ Everything here concerns a single label y and a Gaussian pre-activation h ~ N(a,
 - :func:`moreau`: the Moreau envelope M(y, a, c) = min_h [l(y, h) + (h - a)^2/(2c)] of the T -> 0 limit,
   its minimiser h* and dh*/da.
 
-Linear, relu and sign are in closed form (truncated-normal moments), and so is erf's :func:`expected_loss` (the
+Linear, relu and sign are in closed form (truncated-normal moments; for relu and sign split into the part that depends
+on the pre-activation only, :func:`kinked_prefix`, and the rest, :func:`kinked_tilted`, so that an average over labels
+at one pre-activation computes the first once), and so is erf's :func:`expected_loss` (the
 bivariate normal distribution function). erf's :func:`tilted` is a quadrature with rules fixed in this module
 (:func:`_erf_tilted`): Gauss-Hermite around the tilted measure's peak where the pre-activation spread is small,
 Gauss-Legendre panels in h with the saturated tails in closed form elsewhere.
@@ -83,16 +85,22 @@ def expected_loss(code, y, a, b):
 
 @jit
 def _combine_two(log_w1, mean1, var1, loss1, log_w2, mean2, var2, loss2):
-    """log of the total weight, mean, variance and mean loss of a two-component mixture."""
-    top = max(log_w1, log_w2)
-    p1 = math.exp(log_w1 - top)
-    p2 = math.exp(log_w2 - top)
-    total = p1 + p2
-    p1 /= total
-    p2 /= total
+    """log of the total weight, mean, variance and mean loss of a two-component mixture (one exp and one log1p: the
+    weights are p2 = 1/(1 + e^(-d)), d = log_w2 - log_w1, computed from the smaller of e^(-d), e^d)."""
+    d = log_w2 - log_w1
+    if d > 0.0:
+        e = math.exp(-d)
+        p2 = 1.0 / (1.0 + e)
+        p1 = e * p2
+        log_total = log_w2 + math.log1p(e)
+    else:
+        e = math.exp(d)
+        p1 = 1.0 / (1.0 + e)
+        p2 = e * p1
+        log_total = log_w1 + math.log1p(e)
     mean = p1 * mean1 + p2 * mean2
     var = p1 * var1 + p2 * var2 + p1 * p2 * (mean1 - mean2) ** 2
-    return top + math.log(total), mean, var, p1 * loss1 + p2 * loss2
+    return log_total, mean, var, p1 * loss1 + p2 * loss2
 
 
 ERF_SATURATION = 8.0
@@ -340,45 +348,72 @@ def tilted(code, y, a, b, beta_t):
     erf: :func:`_erf_tilted` (within 1e-12 of adaptive quadrature for |y| < 3, |a| < 6, b <= 36, beta_t < 50,
     tests/test_erf_channel.py). The others in closed form; there, below b = SMALL_VARIANCE (1 + a^2), the moment
     formulas g_a = (<h> - a)/b lose all digits to cancellation and the b -> 0 limit log Z = -beta_t l(y, a) is used,
-    whose error is O(b).
+    whose error is O(b). relu and sign: :func:`kinked_tilted` with :func:`kinked_prefix`.
     """
     if code == ERF:
         return _erf_tilted(y, a, b, beta_t)
+    if code == RELU or code == SIGN:
+        return kinked_tilted(code, y, a, b, beta_t, kinked_prefix(code, a, b, beta_t))
     if b < SMALL_VARIANCE * (1.0 + a * a):
-        g = activation(code, a)
-        d1, d2 = activation_derivatives(code, a)
-        la = 0.5 * (y - g) ** 2
-        return -beta_t * la, beta_t * (y - g) * d1, -beta_t * (d1 * d1 - (y - g) * d2), la
-    s = math.sqrt(b)
+        return _small_variance_tilted(code, y, a, beta_t)
     if code == LINEAR:
         k = 1.0 + beta_t * b
         log_z = -0.5 * math.log(k) - 0.5 * beta_t * (y - a) ** 2 / k
         mean = (a + beta_t * b * y) / k
         var = b / k
         return log_z, beta_t * (y - a) / k, -beta_t / k, 0.5 * ((y - mean) ** 2 + var)
+    return math.nan, math.nan, math.nan, math.nan
+
+
+@jit
+def _small_variance_tilted(code, y, a, beta_t):
+    """The b -> 0 limit of :func:`tilted`: log Z = -beta_t l(y, a) and its a-derivatives."""
+    g = activation(code, a)
+    d1, d2 = activation_derivatives(code, a)
+    la = 0.5 * (y - g) ** 2
+    return -beta_t * la, beta_t * (y - g) * d1, -beta_t * (d1 * d1 - (y - g) * d2), la
+
+
+@jit
+def kinked_prefix(code, a, b, beta_t):
+    """The parts of relu's and sign's tilted channel that do not depend on the label y, for :func:`kinked_tilted`
+    (a label average at fixed pre-activation computes them once): log P(h < 0), mean and variance of h < 0 for
+    h ~ N(a, b); sign: the same for h > 0 (NaN for relu); relu: log(1 + beta_t b)/2 (NaN for sign). All NaN where
+    b < SMALL_VARIANCE (1 + a^2) (the b -> 0 limit needs none)."""
+    if b < SMALL_VARIANCE * (1.0 + a * a):
+        return math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan
+    s = math.sqrt(b)
+    log_mass_neg, mean_neg, var_neg = truncated_below_zero(a, s)
+    if code == SIGN:
+        log_mass_pos, mean_pos, var_pos = truncated_above_zero(a, s)
+        return log_mass_neg, mean_neg, var_neg, log_mass_pos, mean_pos, var_pos, math.nan
+    return log_mass_neg, mean_neg, var_neg, math.nan, math.nan, math.nan, 0.5 * math.log(1.0 + beta_t * b)
+
+
+@jit
+def kinked_tilted(code, y, a, b, beta_t, prefix):
+    """:func:`tilted` for relu and sign (code RELU or SIGN) given ``prefix`` = :func:`kinked_prefix` (code, a, b,
+    beta_t): the tilted measure is a mixture of the prior's branches h < 0 and h > 0 (relu's positive branch a
+    Gaussian N((a + beta_t b y)/k, b/k), k = 1 + beta_t b, truncated to h > 0), combined by their log weights."""
+    if b < SMALL_VARIANCE * (1.0 + a * a):
+        return _small_variance_tilted(code, y, a, beta_t)
+    log_mass_neg, mean_neg, var_neg, log_mass_pos, mean_pos, var_pos, half_log_k = prefix
     if code == RELU:
-        log_mass_neg, mean_neg, var_neg = truncated_below_zero(a, s)
-        log_neg = -0.5 * beta_t * y * y + log_mass_neg
         k = 1.0 + beta_t * b
-        mean_pos_untrunc = (a + beta_t * b * y) / k
-        std_pos = s / math.sqrt(k)
-        log_mass_pos, mean_pos, var_pos = truncated_above_zero(mean_pos_untrunc, std_pos)
-        log_pos = -0.5 * math.log(k) - 0.5 * beta_t * (y - a) ** 2 / k + log_mass_pos
+        std_pos = math.sqrt(b / k)
+        log_mass_pos, mean_pos, var_pos = truncated_above_zero((a + beta_t * b * y) / k, std_pos)
         loss_pos = 0.5 * ((y - mean_pos) ** 2 + var_pos)
         log_z, mean, var, mean_loss = _combine_two(
-            log_neg, mean_neg, var_neg, 0.5 * y * y, log_pos, mean_pos, var_pos, loss_pos
+            -0.5 * beta_t * y * y + log_mass_neg, mean_neg, var_neg, 0.5 * y * y,
+            -half_log_k - 0.5 * beta_t * (y - a) ** 2 / k + log_mass_pos, mean_pos, var_pos, loss_pos,
         )
-    elif code == SIGN:
-        log_mass_neg, mean_neg, var_neg = truncated_below_zero(a, s)
-        log_mass_pos, mean_pos, var_pos = truncated_above_zero(a, s)
+    else:
         loss_neg = 0.5 * (y + 1.0) ** 2
         loss_pos = 0.5 * (y - 1.0) ** 2
         log_z, mean, var, mean_loss = _combine_two(
             -beta_t * loss_neg + log_mass_neg, mean_neg, var_neg, loss_neg,
             -beta_t * loss_pos + log_mass_pos, mean_pos, var_pos, loss_pos,
         )
-    else:
-        return math.nan, math.nan, math.nan, math.nan
     return log_z, (mean - a) / b, (var - b) / (b * b), mean_loss
 
 
