@@ -23,9 +23,10 @@ quadrature over z_1 (single-sample terms: (z_1, s), two dimensions) and (z_1, z_
 
 - z_1 = sqrt(M - 1) t_1, t_1 of density prop. to (1 - t^2)^((M - 4)/2) on [-1, 1]; given z_1, z_2 = -z_1/(M - 1) +
   rho_2 t_2 with rho_2^2 = (M - z_1^2 M/(M - 1)) (M - 2)/(M - 1) and t_2 of density prop. to (1 - t^2)^((M - 5)/2)
-  (the other M - 1 coordinates are uniform on their own sphere). Gauss-Jacobi rules in t_1 and t_2, split where
-  relu's g'(a_j) switches (a_j = 0, i.e. z_j = -beta/gamma): only the side a_j > 0 contributes, so each integral
-  runs over one piece [c, 1] (or [-1, c] for gamma < 0) with a Gauss-Jacobi (alpha, 0) rule at the sphere's end.
+  (the other M - 1 coordinates are uniform on their own sphere). Only the side a_j > 0 of relu's kink contributes
+  (g'(a_j) = 0 elsewhere); each coordinate's range is cut there, at the teacher's smoothed kink z_j = 0, and (t_1) where
+  the pair's kink line meets the sphere's edge, and every piece takes Gauss-Legendre nodes through a smoothstep map
+  (:func:`smooth_piece`), which makes the half-integer powers at the pieces' ends smooth.
 - s: Gauss rules for the chi law times s^-p (p = 0, 1, 2), built by the caller (discretized Stieltjes procedure).
 
 Requires M >= 4 (the t_2 density has the exponent (M - 5)/2 > -1, and E[1/s^2] is finite). Deterministic: the
