@@ -64,6 +64,7 @@ def test_drift_chooses_exact_or_monte_carlo():
     relu = DynamicsProblem("relu", "bn", 0.5, batch_size=8)
     assert exact_batch_applies(relu) and not monte_carlo_drift(relu)
     for problem in (DynamicsProblem("erf", "bn", 0.5, batch_size=8), DynamicsProblem("relu", "bn", 0.5, batch_size=3),
+                    DynamicsProblem("linear", "bn", 0.5, batch_size=8),
                     DynamicsProblem("relu", "bn", 0.5, batch_size=64)):
         assert monte_carlo_drift(problem) and not exact_batch_applies(problem)
     state = np.array([0.5, 1.0, 0.9, 0.1])
