@@ -27,6 +27,7 @@ from ._jit import jit
 from .activations import activation, activation_derivatives
 from .bivariate_normal import norm_cdf2
 from .codes import ERF, LINEAR, RELU, SIGN
+from .panels import hermite_table
 from .special import log_ndtr, norm_cdf, norm_pdf, truncated_above_zero, truncated_below_zero
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -138,13 +139,10 @@ _MIN_HERMITE_CURVATURE = 0.25
 def _hermite_table():
     """Rows: the Gauss-Hermite rules of HERMITE_SIZES (probabilists', weights summing to one), padded with zeros; the
     log weights carry + x^2/2 (the rule integrates against the standard normal, the integrand carries its own)."""
-    size = max(HERMITE_SIZES)
-    nodes = np.zeros((len(HERMITE_SIZES), size))
-    log_weights = np.full((len(HERMITE_SIZES), size), -np.inf)
-    for row, n in enumerate(HERMITE_SIZES):
-        x, w = np.polynomial.hermite_e.hermegauss(n)
-        nodes[row, :n] = x
-        log_weights[row, :n] = np.log(w / w.sum()) + 0.5 * x * x
+    nodes, weights = hermite_table(HERMITE_SIZES)
+    log_weights = np.full_like(weights, -np.inf)
+    used = weights > 0.0
+    log_weights[used] = np.log(weights[used]) + 0.5 * nodes[used] ** 2
     return nodes, log_weights
 
 

@@ -30,6 +30,7 @@ from .channels import (
     erf_prox_on_grid,
     erf_prox_terms,
 )
+from .panels import hermite_table
 
 SMOOTH_LINE_SIZES = (12, 16, 24, 32, 48, 64)
 """Gauss-Hermite rules of the replica field on a smooth line (:func:`smooth_line`), where every summand is analytic in
@@ -54,18 +55,7 @@ then the Moreau objective (the tilted measure's log density) has curvature at le
 and dh*/da <= 2."""
 
 
-def _smooth_table():
-    """Rows: the Gauss-Hermite rules of SMOOTH_LINE_SIZES (probabilists', weights summing to one), zero-padded."""
-    nodes = np.zeros((len(SMOOTH_LINE_SIZES), max(SMOOTH_LINE_SIZES)))
-    weights = np.zeros_like(nodes)
-    for row, n in enumerate(SMOOTH_LINE_SIZES):
-        x, w = np.polynomial.hermite_e.hermegauss(n)
-        nodes[row, :n] = x
-        weights[row, :n] = w / w.sum()
-    return nodes, weights
-
-
-SMOOTH_LINE_X, SMOOTH_LINE_W = _smooth_table()
+SMOOTH_LINE_X, SMOOTH_LINE_W = hermite_table(SMOOTH_LINE_SIZES)
 SMOOTH_LINE_N = np.array(SMOOTH_LINE_SIZES)
 ERM_SMOOTH_SLOPE = np.array(ERM_SMOOTH_SLOPES)
 GIBBS_SMOOTH_SLOPE = np.array(GIBBS_SMOOTH_SLOPES)

@@ -70,18 +70,19 @@ its integral (u - c)/w Phi((u - c)/w) + phi((u - c)/w), 141 centres c in [-7, 7]
 less (bisection; 5e-13 to 1e-12 at 0.95 times it)."""
 
 
-def _hermite_table():
-    """Row i: the probabilists' Gauss-Hermite rule of HERMITE_ORDERS[i] nodes (weights summing to one), zero-padded."""
-    nodes = np.zeros((len(HERMITE_ORDERS), max(HERMITE_ORDERS)))
+def hermite_table(orders):
+    """Row i: the probabilists' Gauss-Hermite rule of orders[i] nodes (weights summing to one), zero-padded to the
+    largest order (module-level tables of the kernels, built once at import)."""
+    nodes = np.zeros((len(orders), max(orders)))
     weights = np.zeros_like(nodes)
-    for row, n in enumerate(HERMITE_ORDERS):
+    for row, n in enumerate(orders):
         x, w = np.polynomial.hermite_e.hermegauss(n)
         nodes[row, :n] = x
         weights[row, :n] = w / w.sum()
     return nodes, weights
 
 
-_HERMITE_X, _HERMITE_W = _hermite_table()
+_HERMITE_X, _HERMITE_W = hermite_table(HERMITE_ORDERS)
 _HERMITE_N = np.array(HERMITE_ORDERS)
 _HERMITE_WIDTH = np.array(HERMITE_WIDTHS)
 _HERMITE_STEP_WIDTH = np.array(HERMITE_STEP_WIDTHS)
