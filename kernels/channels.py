@@ -11,7 +11,9 @@ Everything here concerns a single label y and a Gaussian pre-activation h ~ N(a,
 - :func:`moreau`: the Moreau envelope M(y, a, c) = min_h [l(y, h) + (h - a)^2/(2c)] of the T -> 0 limit,
   its minimiser h* and dh*/da.
 
-Linear, relu and sign are in closed form (truncated-normal moments), and so is erf's :func:`expected_loss` (the
+Linear, relu and sign are in closed form (truncated-normal moments; for relu and sign split into the part that depends
+on the pre-activation only, :func:`kinked_prefix`, and the rest, :func:`kinked_tilted`, so that an average over labels
+at one pre-activation computes the first once), and so is erf's :func:`expected_loss` (the
 bivariate normal distribution function). erf's :func:`tilted` is a quadrature with rules fixed in this module
 (:func:`_erf_tilted`): Gauss-Hermite around the tilted measure's peak where the pre-activation spread is small,
 Gauss-Legendre panels in h with the saturated tails in closed form elsewhere.
@@ -25,11 +27,13 @@ from ._jit import jit
 from .activations import activation, activation_derivatives
 from .bivariate_normal import norm_cdf2
 from .codes import ERF, LINEAR, RELU, SIGN
+from .panels import hermite_table
 from .special import log_ndtr, norm_cdf, norm_pdf, truncated_above_zero, truncated_below_zero
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 SMALL_VARIANCE = 1e-8
-_MAX_ERF_CURVATURE = math.sqrt(2.0 / math.pi) * math.exp(-0.5)
+MAX_ERF_CURVATURE = math.sqrt(2.0 / math.pi) * math.exp(-0.5)
+"""max |g"(h)| of g = erf(h/sqrt 2), at |h| = 1."""
 
 
 @jit
@@ -82,16 +86,22 @@ def expected_loss(code, y, a, b):
 
 @jit
 def _combine_two(log_w1, mean1, var1, loss1, log_w2, mean2, var2, loss2):
-    """log of the total weight, mean, variance and mean loss of a two-component mixture."""
-    top = max(log_w1, log_w2)
-    p1 = math.exp(log_w1 - top)
-    p2 = math.exp(log_w2 - top)
-    total = p1 + p2
-    p1 /= total
-    p2 /= total
+    """log of the total weight, mean, variance and mean loss of a two-component mixture (one exp and one log1p: the
+    weights are p2 = 1/(1 + e^(-d)), d = log_w2 - log_w1, computed from the smaller of e^(-d), e^d)."""
+    d = log_w2 - log_w1
+    if d > 0.0:
+        e = math.exp(-d)
+        p2 = 1.0 / (1.0 + e)
+        p1 = e * p2
+        log_total = log_w2 + math.log1p(e)
+    else:
+        e = math.exp(d)
+        p1 = 1.0 / (1.0 + e)
+        p2 = e * p1
+        log_total = log_w1 + math.log1p(e)
     mean = p1 * mean1 + p2 * mean2
     var = p1 * var1 + p2 * var2 + p1 * p2 * (mean1 - mean2) ** 2
-    return top + math.log(total), mean, var, p1 * loss1 + p2 * loss2
+    return log_total, mean, var, p1 * loss1 + p2 * loss2
 
 
 ERF_SATURATION = 8.0
@@ -129,13 +139,10 @@ _MIN_HERMITE_CURVATURE = 0.25
 def _hermite_table():
     """Rows: the Gauss-Hermite rules of HERMITE_SIZES (probabilists', weights summing to one), padded with zeros; the
     log weights carry + x^2/2 (the rule integrates against the standard normal, the integrand carries its own)."""
-    size = max(HERMITE_SIZES)
-    nodes = np.zeros((len(HERMITE_SIZES), size))
-    log_weights = np.full((len(HERMITE_SIZES), size), -np.inf)
-    for row, n in enumerate(HERMITE_SIZES):
-        x, w = np.polynomial.hermite_e.hermegauss(n)
-        nodes[row, :n] = x
-        log_weights[row, :n] = np.log(w / w.sum()) + 0.5 * x * x
+    nodes, weights = hermite_table(HERMITE_SIZES)
+    log_weights = np.full_like(weights, -np.inf)
+    used = weights > 0.0
+    log_weights[used] = np.log(weights[used]) + 0.5 * nodes[used] ** 2
     return nodes, log_weights
 
 
@@ -339,78 +346,98 @@ def tilted(code, y, a, b, beta_t):
     erf: :func:`_erf_tilted` (within 1e-12 of adaptive quadrature for |y| < 3, |a| < 6, b <= 36, beta_t < 50,
     tests/test_erf_channel.py). The others in closed form; there, below b = SMALL_VARIANCE (1 + a^2), the moment
     formulas g_a = (<h> - a)/b lose all digits to cancellation and the b -> 0 limit log Z = -beta_t l(y, a) is used,
-    whose error is O(b).
+    whose error is O(b). relu and sign: :func:`kinked_tilted` with :func:`kinked_prefix`.
     """
     if code == ERF:
         return _erf_tilted(y, a, b, beta_t)
+    if code == RELU or code == SIGN:
+        return kinked_tilted(code, y, a, b, beta_t, kinked_prefix(code, a, b, beta_t))
     if b < SMALL_VARIANCE * (1.0 + a * a):
-        g = activation(code, a)
-        d1, d2 = activation_derivatives(code, a)
-        la = 0.5 * (y - g) ** 2
-        return -beta_t * la, beta_t * (y - g) * d1, -beta_t * (d1 * d1 - (y - g) * d2), la
-    s = math.sqrt(b)
+        return _small_variance_tilted(code, y, a, beta_t)
     if code == LINEAR:
         k = 1.0 + beta_t * b
         log_z = -0.5 * math.log(k) - 0.5 * beta_t * (y - a) ** 2 / k
         mean = (a + beta_t * b * y) / k
         var = b / k
         return log_z, beta_t * (y - a) / k, -beta_t / k, 0.5 * ((y - mean) ** 2 + var)
+    return math.nan, math.nan, math.nan, math.nan
+
+
+@jit
+def _small_variance_tilted(code, y, a, beta_t):
+    """The b -> 0 limit of :func:`tilted`: log Z = -beta_t l(y, a) and its a-derivatives."""
+    g = activation(code, a)
+    d1, d2 = activation_derivatives(code, a)
+    la = 0.5 * (y - g) ** 2
+    return -beta_t * la, beta_t * (y - g) * d1, -beta_t * (d1 * d1 - (y - g) * d2), la
+
+
+@jit
+def kinked_prefix(code, a, b, beta_t):
+    """The parts of relu's and sign's tilted channel that do not depend on the label y, for :func:`kinked_tilted`
+    (a label average at fixed pre-activation computes them once): log P(h < 0), mean and variance of h < 0 for
+    h ~ N(a, b); sign: the same for h > 0 (NaN for relu); relu: log(1 + beta_t b)/2 (NaN for sign). All NaN where
+    b < SMALL_VARIANCE (1 + a^2) (the b -> 0 limit needs none)."""
+    if b < SMALL_VARIANCE * (1.0 + a * a):
+        return math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan
+    s = math.sqrt(b)
+    log_mass_neg, mean_neg, var_neg = truncated_below_zero(a, s)
+    if code == SIGN:
+        log_mass_pos, mean_pos, var_pos = truncated_above_zero(a, s)
+        return log_mass_neg, mean_neg, var_neg, log_mass_pos, mean_pos, var_pos, math.nan
+    return log_mass_neg, mean_neg, var_neg, math.nan, math.nan, math.nan, 0.5 * math.log(1.0 + beta_t * b)
+
+
+@jit
+def kinked_tilted(code, y, a, b, beta_t, prefix):
+    """:func:`tilted` for relu and sign (code RELU or SIGN) given ``prefix`` = :func:`kinked_prefix` (code, a, b,
+    beta_t): the tilted measure is a mixture of the prior's branches h < 0 and h > 0 (relu's positive branch a
+    Gaussian N((a + beta_t b y)/k, b/k), k = 1 + beta_t b, truncated to h > 0), combined by their log weights."""
+    if b < SMALL_VARIANCE * (1.0 + a * a):
+        return _small_variance_tilted(code, y, a, beta_t)
+    log_mass_neg, mean_neg, var_neg, log_mass_pos, mean_pos, var_pos, half_log_k = prefix
     if code == RELU:
-        log_mass_neg, mean_neg, var_neg = truncated_below_zero(a, s)
-        log_neg = -0.5 * beta_t * y * y + log_mass_neg
         k = 1.0 + beta_t * b
-        mean_pos_untrunc = (a + beta_t * b * y) / k
-        std_pos = s / math.sqrt(k)
-        log_mass_pos, mean_pos, var_pos = truncated_above_zero(mean_pos_untrunc, std_pos)
-        log_pos = -0.5 * math.log(k) - 0.5 * beta_t * (y - a) ** 2 / k + log_mass_pos
+        std_pos = math.sqrt(b / k)
+        log_mass_pos, mean_pos, var_pos = truncated_above_zero((a + beta_t * b * y) / k, std_pos)
         loss_pos = 0.5 * ((y - mean_pos) ** 2 + var_pos)
         log_z, mean, var, mean_loss = _combine_two(
-            log_neg, mean_neg, var_neg, 0.5 * y * y, log_pos, mean_pos, var_pos, loss_pos
+            -0.5 * beta_t * y * y + log_mass_neg, mean_neg, var_neg, 0.5 * y * y,
+            -half_log_k - 0.5 * beta_t * (y - a) ** 2 / k + log_mass_pos, mean_pos, var_pos, loss_pos,
         )
-    elif code == SIGN:
-        log_mass_neg, mean_neg, var_neg = truncated_below_zero(a, s)
-        log_mass_pos, mean_pos, var_pos = truncated_above_zero(a, s)
+    else:
         loss_neg = 0.5 * (y + 1.0) ** 2
         loss_pos = 0.5 * (y - 1.0) ** 2
         log_z, mean, var, mean_loss = _combine_two(
             -beta_t * loss_neg + log_mass_neg, mean_neg, var_neg, loss_neg,
             -beta_t * loss_pos + log_mass_pos, mean_pos, var_pos, loss_pos,
         )
-    else:
-        return math.nan, math.nan, math.nan, math.nan
     return log_z, (mean - a) / b, (var - b) / (b * b), mean_loss
 
 
 @jit
-def _erf_prox(y, a, c):
-    """Global minimiser of l(y, h) + (h - a)^2/(2c) for g = erf(h/sqrt 2).
+def erf_prox_bound(y, c):
+    """The minimiser of l(y, h) + (h - a)^2/(2c) for g = erf(h/sqrt 2) lies within this distance of a: c |l'| <=
+    c (|y| + 1) sqrt(2/pi)."""
+    return c * (abs(y) + 1.0) * _SQRT_2_OVER_PI
 
-    The minimiser lies within c (|y| + 1) sqrt(2/pi) of a. When 1/c > max|g''| (|y| + 1) the objective is
-    strictly convex (max|g''| = sqrt(2/pi) e^(-1/2)) and safeguarded Newton from a finds it directly;
-    otherwise a 33-point grid brackets the global minimum before Newton.
-    """
-    bound = c * (abs(y) + 1.0) * _SQRT_2_OVER_PI
-    if 1.0 / c > _MAX_ERF_CURVATURE * (abs(y) + 1.0):
-        lo = a - bound
-        hi = a + bound
-        h = a
-    else:
-        n_grid = 33
-        best_h = a
-        best_v = math.inf
-        for i in range(n_grid):
-            h = a - bound + 2.0 * bound * i / (n_grid - 1)
-            v = loss(ERF, y, h) + (h - a) ** 2 / (2.0 * c)
-            if v < best_v:
-                best_v = v
-                best_h = h
-        step = 2.0 * bound / (n_grid - 1)
-        lo = best_h - step
-        hi = best_h + step
-        h = best_h
+
+@jit
+def erf_prox_convex(y, c):
+    """True where l(y, h) + (h - a)^2/(2c) is strictly convex in h for every a: 1/c > max|g''| (|y| + 1) >= -l''
+    (max|g''| = sqrt(2/pi) e^(-1/2))."""
+    return 1.0 / c > MAX_ERF_CURVATURE * (abs(y) + 1.0)
+
+
+@jit
+def erf_newton(y, a, c, h, lo, hi):
+    """Safeguarded Newton on the stationarity of l(y, h) + (h - a)^2/(2c) (g = erf(h/sqrt 2)) from h, keeping a
+    bracket [lo, hi] by the sign of the gradient (bisection where the step leaves it); stops when a step is below
+    1e-14 (1 + |h|)."""
     for _ in range(60):
-        g = activation(ERF, h)
-        d1, d2 = activation_derivatives(ERF, h)
+        g = math.erf(h * _INV_SQRT2)
+        d1 = _SQRT_2_OVER_PI * math.exp(-0.5 * h * h)
+        d2 = -h * d1
         grad = -(y - g) * d1 + (h - a) / c
         curv = d1 * d1 - (y - g) * d2 + 1.0 / c
         if grad > 0.0:
@@ -418,12 +445,94 @@ def _erf_prox(y, a, c):
         else:
             lo = h
         new = h - grad / curv if curv > 0.0 else 0.5 * (lo + hi)
+        if abs(new - h) <= 1e-14 * (1.0 + abs(h)):
+            return new  # before the bracket test: a converged step lands on the end of the bracket it just moved
         if not lo < new < hi:
             new = 0.5 * (lo + hi)
-        if abs(new - h) <= 1e-14 * (1.0 + abs(h)):
-            return new
         h = new
     return h
+
+
+@jit
+def erf_prox_terms(y, h, c):
+    """(l(y, h), dh*/da) at the minimiser h = h*(a) of the Moreau objective of erf: dh*/da = (1/c)/(l''(h) + 1/c)."""
+    g = math.erf(h * _INV_SQRT2)
+    d1 = _SQRT_2_OVER_PI * math.exp(-0.5 * h * h)
+    r = y - g
+    return 0.5 * r * r, (1.0 / c) / (d1 * d1 + r * h * d1 + 1.0 / c)
+
+
+ERF_PROX_GRID = 32
+"""Intervals of the grid across [a - bound, a + bound] on which the global minimum of erf's Moreau objective is
+sought where it may be non-convex (:func:`_erf_prox`, :func:`.erf_erm.erf_erm_line`)."""
+
+
+@jit
+def erf_prox_on_grid(y, a, c, low, step, grid_loss, floor, guess):
+    """Global minimiser of l(y, h) + (h - a)^2/(2c) for g = erf(h/sqrt 2), given the losses ``grid_loss[k]`` at
+    h = low + k step (a grid that covers [a - bound, a + bound], :func:`erf_prox_bound`): every discrete local minimum
+    of the objective on the grid points inside that window is refined by :func:`erf_newton` within its neighbours,
+    and the lowest objective wins. (Refining only the lowest grid point can pick the wrong basin where two minima are
+    within the grid's error of each other, near the jump of h*(a): by up to 3e-2 in the objective.)
+
+    ``floor``: a known lower bound of the minimiser (-inf if none; along a line of increasing a, the previous node's
+    minimiser, since h*(a) is non-decreasing): grid points more than a step below it are skipped. ``guess``: where
+    Newton starts in the basin whose bracket holds it (NaN: every basin from its grid point)."""
+    bound = erf_prox_bound(y, c)
+    scale = 0.5 / c
+    size = grid_loss.shape[0]
+    first = max(int(math.ceil((a - bound - low) / step)), 0)
+    last = min(int(math.floor((a + bound - low) / step)), size - 1)
+    if floor > -math.inf:
+        first = max(first, min(int(math.floor((floor - low) / step)) - 1, last))
+    best_h = a
+    best_v = math.inf
+    previous = math.inf
+    if first > 0 and low + (first - 1) * step >= a - bound:
+        previous = grid_loss[first - 1] + (low + (first - 1) * step - a) ** 2 * scale
+    for k in range(first, last + 1):
+        hk = low + k * step
+        value = grid_loss[k] + (hk - a) ** 2 * scale
+        following = math.inf
+        if k < last:
+            following = grid_loss[k + 1] + (hk + step - a) ** 2 * scale
+        if value <= previous and value <= following:
+            lo = max(hk - step, a - bound)
+            hi = min(hk + step, a + bound)
+            h = erf_newton(y, a, c, guess if lo < guess < hi else hk, lo, hi)
+            r = y - math.erf(h * _INV_SQRT2)
+            v = 0.5 * r * r + (h - a) ** 2 * scale
+            if v < best_v:
+                best_v = v
+                best_h = h
+        previous = value
+    return best_h
+
+
+@jit
+def erf_loss_grid(y, low, step, size):
+    """l(y, low + k step) for k = 0, ..., size - 1 (g = erf(h/sqrt 2))."""
+    grid_loss = np.empty(size)
+    for k in range(size):
+        r = y - math.erf((low + k * step) * _INV_SQRT2)
+        grid_loss[k] = 0.5 * r * r
+    return grid_loss
+
+
+@jit
+def _erf_prox(y, a, c):
+    """Global minimiser of l(y, h) + (h - a)^2/(2c) for g = erf(h/sqrt 2).
+
+    The minimiser lies within :func:`erf_prox_bound` of a. Where the objective is convex (:func:`erf_prox_convex`)
+    safeguarded Newton from a finds it directly; otherwise :func:`erf_prox_on_grid` on ERF_PROX_GRID + 1 points
+    across [a - bound, a + bound].
+    """
+    bound = erf_prox_bound(y, c)
+    if erf_prox_convex(y, c):
+        return erf_newton(y, a, c, a, a - bound, a + bound)
+    step = 2.0 * bound / ERF_PROX_GRID
+    low = a - bound
+    return erf_prox_on_grid(y, a, c, low, step, erf_loss_grid(y, low, step, ERF_PROX_GRID + 1), -math.inf, math.nan)
 
 
 @jit
@@ -442,9 +551,8 @@ def moreau(code, y, a, c):
             dh = 1.0 / (1.0 + c)
     elif code == ERF:
         h = _erf_prox(y, a, c)
-        g = activation(ERF, h)
-        d1, d2 = activation_derivatives(ERF, h)
-        dh = (1.0 / c) / (d1 * d1 - (y - g) * d2 + 1.0 / c)
+        lh, dh = erf_prox_terms(y, h, c)
+        return lh + (h - a) ** 2 / (2.0 * c), h, dh, lh
     else:
         return math.nan, math.nan, math.nan, math.nan
     lh = loss(code, y, h)

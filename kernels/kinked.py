@@ -15,9 +15,11 @@ replica fields (tau, eta) cannot resolve features that narrow and oblique, so th
   split at the teacher's kink and refined at the channel's branch switch in y (:func:`_label_features`).
 
 Every rule is a :func:`.panels.feature_rule`, graded only where a feature is narrow, so broad states cost a few dozen
-nodes per axis. The tau-weighted slot uses E[tau; branch | w] in closed form (truncated-normal means). The reference is
-the tensor Gauss rule of :func:`.saddle.gibbs_sums_by_quadrature` at many nodes and nested adaptive quadrature in
-tests/test_kinked.py.
+nodes per axis; on the whole line, where the narrowest feature is only moderately narrow (HERMITE_WIDTHS), one
+Gauss-Hermite rule of 20 to 64 nodes replaces the graded pieces (:func:`.panels.hermite_feature_rule` for the outer
+rule, :func:`.panels.adaptive_feature_rule` for the labels). The tau-weighted slot uses E[tau; branch | w] in closed
+form (truncated-normal means). The reference is the tensor Gauss rule of :func:`.saddle.gibbs_sums_by_quadrature` at
+many nodes and nested adaptive quadrature in tests/test_kinked.py.
 """
 
 import math
@@ -25,9 +27,9 @@ import math
 import numpy as np
 
 from ._jit import jit
-from .channels import tilted
+from .channels import kinked_prefix, kinked_tilted, tilted
 from .codes import LINEAR, SIGN
-from .panels import FEATURE_BROAD, adaptive_feature_rule, feature_rule
+from .panels import adaptive_feature_rule, hermite_feature_rule
 from .special import log_ndtr, mills, norm_cdf, norm_pdf
 
 MAX_NODES = 4096
@@ -50,7 +52,19 @@ def gibbs_add(student, y, a, omega, gamma, v, b, beta_t, weight, tau_weight, out
     """Add the seven Gibbs summands of label y at pre-activation mean a (field omega) with ``weight`` (and
     ``tau_weight`` = weight times tau for slot 2) to ``out``: f_w = gamma g_a, f_ww = gamma^2 g_aa,
     d/dgamma log Z = omega g_a + gamma v (g_aa + g_a^2), d/dbeta log Z = g_a."""
-    log_z, g_a, g_aa, mean_loss = tilted(student, y, a, b, beta_t)
+    _add_channel(tilted(student, y, a, b, beta_t), omega, gamma, v, weight, tau_weight, out)
+
+
+@jit
+def _kinked_add(student, y, a, omega, gamma, v, b, beta_t, prefix, weight, tau_weight, out):
+    """:func:`gibbs_add` for relu and sign with the label-free part of the channel, ``prefix`` =
+    :func:`.channels.kinked_prefix` (student, a, b, beta_t), computed once per pre-activation."""
+    _add_channel(kinked_tilted(student, y, a, b, beta_t, prefix), omega, gamma, v, weight, tau_weight, out)
+
+
+@jit
+def _add_channel(channel, omega, gamma, v, weight, tau_weight, out):
+    log_z, g_a, g_aa, mean_loss = channel
     f = gamma * g_a
     out[0] += weight * log_z
     out[1] += weight * f * f
@@ -106,8 +120,9 @@ def _label_features(student, a, s, b, beta_t, y0, y_scale, centers, widths, coun
     a log cosh there, singular pi/(4 beta_T) off the real axis). relu: the switch at the root of :func:`relu_switch`,
     width 1/D'; and the positive branch's log Phi(z), z = (a + beta_T b y)/(s sqrt k), and its truncated moments, on
     the scale sqrt(k)/(beta_T s) in y about z = 0 (the zeros of Phi nearest the real axis lie 2.8 off it in z), listed
-    at least FEATURE_BROAD wide: it chooses the order, the 16-node rule resolves it (2.8 times farther off the axis
-    than its scale). Returns the new count."""
+    at that scale (it was listed at least FEATURE_BROAD wide, for the order of the tail rules only; with the
+    Gauss-Hermite orders of :data:`.panels.HERMITE_ORDERS` chosen by the narrowest feature that missed relu's sums
+    with noise 1 by 3e-8, and the 16-node rules alone missed them by 4e-10). Returns the new count."""
     if student == SIGN:
         x = a / s
         centers[count] = (-(log_ndtr(x) - log_ndtr(-x)) / (2.0 * beta_t) - y0) / y_scale
@@ -120,22 +135,22 @@ def _label_features(student, a, s, b, beta_t, y0, y_scale, centers, widths, coun
         count += 1
     k = 1.0 + beta_t * b
     centers[count] = (-a / (beta_t * b) - y0) / y_scale
-    widths[count] = max(math.sqrt(k) / (beta_t * s * y_scale), FEATURE_BROAD)  # sets the order only, never graded
+    widths[count] = math.sqrt(k) / (beta_t * s * y_scale)
     return count + 1
 
 
 @jit
-def _label_average(student, a, s, omega, gamma, v, b, beta_t, weight, tau, y0, y_scale, lower, legendre_x,
+def _label_average(student, a, s, omega, gamma, v, b, beta_t, prefix, weight, tau, y0, y_scale, lower, legendre_x,
                    legendre_w, tail_x, tail_w, centers, widths, nodes, node_w, out):
     """Add weight E_u[summands(y0 + y_scale u); u > lower] over u ~ N(0, 1), with the teacher field ``tau`` (a
     constant; NaN: tau = y, relu's teacher above its kink without noise), refined at the channel's switch."""
     count = 0 if weight < COARSE_MASS else _label_features(student, a, s, b, beta_t, y0, y_scale, centers, widths, 0)
-    n = adaptive_feature_rule(lower, math.inf, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w,
+    n = adaptive_feature_rule(lower, math.inf, centers, widths, count, 0, legendre_x, legendre_w, tail_x, tail_w,
                               nodes, node_w)
     for j in range(n):
         y = y0 + y_scale * nodes[j]
         w = weight * node_w[j]
-        gibbs_add(student, y, a, omega, gamma, v, b, beta_t, w, w * (y if math.isnan(tau) else tau), out)
+        _kinked_add(student, y, a, omega, gamma, v, b, beta_t, prefix, w, w * (y if math.isnan(tau) else tau), out)
 
 
 @jit
@@ -167,28 +182,29 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
             count += 1
     outer_x = np.empty(MAX_NODES)
     outer_w = np.empty(MAX_NODES)
-    n_outer = feature_rule(-math.inf, math.inf, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w,
-                           outer_x, outer_w)
+    n_outer = hermite_feature_rule(-math.inf, math.inf, centers, widths, count, 0, legendre_x, legendre_w, tail_x,
+                                   tail_w, outer_x, outer_w)
     nodes = np.empty(MAX_NODES)
     node_w = np.empty(MAX_NODES)
     big_s = math.sqrt(sigma * sigma + noise * noise)
     for i in range(n_outer):
         omega = sq * outer_x[i]
         a = gamma * omega + beta
+        prefix = kinked_prefix(student, a, b, beta_t)
         mu = m * outer_x[i] / sq
         weight = outer_w[i]
         if teacher == LINEAR:  # y = tau + noise xi ~ N(mu, sigma^2 + noise^2); E[tau | y] = mu + sigma^2 (y - mu)/S^2
             if big_s == 0.0:
-                gibbs_add(student, mu, a, omega, gamma, v, b, beta_t, weight, weight * mu, out)
+                _kinked_add(student, mu, a, omega, gamma, v, b, beta_t, prefix, weight, weight * mu, out)
                 continue
             count = _label_features(student, a, s, b, beta_t, mu, big_s, centers, widths, 0)
-            n = adaptive_feature_rule(-math.inf, math.inf, centers, widths, count, legendre_x, legendre_w, tail_x,
+            n = adaptive_feature_rule(-math.inf, math.inf, centers, widths, count, 0, legendre_x, legendre_w, tail_x,
                                       tail_w, nodes, node_w)
             for j in range(n):
                 y = mu + big_s * nodes[j]
                 w = weight * node_w[j]
                 tau = mu + sigma * sigma * (y - mu) / big_s**2
-                gibbs_add(student, y, a, omega, gamma, v, b, beta_t, w, w * tau, out)
+                _kinked_add(student, y, a, omega, gamma, v, b, beta_t, prefix, w, w * tau, out)
             continue
         if sigma > 0.0:  # the teacher's sign given w: probabilities and E[tau; sign]
             r = mu / sigma
@@ -209,28 +225,27 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
             if teacher == SIGN or side < 0.0:  # y = side (sign) or 0 (relu below its kink), plus noise
                 y0 = side if teacher == SIGN else 0.0
                 if noise == 0.0:
-                    gibbs_add(student, y0, a, omega, gamma, v, b, beta_t, weight * p, weight * t, out)
+                    _kinked_add(student, y0, a, omega, gamma, v, b, beta_t, prefix, weight * p, weight * t, out)
                 else:
-                    _label_average(student, a, s, omega, gamma, v, b, beta_t, weight * p, t / p, y0, noise,
+                    _label_average(student, a, s, omega, gamma, v, b, beta_t, prefix, weight * p, t / p, y0, noise,
                                    -math.inf, legendre_x, legendre_w, tail_x, tail_w, centers, widths, nodes, node_w,
                                    out)
             elif sigma == 0.0 or noise == 0.0:  # relu above its kink: y = tau (+ noise xi), tau > 0
                 if sigma == 0.0 and noise == 0.0:
-                    gibbs_add(student, mu, a, omega, gamma, v, b, beta_t, weight, weight * mu, out)
+                    _kinked_add(student, mu, a, omega, gamma, v, b, beta_t, prefix, weight, weight * mu, out)
                 elif sigma == 0.0:
-                    _label_average(student, a, s, omega, gamma, v, b, beta_t, weight, mu, mu, noise,
+                    _label_average(student, a, s, omega, gamma, v, b, beta_t, prefix, weight, mu, mu, noise,
                                    -math.inf, legendre_x, legendre_w, tail_x, tail_w, centers, widths, nodes, node_w,
                                    out)
                 else:
-                    _label_average(student, a, s, omega, gamma, v, b, beta_t, weight, math.nan, mu, sigma,
+                    _label_average(student, a, s, omega, gamma, v, b, beta_t, prefix, weight, math.nan, mu, sigma,
                                    -mu / sigma, legendre_x, legendre_w, tail_x, tail_w, centers, widths, nodes, node_w,
                                    out)
             else:  # relu above its kink with noise: y ~ N(mu, S^2) times P(tau > 0 | y), tau | y ~ N(mc, sc^2)
-                count = _label_features(student, a, s, b, beta_t, mu, big_s, centers, widths, 0)
-                centers[count] = -mu * big_s / (sigma * sigma)  # P(tau > 0 | y) steps where mc = 0, width noise/sigma
-                widths[count] = noise / sigma
-                count += 1
-                n = adaptive_feature_rule(-math.inf, math.inf, centers, widths, count, legendre_x, legendre_w,
+                centers[0] = -mu * big_s / (sigma * sigma)  # P(tau > 0 | y) = Phi(mc/sc), a normal step at mc = 0,
+                widths[0] = noise / sigma  # width noise/sigma
+                count = _label_features(student, a, s, b, beta_t, mu, big_s, centers, widths, 1)
+                n = adaptive_feature_rule(-math.inf, math.inf, centers, widths, count, 1, legendre_x, legendre_w,
                                           tail_x, tail_w, nodes, node_w)
                 sc = sigma * noise / big_s
                 for j in range(n):
@@ -238,5 +253,5 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
                     mc = (mu * noise * noise + sigma * sigma * y) / (big_s * big_s)
                     pc = norm_cdf(mc / sc)
                     w = weight * node_w[j]
-                    gibbs_add(student, y, a, omega, gamma, v, b, beta_t, w * pc, w * (mc * pc + sc * norm_pdf(mc / sc)),
-                              out)
+                    _kinked_add(student, y, a, omega, gamma, v, b, beta_t, prefix, w * pc,
+                                w * (mc * pc + sc * norm_pdf(mc / sc)), out)

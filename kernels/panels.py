@@ -5,6 +5,8 @@ of known centre and width): Legendre pieces graded toward each feature, Gauss ru
 
 import math
 
+import numpy as np
+
 from ._jit import jit
 
 
@@ -51,6 +53,39 @@ softplus((u - c)/w), log Phi((u - c)/w), the inverse Mills ratio and Phi((u - c)
 3e-10 at w = 12)."""
 
 
+HERMITE_ORDERS = (20, 24, 32, 40, 48, 64)
+HERMITE_WIDTHS = (1.6, 1.4, 1.15, 1.0, 0.9, 0.75)
+"""Where a feature is narrower than FEATURE_BROAD but no narrower than HERMITE_WIDTHS[-1] and the interval is the whole
+line, :func:`hermite_feature_rule` and :func:`adaptive_feature_rule` take the Gauss-Hermite rule of the normal density
+of the lowest order of HERMITE_ORDERS whose width (the same position) is at most the narrowest feature's, instead of
+graded pieces and two tails (52 nodes or more, typically 70-140). Measured worst error (softplus, log Phi, Phi and the
+inverse Mills ratio of (u - c)/w, 57 centres c in [-7, 7], against adaptive quadrature, relative to 1 + E|f|) at each
+order's width: 6e-14, 6e-14, 5e-14, 4e-14, 2e-14, 5e-14 (at 0.9 times it: 1e-12 to 2e-12). Rules of 80 and 96 nodes
+(calibrated widths 0.65 and 0.58: 7e-14, 8e-14) missed relu's Gibbs sums with noise by up to 1.3e-9 as outer rules, and
+are not used."""
+HERMITE_STEP_WIDTHS = (1.2, 1.02, 0.81, 0.69, 0.61, 0.51)
+"""The same for a feature that is a normal step Phi((u - c)/w) (an entire function: the rules resolve narrower ones),
+the first ``steps`` features of those rules: the least width at which the order's worst error on Phi((u - c)/w) and on
+its integral (u - c)/w Phi((u - c)/w) + phi((u - c)/w), 141 centres c in [-7, 7], relative to 1 + E|f|, is 1e-13 or
+less (bisection; 5e-13 to 1e-12 at 0.95 times it)."""
+
+
+def hermite_table(orders):
+    """Row i: the probabilists' Gauss-Hermite rule of orders[i] nodes (weights summing to one), zero-padded to the
+    largest order (module-level tables of the kernels, built once at import)."""
+    nodes = np.zeros((len(orders), max(orders)))
+    weights = np.zeros_like(nodes)
+    for row, n in enumerate(orders):
+        x, w = np.polynomial.hermite_e.hermegauss(n)
+        nodes[row, :n] = x
+        weights[row, :n] = w / w.sum()
+    return nodes, weights
+
+
+_HERMITE_X, _HERMITE_W = hermite_table(HERMITE_ORDERS)
+_HERMITE_N = np.array(HERMITE_ORDERS)
+_HERMITE_WIDTH = np.array(HERMITE_WIDTHS)
+_HERMITE_STEP_WIDTH = np.array(HERMITE_STEP_WIDTHS)
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _MIN_WIDTH = 1e-9
 
@@ -154,21 +189,62 @@ def feature_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, tail_x,
     Returns the number of nodes (``nodes``/``weights`` must hold them: 2 tails plus the pieces).
     """
     return _feature_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w, nodes, weights,
-                         False)
+                         False, -1)
 
 
 @jit
-def adaptive_feature_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w, nodes, weights):
+def hermite_feature_rule(lo, hi, centers, widths, count, steps, legendre_x, legendre_w, tail_x, tail_w, nodes,
+                         weights):
+    """:func:`feature_rule`, but on the whole line with no feature too narrow for HERMITE_ORDERS (HERMITE_WIDTHS; for
+    the first ``steps`` features, normal steps, HERMITE_STEP_WIDTHS) one Gauss-Hermite rule of the order that resolves
+    every feature instead of graded pieces."""
+    return _feature_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w, nodes, weights,
+                         False, steps)
+
+
+@jit
+def adaptive_feature_rule(lo, hi, centers, widths, count, steps, legendre_x, legendre_w, tail_x, tail_w, nodes,
+                          weights):
     """:func:`feature_rule` for an integrand whose every smoothness scale is among the features (broad ones
     included): where none is narrow, the Gauss rule of the tails takes the lowest order of TAIL_ORDERS that resolves
     the narrowest (a feature counting as wide as its distance from the interval, if that is more; none listed: the
-    highest order)."""
+    highest order); on the whole line with no feature too narrow for HERMITE_ORDERS, as :func:`hermite_feature_rule`
+    (the first ``steps`` features are normal steps)."""
     return _feature_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w, nodes, weights,
-                         True)
+                         True, steps)
 
 
 @jit
-def _feature_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w, nodes, weights, adaptive):
+def _hermite_row(centers, widths, count, steps):
+    """Row of the lowest order of HERMITE_ORDERS that resolves every feature on the whole line (one beyond +-FEATURE_CUT
+    counting as wide as its distance from it; the first ``steps`` by HERMITE_STEP_WIDTHS), or -1 where one is too
+    narrow for all."""
+    last = _HERMITE_N.shape[0] - 1
+    row = 0
+    for j in range(count):
+        width = max(widths[j], abs(centers[j]) - FEATURE_CUT)
+        table = _HERMITE_STEP_WIDTH if j < steps else _HERMITE_WIDTH
+        if not width >= table[last]:
+            return -1
+        while row < last and width < table[row]:
+            row += 1
+    return row
+
+
+@jit
+def _hermite_rule(row, nodes, weights):
+    """The Gauss-Hermite rule of row ``row`` of the table into ``nodes``/``weights``; returns its order."""
+    n = _HERMITE_N[row]
+    for k in range(n):
+        nodes[k] = _HERMITE_X[row, k]
+        weights[k] = _HERMITE_W[row, k]
+    return n
+
+
+@jit
+def _feature_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, tail_x, tail_w, nodes, weights, adaptive,
+                  steps):
+    """The rules above; ``steps`` < 0: no Gauss-Hermite rule (:func:`feature_rule`)."""
     if lo <= -FEATURE_CUT:
         lo = -math.inf
     if hi >= FEATURE_CUT:
@@ -198,6 +274,10 @@ def _feature_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, tail_x
         s_lo = min(s_lo, hi)
     if math.isinf(s_lo):
         return _normal_tail(-FEATURE_CUT, 1.0, tail_x, tail_w, first, order, nodes, weights, 0)
+    if steps >= 0 and math.isinf(lo) and math.isinf(hi):
+        row = _hermite_row(centers, widths, count, steps)
+        if row >= 0:
+            return _hermite_rule(row, nodes, weights)
     s_lo = max(s_lo, -FEATURE_CUT)
     s_hi = min(s_hi, FEATURE_CUT)
     filled = 0

@@ -15,7 +15,7 @@ _PHI_0 = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 @jit
-def _cdf_of_ratio(numerator, rest):
+def cdf_of_ratio(numerator, rest):
     """Phi(numerator / rest) for rest >= 0, with its limit as rest -> 0 (1/2 when numerator = 0)."""
     if rest > 0.0:
         return norm_cdf(numerator / rest)
@@ -88,8 +88,8 @@ def relu_sample_averages(overlap, scale, beta, noise, out):
     a2 = a0 - h * a1
     # B = A n {u > 0}
     b0 = norm_sf2(-h, 0.0, rho)
-    edge_x = a1 * _cdf_of_ratio(-rho * h, rest)
-    edge_u = _PHI_0 * _cdf_of_ratio(h, rest)
+    edge_x = a1 * cdf_of_ratio(-rho * h, rest)
+    edge_u = _PHI_0 * cdf_of_ratio(h, rest)
     corner = rest * _PHI_0 * norm_pdf(h / rest) if rest > 0.0 else 0.0
     b_u = rho * edge_x + edge_u
     b_xu = rho * (b0 - h * edge_x) + corner

@@ -133,6 +133,13 @@ GAP_STREAMS = 64
 """Independent xoshiro256++ streams of the decomposition's Monte-Carlo gap (batch b from stream b mod GAP_STREAMS;
 :func:`statmech_bn.theory.decomposition.monte_carlo_gap`): threads take whole streams, so a result does not depend
 on the number of threads. Each stream holds three scratch arrays of M floats."""
+BN_REGULARIZERS = {
+    "gamma_decay": "the paper's gamma decay: zeta(M) gamma^2 with zeta(M) taken at the solution and held fixed in the "
+                   "saddle-point equations (a fixed point in zeta)",
+    "expansion": "the whole O(1/M) gap G = zeta gamma^2 + first_order as a function of (R, gamma, beta), its "
+                 "gradient in every saddle-point equation (population statistics of the fields)",
+}
+"""The regularizers that the bn theory can put into the saddle point (``model.bn_regularizer``)."""
 DIFFERENTIABLE = tuple(name for name, a in ACTIVATIONS.items() if a.differentiable)
 """Activations with a gradient: the learning dynamics and the BN decomposition cover these."""
 
@@ -191,6 +198,6 @@ class Block:
         return self.zeta if self.norm.penalty is Penalty.GAMMA_DECAY else 0.0
 
 
-__all__ = ["ACTIVATIONS", "DIFFERENTIABLE", "GAP_STREAMS", "INPUT_LAWS", "METHODS", "NORMALIZERS", "SAMPLING_METHODS",
-           "SIMULATION_METHODS", "THEORY_METHODS", "Activation", "Block", "Normalizer", "Penalty", "allowed_methods",
-           "allowed_normalizers"]
+__all__ = ["ACTIVATIONS", "BN_REGULARIZERS", "DIFFERENTIABLE", "GAP_STREAMS", "INPUT_LAWS", "METHODS", "NORMALIZERS",
+           "SAMPLING_METHODS", "SIMULATION_METHODS", "THEORY_METHODS", "Activation", "Block", "Normalizer", "Penalty",
+           "allowed_methods", "allowed_normalizers"]

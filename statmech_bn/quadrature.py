@@ -56,6 +56,66 @@ def legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
     return x, w
 
 
+BATCH_SPHERE_NODES = 12
+"""Gauss-Jacobi nodes of each sphere coordinate (t_1, t_2) of bn's exact drift averages
+(:mod:`statmech_bn.kernels.bn_exact`, :func:`batch_rules`)."""
+BATCH_SCALE_NODES = 6
+"""Gauss nodes of the batch standard deviation s in bn's exact drift averages (:func:`batch_rules`)."""
+
+
+def _scale_rule(batch_size: int, power: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss rule (nodes, weights) of E[s^-power f(s)] for M s^2 ~ chi^2 with M - 1 degrees of freedom: the weights
+    sum to E[s^-power] and the rule is exact for polynomials in s of degree < 2n (the discretized Stieltjes procedure,
+    Gautschi 2004 section 2.2.3, on 100 panels of 40 Gauss-Legendre nodes between the chi law's 1e-18 quantiles)."""
+    from scipy import special
+
+    dof = batch_size - 1
+    # the chi^2 quantiles 1e-18 and 1 - 1e-18 by the incomplete gamma function (scipy.stats takes a second to import)
+    low = 0.9 * np.sqrt(2.0 * special.gammaincinv(dof / 2.0, 1e-18) / batch_size)
+    high = 1.1 * np.sqrt(2.0 * special.gammainccinv(dof / 2.0, 1e-18) / batch_size)
+    x40, w40 = legendre(40)  # 100 panels of 40 Gauss-Legendre nodes
+    edges = np.linspace(low, high, 101)
+    half = (edges[1:] - edges[:-1])[:, None] / 2.0
+    s = ((edges[:-1, None] + edges[1:, None]) / 2.0 + half * x40).ravel()
+    w = (half * w40).ravel() * 2.0 / (high - low)
+    log_density = ((dof / 2.0 - 1.0) * np.log(batch_size * s * s) - batch_size * s * s / 2.0
+                   - (dof / 2.0) * np.log(2.0) - special.gammaln(dof / 2.0) + np.log(2.0 * batch_size * s))
+    weight = w * (high - low) / 2.0 * np.exp(log_density) * s ** (-float(power))
+    mass = float(np.sum(weight))
+    diagonal, offdiagonal = np.zeros(n), np.zeros(max(n - 1, 0))
+    previous, current = np.zeros_like(s), np.full_like(s, 1.0 / np.sqrt(mass))
+    for j in range(n):
+        diagonal[j] = np.sum(weight * s * current * current)
+        following = (s - diagonal[j]) * current - (offdiagonal[j - 1] if j > 0 else 0.0) * previous
+        if j + 1 < n:
+            offdiagonal[j] = np.sqrt(np.sum(weight * following * following))
+            previous, current = current, following / offdiagonal[j]
+    nodes, vectors = np.linalg.eigh(np.diag(diagonal) + np.diag(offdiagonal, 1) + np.diag(offdiagonal, -1))
+    return nodes, mass * vectors[0] ** 2
+
+
+@lru_cache(maxsize=16)
+def batch_rules(batch_size: int, sphere_nodes: int = BATCH_SPHERE_NODES,
+                scale_nodes: int = BATCH_SCALE_NODES) -> tuple:
+    """The rules of :func:`statmech_bn.kernels.bn_exact.bn_exact_averages` after its ``batch_size``: (alpha1, mass1,
+    alpha2, mass2, Gauss-Legendre nodes and weights on [0, 1], s nodes (3, n), s weights (3, n)), with
+    alpha1 = (M - 4)/2, alpha2 = (M - 5)/2 and mass = int_-1^1 (1 - t^2)^alpha dt = sqrt(pi) Gamma(alpha + 1)/
+    Gamma(alpha + 3/2); arrays read-only and shared. M >= 4."""
+    from scipy import special
+
+    if batch_size < 4:
+        raise ValueError(f"bn's exact drift needs a batch size >= 4, not {batch_size}")
+    alpha1, alpha2 = (batch_size - 4) / 2.0, (batch_size - 5) / 2.0
+    mass1, mass2 = (float(np.sqrt(np.pi) * np.exp(special.gammaln(a + 1.0) - special.gammaln(a + 1.5)))
+                    for a in (alpha1, alpha2))
+    x, w = legendre(sphere_nodes)
+    scale = [_scale_rule(batch_size, p, scale_nodes) for p in (0, 1, 2)]
+    arrays = ((x + 1.0) / 2.0, w / 2.0, np.array([s for s, _ in scale]), np.array([v for _, v in scale]))
+    for array in arrays:
+        array.flags.writeable = False
+    return (alpha1, mass1, alpha2, mass2, *arrays)
+
+
 @lru_cache(maxsize=64)
 def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Probabilists' Gauss-Hermite nodes and weights normalised to sum to one."""

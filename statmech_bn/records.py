@@ -87,6 +87,10 @@ THEORY_SCHEMA = Schema(SWEEP, "theory", "alpha", {
     "zeta_in_force": Field(F, "gamma-decay strength in force", description="the given zeta for pn_gd, the "
                                                                            "self-consistent zeta(M) at the solution "
                                                                            "for bn, 0 otherwise"),
+    "penalty_in_force": Field(F, "per-sample penalty in force", description="what the saddle point adds to each "
+                              "sample's loss at the solution: zeta gamma^2 (pn_gd; bn with bn_regularizer "
+                              "gamma_decay), the whole O(1/M) BN-PN gap zeta gamma^2 + first_order (bn with "
+                              "bn_regularizer expansion), 0 otherwise"),
     "free_energy": Field(F, "free energy per input dimension"),
     "residual": Field(F, "solver residual", description="undamped residual max|F(x) - x| at the stored point"),
     "iterations": Field(INT, "solver iterations", description="evaluations of the saddle-point map F: Anderson "

@@ -11,10 +11,11 @@ import naive
 import numpy as np
 import pytest
 from scipy import integrate
-from tolerances import QUADRATURE_RTOL
+from tolerances import ERF_SMOOTH_RULE_ATOL, QUADRATURE_RTOL
 
 from statmech_bn.kernels import channels
-from statmech_bn.kernels.saddle import N_SUMS, erm_sums, gibbs_sums, loss_sums
+from statmech_bn.kernels.erf_erm import GIBBS_SMOOTH_SLOPE, SMOOTH_LINE_SIZES, smooth_rule
+from statmech_bn.kernels.saddle import N_SUMS, erm_sums, gibbs_sums, gibbs_sums_by_quadrature, loss_sums
 from statmech_bn.model import ACTIVATIONS
 from statmech_bn.quadrature import TAIL_CUT
 from statmech_bn.theory.problem import Problem
@@ -91,3 +92,23 @@ def test_generalization_error_against_nested_quadrature(name):
     want = sum(integrate.quad(given_teacher, lo, hi, epsabs=1e-13, epsrel=1e-11, limit=200)[0]
                for lo, hi in ((-np.inf, 0.0), (0.0, np.inf)))
     assert out[0] == pytest.approx(want, rel=QUADRATURE_RTOL)
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.5])
+@pytest.mark.parametrize("m,q,gamma,beta,nodes", [(0.08, 0.1, 0.2, 0.0, 12), (0.5, 0.3, 0.4, 0.0, 16),
+                                                  (0.5, 0.3, 0.5, 0.1, 24), (0.7, 0.6, 0.9, 0.1, 32),
+                                                  (0.99, 0.985, 0.55, -0.05, 12)])
+def test_erf_gibbs_sums_match_the_full_rule(m, q, gamma, beta, nodes, noise):
+    """erf's Gibbs sums leave out the nodes of weight < NEGLIGIBLE_WEIGHT and take 12-24 replica nodes on smooth lines
+    of small slope (the states' rules in ``nodes``): against every node of the 32-node rule."""
+    problem = Problem("erf", "pn", "gibbs", temperature=0.5, noise=noise)
+    r = problem.rules()
+    row = smooth_rule(gamma * math.sqrt(q - m * m), GIBBS_SMOOTH_SLOPE, r.eta_x.size)
+    assert (SMOOTH_LINE_SIZES[row] if row >= 0 else r.eta_x.size) == nodes
+    args = (problem.code, problem.code, m, q, 1 - q, gamma, beta, 2.0, noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w,
+            r.xi_x, r.xi_w)
+    got = np.empty(N_SUMS)
+    want = np.empty(N_SUMS)
+    gibbs_sums(*args, r.feature_x, r.feature_w, r.tail_x, r.tail_w, got)
+    gibbs_sums_by_quadrature(*args, want)
+    np.testing.assert_allclose(got, want, rtol=0.0, atol=ERF_SMOOTH_RULE_ATOL)

@@ -111,3 +111,21 @@ closed forms, as max |got - want|/(1 + |want|) (eps_g: relative). Measured 1e-13
 replica field and noise in closed form): measured 2.7e-10 at most over 32 states up to R = 0.9999 (sphere and none,
 noise 0.3 and 1) and 2e-10 over 300 random ones; without noise (closed form) 4e-15. The fixed teacher rule with 8
 noise nodes missed them by up to 0.2."""
+
+ERF_ERM_LINE_ATOL = 1e-12
+"""erf's proximal map solved along a line of the replica field (warm-started Newton, or one loss grid per line;
+kernels/erf_erm.py) against the per-node solution (kernels/channels.py moreau), and the ERM sums built from either:
+both stop Newton at steps below 1e-14 (1 + |h|) on the same global minimum, so they differ by round-off (measured
+1e-16 in the sums over 1,255 states of the benchmark curves)."""
+
+ERF_SMOOTH_RULE_ATOL = 3e-11
+"""erf's ERM and Gibbs sums with the smaller replica rules of smooth lines (kernels/erf_erm.py SMOOTH_LINE_SIZES)
+against the kernels' full rule (96 nodes ERM, 32 Gibbs) on every line: both are within 2.2e-12 (ERM, of a 300-node
+rule) and 1.1e-11 (Gibbs, of 200 nodes) on such lines (measured over |y| <= 2.5, |A| <= 5), so they differ by 2.2e-11
+at most; a wrong node or weight moves the sums by >= 1e-6."""
+
+BN_EXACT_ATOL = 1e-6
+"""bn's drift averages by exact integration over the batch (kernels/bn_exact.py) at the default nodes (12 Gauss-Legendre
+nodes per smoothstep piece of each sphere coordinate, 6 Gauss nodes in the batch std) against 64 and 12 nodes: measured
+5e-7 at most at M = 4 ... 8 over relu states with R from 0.3 to 1 (branch states R ~ 0.9997: 2.4e-7) and 1e-6 at
+M = 12; the Monte-Carlo drift it replaces has standard errors ~1e-3."""

@@ -17,10 +17,12 @@ import numpy as np
 from ..errors import UserInputError
 from ..model import (
     ACTIVATIONS,
+    BN_REGULARIZERS,
     METHODS,
     NORMALIZERS,
     SAMPLING_METHODS,
     SIMULATION_METHODS,
+    THEORY_METHODS,
     Penalty,
     allowed_methods,
     allowed_normalizers,
@@ -88,6 +90,9 @@ SCHEMA = Schema(
             flag="--noise"),
         Key("model.batch_size", int, [32], "batch size M of bn (theory: zeta(M); M >= 2) and of every sim_sgd "
             "curve (bn: M >= 3)", many=True, low=1, flag="--batch-size"),
+        Key("model.bn_regularizer", str, ["gamma_decay"], "the penalty of the bn theory: gamma_decay (the paper's "
+            "zeta(M) gamma^2, zeta(M) at the solution) or expansion (the whole O(1/M) gap zeta gamma^2 + first-order "
+            "term, self-consistently)", many=True, choices=tuple(BN_REGULARIZERS), flag="--bn-regularizer"),
         Key("alpha.values", float, None, "the loads, listed (replaces start/stop/num/spacing)", many=True, low=0.0,
             low_open=True, optional=True),
         Key("alpha.start", float, 0.5, "smallest load", low=0.0, low_open=True),
@@ -153,7 +158,7 @@ SCHEMA = Schema(
     model_sections=("model", "alpha"),
 )
 
-NAMED_PARAMETERS = ("T", "zeta", "wd", "noise", "M")
+NAMED_PARAMETERS = ("T", "zeta", "wd", "noise", "M", "reg")
 """Parameters that enter a curve's name when they differ between the curves of a file (in this order)."""
 ALPHA_RANGE = ("alpha.start", "alpha.stop", "alpha.num", "alpha.spacing")
 GRID_SCAN_LIMIT = 1_000_000
@@ -188,6 +193,8 @@ class CurveSpec(PhysicsKeyed):
         out["noise"] = p.noise
         if p.batch_size:
             out["M"] = p.batch_size
+        if p.norm.penalty is Penalty.BATCH_ZETA and p.method in THEORY_METHODS:
+            out["reg"] = p.bn_regularizer
         return out
 
     def attributes(self) -> dict:
@@ -195,7 +202,8 @@ class CurveSpec(PhysicsKeyed):
         return {"activation": p.activation, "normalizer": p.normalizer, "method": p.method,
                 "kind": "simulation" if self.is_simulation else "theory",
                 "temperature": p.temperature, "zeta": p.zeta, "weight_decay": p.weight_decay,
-                "noise": p.noise, "batch_size": p.batch_size, "input": "gaussian"}
+                "noise": p.noise, "batch_size": p.batch_size, "input": "gaussian", "bn_regularizer":
+                p.bn_regularizer}
 
 
 @dataclass(frozen=True)
@@ -263,9 +271,10 @@ def _alphas(resolved: dict) -> np.ndarray:
 def _curves(resolved: dict, quadrature: QuadratureSettings, alphas: np.ndarray,
             simulation: SimulationSettings) -> tuple[CurveSpec, ...]:
     model = resolved["model"]
-    names = ("activation", "normalizer", "method", "temperature", "zeta", "weight_decay", "noise", "batch_size")
+    names = ("activation", "normalizer", "method", "temperature", "zeta", "weight_decay", "noise", "batch_size",
+             "bn_regularizer")
     axes = [list(dict.fromkeys(model[name])) for name in names]
-    acts, norms, methods, temps, zetas, decays, noises, batches = axes
+    acts, norms, methods, temps, zetas, decays, noises, batches, _ = axes
     combinations = int(np.prod([len(a) for a in axes], dtype=float))
     if combinations > GRID_SCAN_LIMIT:
         check_limit("the size of the [model] grid", combinations, resolved, "max_curves")
@@ -282,14 +291,15 @@ def _curves(resolved: dict, quadrature: QuadratureSettings, alphas: np.ndarray,
                                  f"samples at alpha = {alphas[0]:g}, N = {simulation.size} (raise --size or the "
                                  "smallest alpha, or lower --batch-size)")
     seen: dict[tuple, None] = {}
-    for act, norm, method, temp, zeta, decay, noise, batch in itertools.product(*axes):
+    for act, norm, method, temp, zeta, decay, noise, batch, regularizer in itertools.product(*axes):
         if norm not in allowed_normalizers(method):
             continue  # e.g. bn x sim_gibbs in a grid that also asks for sim_sgd; an empty method is refused below
         record = NORMALIZERS[norm]
         key = (act, norm, method, temp if method in SAMPLING_METHODS else 0.0,
                zeta if record.penalty is Penalty.GAMMA_DECAY else 0.0,
                decay if record.penalty is Penalty.WEIGHT_DECAY else 0.0, noise,
-               batch if record.batch_statistics or method == "sim_sgd" else 0)
+               batch if record.batch_statistics or method == "sim_sgd" else 0,
+               regularizer if record.penalty is Penalty.BATCH_ZETA and method in THEORY_METHODS else "gamma_decay")
         seen.setdefault(key, None)
     check_limit("the number of curves", len(seen), resolved, "max_curves")
     for method in methods:
@@ -301,7 +311,7 @@ def _curves(resolved: dict, quadrature: QuadratureSettings, alphas: np.ndarray,
                                  f"for{hint}")
     specs = [CurveSpec(f"{i:03d}-{k[0]}-{k[1]}-{k[2]}",
                        Problem(k[0], k[1], k[2], temperature=k[3], zeta=k[4], weight_decay=k[5], noise=k[6],
-                               batch_size=k[7], quadrature=quadrature))
+                               batch_size=k[7], bn_regularizer=k[8], quadrature=quadrature))
              for i, k in enumerate(seen)]
     names = common.distinguishing_names([s.name for s in specs], [s.parameters() for s in specs], NAMED_PARAMETERS)
     return tuple(CurveSpec(name, spec.problem) for name, spec in zip(names, specs, strict=True))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config.dynamics import SIMULATED, DynamicsConfig, DynamicsCurve
-from ..dynamics.ode import integrate_ode
+from ..dynamics.ode import integrate_ode, monte_carlo_drift
 from ..dynamics.problem import DynamicsProblem, output_times
 from ..dynamics.reduced import simulate_reduced
 from ..dynamics.simulation import simulate_online
@@ -43,7 +43,8 @@ from .loop import CurvePlan
 SIMULATORS = {"sim": simulate_online, "reduced": simulate_reduced}
 BRANCH_SEEDS = 4
 """Independent Monte-Carlo batch sets of bn's drift over which a stationary branch or a maximal rate is averaged (its
-standard error is the Monte-Carlo error); the quadrature normalizers need one."""
+standard error is the Monte-Carlo error) where the drift is a Monte-Carlo mean (:func:`.ode.monte_carlo_drift`); the
+quadrature normalizers and bn's exact drift (relu, 4 <= M <= 12) need one."""
 REFERENCE_RATE = 1e-3
 """eta (at L = 1) of the stationary state taken as the eta_eff -> 0 limit: the error pn_gd and bn tend to."""
 SCAN_DEFINITION = (
@@ -58,16 +59,19 @@ STATIONARY_DEFINITION = (
     "gamma*), continued in eta from eta_eff -> 0; it is the state the free-norm dynamics passes through at that "
     "eta_eff, and with weight decay wd the fixed point where eta_eff^2 E[d^2]/M = 2 eta wd. abscissa: largest real "
     "part of the Jacobian's eigenvalues (negative: linearly stable); *_sem: Monte-Carlo error over the drift_seeds "
-    "(bn), 0 for quadrature")
+    "(bn with a Monte-Carlo drift: linear, erf, M = 3, M > 12), 0 for quadrature and for bn's exact drift (relu at "
+    "4 <= M <= 12: the batch integrated exactly, one drift seed)")
 THRESHOLD_DEFINITION = (
     "the largest eta (none) or eta_eff = eta gamma*/L^2 at L = 1 (normalized students) of the noise-free ODE without "
     "weight decay. Students that can reach the teacher (limit_kind 0: none, pn, wn, pn_gd at zeta = 0): the teacher "
     "state stays linearly stable. pn_gd (zeta > 0) and bn: the stationary state continued from eta_eff -> 0 exists "
     "and is linearly stable (1: it loses stability there; 2: the branch ends; 3: no limit below eta_eff = 16 M, "
     "stored as inf). threshold_stability: by the sign of the Jacobian's spectral abscissa, bisected to the relative "
-    "tolerance rtol (bn: with the first drift seed, threshold_stability_sem the standard error over the drift seeds, "
+    "tolerance rtol (bn with a Monte-Carlo drift, i.e. linear, erf, M = 3 or M > 12: with the first drift seed, "
+    "threshold_stability_sem the standard error over the drift seeds, "
     "NaN when they disagree on whether a limit exists; at M <= 5 bn's Monte-Carlo noise term has infinite variance: "
-    "values biased high, branch ends can be spurious). The drift seeds of a point are derived from its seed.")
+    "values biased high, branch ends can be spurious; relu bn at 4 <= M <= 12 integrates the batch exactly: "
+    "one drift seed, sem 0). The drift seeds of a point are derived from its seed.")
 LIMIT_KIND_DESCRIPTION = ", ".join(f"{int(k)}: {k.name.lower().replace('_', ' ')}" for k in LimitKind) + (
     " (0: the teacher state loses stability; 1: the stationary branch does; 2: the branch ends; 3: no limit below "
     "eta_eff = 16 M, stored as inf; 4: no branch could be started)")
@@ -213,7 +217,7 @@ class ThresholdTask:
     horizon: float
 
     def run(self, emit) -> None:
-        seeds = sub_seeds(self.seed, BRANCH_SEEDS if self.problem.norm.batch_statistics else 1)
+        seeds = sub_seeds(self.seed, BRANCH_SEEDS if monte_carlo_drift(self.problem) else 1)
         stable, integrated, kind = maximal_rate(self.problem, rtol=self.rtol, seed=seeds[0], horizon=self.horizon)
         emit(self.name, self.index, {
             "batch_size": self.problem.batch_size, "threshold_stability": stable,
@@ -348,7 +352,7 @@ def plans(config: DynamicsConfig) -> list[CurvePlan]:
         problem = DynamicsProblem(act, norm, 1.0, batch_size=m, zeta=config.scan_zeta)
         seed = derive_seed(config.seed, physics_key(kind="stationary", activation=act, normalizer=norm,
                                                     zeta=problem.penalty, batch_size=m))
-        seeds = tuple(sub_seeds(seed, BRANCH_SEEDS if problem.norm.batch_statistics else 1))
+        seeds = tuple(sub_seeds(seed, BRANCH_SEEDS if monte_carlo_drift(problem) else 1))
         attrs = {"activation": act, "normalizer": norm, "batch_size": m, "zeta": problem.penalty, "noise": 0.0,
                  "curve_seed": seed, "drift_seeds": np.array(seeds, dtype=np.int64)}
 

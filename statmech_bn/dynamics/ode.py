@@ -19,9 +19,12 @@ State y = (m, Q, gamma, beta) with m = w.w*/N = R L and Q = |w|^2/N = L^2. With 
 
 so that dR/dt = -eta_eff E[d(u - R lambda)] - R eta_eff^2 E[d^2]/(2M) for the normalized students, with the
 effective learning rate eta_eff = eta gamma/L^2 (the growth of L lowers it by itself). Per-sample averages are
-2-D quadratures split at the kinks; the bn averages are Monte-Carlo means over ``batches`` fixed batches of M
-samples (common random numbers: the right-hand side is a smooth function of the state), whose standard errors
-are returned with the trajectory.
+2-D quadratures split at the kinks; the bn averages are exact integrals over the batch for relu at
+4 <= M <= 12 (:mod:`statmech_bn.kernels.bn_exact`: the batch's mean and std and a point of the sphere of
+normalized fields, within 1e-6 of a many-node reference), and otherwise Monte-Carlo means over ``batches`` fixed
+batches of M samples (common random numbers: the right-hand side is a piecewise smooth function of the state),
+whose standard errors are returned with the trajectory. The Monte-Carlo drift stays the tested reference of the
+exact one (``Drift(..., monte_carlo=True)``, tests/test_bn_exact.py).
 
 Closed form (none, linear, M, noise sigma, beta = 0): e = 2 eps_g = Q - 2m + 1 obeys
 de/dt = -eta (2 - eta/M) e + eta^2 sigma^2/M: convergence iff eta < 2M (eta_max = 2 for M = 1) and
@@ -47,10 +50,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import integrate
 
+from ..kernels.bn_exact import bn_exact_averages
+from ..kernels.codes import RELU
 from ..kernels.dynamics import BATCH_SLOTS, SAMPLE_SLOTS, batch_averages, sample_averages
 from ..kernels.ode_rk import BLOWUP, STEP_TOO_SMALL, SUCCESS, TOO_MANY_STEPS, dopri5_closed_form
 from ..kernels.saad_solla import closed_form_averages, drift_from_averages, field_of_state, has_closed_form
-from ..quadrature import DRIFT_NODES, TAIL_CUT, legendre
+from ..quadrature import DRIFT_NODES, TAIL_CUT, batch_rules, legendre
 from ..theory.problem import generalization_error
 from .problem import DynamicsProblem
 
@@ -99,23 +104,57 @@ def bn_batches(seed: int, batches: int, batch_size: int) -> tuple[np.ndarray, np
     return arrays
 
 
+EXACT_BATCH_SIZES = (4, 12)
+"""Batch sizes (inclusive) where bn's drift is integrated exactly (:func:`exact_batch_applies`). At the default nodes
+(:data:`statmech_bn.quadrature.BATCH_SPHERE_NODES`, :data:`~statmech_bn.quadrature.BATCH_SCALE_NODES`) the averages
+are within 5e-7 of a 64-node reference at M = 4 ... 8 and 1e-6 at M = 12 (relu, states with R from 0.3 to 1); the
+error grows with M (the sphere's density concentrates: 3.5e-6 at M = 16, 3e-5 at M = 32), so larger batches keep the
+Monte-Carlo drift, whose standard errors are ~1e-3."""
+
+
+def exact_batch_applies(problem: DynamicsProblem) -> bool:
+    """Whether bn's drift averages are computed by exact integration over the batch
+    (:mod:`statmech_bn.kernels.bn_exact`): batch statistics, a relu activation and M in :data:`EXACT_BATCH_SIZES`.
+    Elsewhere (erf, M = 3, M > 12, and linear) they are Monte-Carlo means over fixed batches. The kernel does linear
+    too, but linear bn's branch sits at R = 1, where its O1 vanishes only by a cancellation between the one-sample
+    and pair terms that the quadrature leaves at ~1e-9 ... 1e-6: the branch's residual test (1e-10 eta) then loses
+    it (measured: linear bn ended at eta_eff = 8.1 at M = 12, where the Monte-Carlo drift gives ~20)."""
+    low, high = EXACT_BATCH_SIZES
+    return bool(problem.norm.batch_statistics and problem.code == RELU
+                and low <= problem.batch_size <= high)
+
+
+def monte_carlo_drift(problem: DynamicsProblem) -> bool:
+    """Whether the problem's drift is a Monte-Carlo mean over fixed batches (bn where
+    :func:`exact_batch_applies` does not): piecewise smooth, seed-dependent, with standard errors ~1e-3."""
+    return bool(problem.norm.batch_statistics and not exact_batch_applies(problem))
+
+
 class Drift:
     """The right-hand side of the ODE for one problem (allocates the quadrature rule and the bn samples once).
 
     Without batch statistics the per-sample averages are in closed form wherever
     :func:`statmech_bn.kernels.saad_solla.has_closed_form` (linear, relu, sign; erf at beta = 0) and by quadrature
-    otherwise; ``closed_forms=False`` takes the quadrature everywhere (the reference of the closed forms)."""
+    otherwise; ``closed_forms=False`` takes the quadrature everywhere (the reference of the closed forms). With batch
+    statistics (bn) the averages are exact integrals over the batch where :func:`exact_batch_applies` (relu and
+    linear, M >= 4; ``seed`` and ``batches`` are then unused) and Monte-Carlo means over ``batches`` fixed batches
+    drawn from ``seed`` otherwise; ``monte_carlo=True`` takes the Monte-Carlo means everywhere (the reference of the
+    exact integrals)."""
 
-    def __init__(self, problem: DynamicsProblem, seed: int = 0, batches: int = BN_BATCHES, closed_forms: bool = True):
+    def __init__(self, problem: DynamicsProblem, seed: int = 0, batches: int = BN_BATCHES, closed_forms: bool = True,
+                 monte_carlo: bool = False):
         self.problem = problem
         self.closed_forms = closed_forms
+        self.exact_batch = exact_batch_applies(problem) and not monte_carlo
         x, w = legendre(DRIFT_NODES)
         self._rule = (x, w, TAIL_CUT, np.empty(5 * DRIFT_NODES), np.empty(5 * DRIFT_NODES),
                       np.empty(2 * DRIFT_NODES), np.empty(2 * DRIFT_NODES))
         self._out = np.empty(max(SAMPLE_SLOTS, BATCH_SLOTS))
         self._sem = np.zeros(BATCH_SLOTS)
         self.max_sem = 0.0
-        if problem.norm.batch_statistics:
+        if self.exact_batch:
+            self._batch_rules = batch_rules(problem.batch_size)
+        elif problem.norm.batch_statistics:
             self._lam, self._v, self._xi = bn_batches(seed, batches, problem.batch_size)
 
     def __call__(self, t: float, y: np.ndarray) -> np.ndarray:
@@ -125,8 +164,11 @@ class Drift:
         eta, decay, size = p.learning_rate, p.weight_decay, p.batch_size
         out = self._out
         if p.norm.batch_statistics:
-            batch_averages(p.code, overlap, gamma, beta, p.noise, self._lam, self._v, self._xi, out, self._sem)
-            self.max_sem = max(self.max_sem, float(np.max(self._sem)))
+            if self.exact_batch:
+                bn_exact_averages(p.code, overlap, gamma, beta, p.noise, size, *self._batch_rules, out)
+            else:
+                batch_averages(p.code, overlap, gamma, beta, p.noise, self._lam, self._v, self._xi, out, self._sem)
+                self.max_sem = max(self.max_sem, float(np.max(self._sem)))
             kappa = gamma / norm
             return np.array([-eta * kappa * out[0] - eta * decay * m,
                              eta**2 * kappa**2 * out[1] / size - 2 * eta * decay * q,
@@ -220,18 +262,23 @@ def integrate_ode(problem: DynamicsProblem, times: np.ndarray, seed: int = 0, rt
 
 def _integrate_drift(problem: DynamicsProblem, times: np.ndarray, seed: int, rtol: float | None,
                      atol: float | None, blowup: float) -> tuple[np.ndarray, bool, str, float]:
-    """(states, converged, message, largest Monte-Carlo SEM) of SciPy's RK45 on :class:`Drift`."""
+    """(states, converged, message, largest Monte-Carlo SEM) of SciPy's RK45 on :class:`Drift`; bn's exact drift
+    (:func:`exact_batch_applies`) by SciPy's LSODA instead: gamma and beta relax at rates ~eta, the direction at
+    ~eta_eff, which the growth of L lowers, so at large eta the system is stiff and RK45's stability limit, not its
+    accuracy, sets the step (16,000 drift evaluations to t = 200 at eta = 32, against ~10^3 for LSODA). The
+    Monte-Carlo drift keeps RK45: its jumps defeat a stiff solver's Jacobian."""
     rtol = QUADRATURE_TOLERANCES[0] if rtol is None else rtol
     atol = QUADRATURE_TOLERANCES[1] if atol is None else atol
     drift = Drift(problem, seed, closed_forms=False)
-    if problem.norm.batch_statistics:
+    if monte_carlo_drift(problem):
         rtol, atol = max(rtol, 1e-6), max(atol, 1e-8)
+    method = "LSODA" if drift.exact_batch else "RK45"
 
     def exploded(t, y):
         return blowup - float(np.max(np.abs(y)))
 
     exploded.terminal = True
-    solution = integrate.solve_ivp(drift, (0.0, float(times[-1])), initial_state(problem), method="RK45",
+    solution = integrate.solve_ivp(drift, (0.0, float(times[-1])), initial_state(problem), method=method,
                                    t_eval=times, rtol=rtol, atol=atol, events=exploded)
     states = np.full((times.size, 4), np.nan)
     states[: solution.y.shape[1]] = solution.y.T

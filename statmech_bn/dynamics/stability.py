@@ -41,7 +41,7 @@ from enum import IntEnum
 import numpy as np
 from scipy import integrate, optimize
 
-from .ode import Drift
+from .ode import Drift, monte_carlo_drift
 from .problem import DynamicsProblem
 
 MAX_EVALUATIONS = 100_000
@@ -152,7 +152,7 @@ def jacobian(problem: DynamicsProblem, state: np.ndarray | None = None, seed: in
     none, whose (m, Q) leave R = m/sqrt(Q) <= 1 when m grows or Q shrinks, -m and +Q. ``step`` replaces the
     default central step and first one-sided step.
     """
-    bn = problem.norm.batch_statistics
+    bn = monte_carlo_drift(problem)
     central = step if step is not None else (BN_JACOBIAN_STEP if bn else JACOBIAN_STEP)
     inward = step if step is not None else (BN_JACOBIAN_STEP if bn else BOUNDARY_STEP)
     noiseless = dataclasses.replace(problem, noise=0.0)
@@ -232,7 +232,7 @@ def return_distance(problem: DynamicsProblem, horizon: float = DEFAULT_HORIZON, 
     f = _reduced_drift(noiseless, Drift(noiseless, seed))
     scale, shift = np.array([PERTURBATION[0], PERTURBATION[1], 1.0]), np.array([0.0, 0.0, PERTURBATION[2]])
     d0 = z0 * scale + shift - z0
-    rtol, atol = (1e-6, 1e-12) if problem.norm.batch_statistics else (1e-8, 1e-14)
+    rtol, atol = (1e-6, 1e-12) if monte_carlo_drift(problem) else (1e-8, 1e-14)
 
     calls = [0]
 
@@ -389,7 +389,7 @@ numerical reasons while it is still strongly stable, e.g. erf pn_gd at eta_eff ~
 
 
 def _tolerance(problem: DynamicsProblem, eta: float) -> float:
-    return (BN_BRANCH_RESIDUAL if problem.norm.batch_statistics else BRANCH_RESIDUAL) * eta
+    return (BN_BRANCH_RESIDUAL if monte_carlo_drift(problem) else BRANCH_RESIDUAL) * eta
 
 
 @dataclass(frozen=True)

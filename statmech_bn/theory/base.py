@@ -103,6 +103,21 @@ class SaddlePointMethod:
         if self.problem.norm.penalty is Penalty.BATCH_ZETA:
             self.zeta = self.problem.gamma_decay(x[0], x[self._gamma_slot], x[self._gamma_slot + 1])
 
+    def _penalty(self, x: np.ndarray) -> tuple[float, float, float, float]:
+        """The per-sample penalty P added to the training loss at state x, and its derivatives (dP/dR, dP/dgamma,
+        dP/dbeta): zeta gamma^2 with the zeta in force (pn_gd's, or bn's zeta(M) fixed at the last
+        :meth:`_set_zeta`), or bn's whole O(1/M) gap G(R, gamma, beta)
+        (:func:`statmech_bn.theory.decomposition.expansion_penalty`); zero for ``none``."""
+        if self._gamma_slot is None:
+            return 0.0, 0.0, 0.0, 0.0  # none: its weight decay is part of its geometry's equations
+        gamma, beta = x[self._gamma_slot], x[self._gamma_slot + 1]
+        if self.problem.full_expansion:
+            from .decomposition import expansion_penalty
+
+            value, grad = expansion_penalty(self.problem.activation, x[0], gamma, beta, self.problem.batch_size)
+            return value, float(grad[0]), float(grad[1]), float(grad[2])
+        return self.zeta * gamma**2, 0.0, 2.0 * self.zeta * gamma, 0.0
+
     def _newton_step(self, x: np.ndarray, alpha: float, sums: np.ndarray, slots: slice) -> np.ndarray:
         """New values of x[slots] after one Newton step on the stationarity equations of those slots."""
         def gradient(params):
@@ -126,6 +141,7 @@ class SaddlePointMethod:
             "gamma": float(gamma),
             "beta": float(beta),
             "zeta_in_force": float(self.zeta),
+            "penalty_in_force": float(self._penalty(x)[0]),
             "chi": float(chi),
             "free_energy": float(self.free_energy(x, alpha, s)),
         }

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kernels.batchnorm import expansion_averages, stream_batch_gaps
-from ..model import ACTIVATIONS, GAP_STREAMS, INPUT_LAWS
+from ..model import ACTIVATIONS, BN_REGULARIZERS, GAP_STREAMS, INPUT_LAWS
 from ..quadrature import EXPANSION_NODES, legendre
 from ..rng import stream_states, ziggurat_tables
 
@@ -79,6 +79,35 @@ def expansion(activation: str, input_law: str, overlap: float, gamma: float, bet
     return Expansion(float(zeta), float(first))
 
 
+DIFFERENCE_STEP = 1e-5
+"""Step of the central differences of :func:`expansion_penalty` (truncation ~1e-10 against round-off ~1e-11 for the
+O(1) averages of :func:`expansion`, which are smooth in (R, gamma, beta): their panels move with the relu kink)."""
+
+
+def expansion_penalty(activation: str, overlap: float, gamma: float, beta: float, batch_size: int,
+                      input_law: str = "gaussian") -> tuple[float, np.ndarray]:
+    """The O(1/M) BN-PN gap G(R, gamma, beta) = zeta gamma^2 + first_order per sample, and its gradient
+    (dG/dR, dG/dgamma, dG/dbeta) by central differences (one-sided, second order, within a step of |R| = 1).
+
+    The penalty of the ``expansion`` bn theory (:data:`BN_REGULARIZERS`): the saddle point extremises the free
+    energy with alpha G added to the training energy per dimension (see the module docstring for G).
+    """
+    def gap(r, g, b):
+        return expansion(activation, input_law, r, g, b, batch_size).gap(g)
+
+    h = DIFFERENCE_STEP
+    value = gap(overlap, gamma, beta)
+    if abs(overlap) + h <= 1.0:
+        d_overlap = (gap(overlap + h, gamma, beta) - gap(overlap - h, gamma, beta)) / (2.0 * h)
+    else:
+        s = -1.0 if overlap > 0.0 else 1.0  # step inward
+        d_overlap = s * (-3.0 * value + 4.0 * gap(overlap + s * h, gamma, beta)
+                         - gap(overlap + 2.0 * s * h, gamma, beta)) / (2.0 * h)
+    d_gamma = (gap(overlap, gamma + h, beta) - gap(overlap, gamma - h, beta)) / (2.0 * h)
+    d_beta = (gap(overlap, gamma, beta + h) - gap(overlap, gamma, beta - h)) / (2.0 * h)
+    return value, np.array([d_overlap, d_gamma, d_beta])
+
+
 def zeta(activation: str, overlap: float, gamma: float, beta: float, batch_size: int,
          input_law: str = "gaussian") -> float:
     """The gamma-decay strength zeta(M) of BN at state (R, gamma, beta) (squared loss)."""
@@ -108,4 +137,4 @@ def monte_carlo_gap(activation: str, input_law: str, overlap: float, gamma: floa
     return float(mean), float(math.sqrt(var / count))
 
 
-__all__ = ["INPUT_LAWS", "Expansion", "expansion", "monte_carlo_gap", "zeta"]
+__all__ = ["BN_REGULARIZERS", "INPUT_LAWS", "Expansion", "expansion", "expansion_penalty", "monte_carlo_gap", "zeta"]

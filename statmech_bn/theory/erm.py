@@ -4,7 +4,7 @@ As T -> 0 the replicas collapse (q -> Q) with chi = (Q - q)/T finite, and T ln Z
 -M(y, a, gamma^2 chi), the Moreau envelope of the loss (:func:`statmech_bn.kernels.channels.moreau`).
 The ground-state energy per input dimension (Engel & Van den Broeck 2001, ch. 4; Gerace et al. 2020) is
 
-    f = -extr [ (Q - m^2) / (2 chi) - alpha E[M(y, gamma omega + beta, gamma^2 chi)] - alpha zeta gamma^2
+    f = -extr [ (Q - m^2) / (2 chi) - alpha E[M(y, gamma omega + beta, gamma^2 chi)] - alpha P(R, gamma, beta)
                 - wd Q / 2 ],   omega = m tau + sqrt(Q - m^2) eta,
 
 with Q = 1, m = R for the scale-invariant normalizers and gamma = 1 for ``none``. With q_hat, m_hat,
@@ -13,7 +13,8 @@ V_hat as in :mod:`statmech_bn.theory.replica` (f_w = gamma (h* - a)/c, f_ww = ga
     sphere:  chi = 1 / sqrt(q_hat + m_hat^2),  R = m_hat chi;
     none:    chi = 1 / (wd + V_hat),  m = m_hat chi,  Q = (m_hat^2 + q_hat) chi^2.
 
-At the solution f equals alpha (eps_t + zeta gamma^2) + wd Q/2, the minimal regularized training loss per
+P is the per-sample penalty of :mod:`statmech_bn.theory.replica` (its R-derivative adds -alpha dP/dR to m_hat).
+At the solution f equals alpha (eps_t + P) + wd Q/2, the minimal regularized training loss per
 dimension (a check used by the tests). q = 1 by construction (the minimiser is unique in this limit).
 """
 
@@ -63,7 +64,7 @@ class ERMSaddle(SaddlePointMethod):
         self._set_zeta(x)
         s = self._sums(x)
         q_hat = alpha * s[1]
-        m_hat = alpha * (s[2] - x[0] * s[3])
+        m_hat = alpha * (s[2] - x[0] * s[3]) - alpha * self._penalty(x)[1]
         precision = self._precision(q_hat, m_hat, alpha, s)
         if not precision > 0.0:
             return np.full(4, math.nan)
@@ -87,18 +88,19 @@ class SphereERM(ERMSaddle):
     def free_entropy(self, x: np.ndarray, alpha: float, sums=None) -> float:
         """Phi(x) = -(regularized training loss per dimension) once extremised."""
         s = self._sums(x) if sums is None else sums
-        m, chi, gamma, _ = x
-        return (1.0 - m * m) / (2.0 * chi) + alpha * s[0] - alpha * self.zeta * gamma**2
+        m, chi, _, _ = x
+        return (1.0 - m * m) / (2.0 * chi) + alpha * s[0] - alpha * self._penalty(x)[0]
 
     def stationarity(self, x: np.ndarray, alpha: float, sums=None) -> np.ndarray:
         """dPhi/dx in closed form (Stein's lemma on eta; d(-M)/dc = g_a^2/2)."""
         s = self._sums(x) if sums is None else sums
-        m, chi, gamma, _ = x
+        m, chi, _, _ = x
+        _, p_overlap, p_gamma, p_beta = self._penalty(x)
         return np.array([
-            -m / chi + alpha * (s[2] - m * s[3]),
+            -m / chi + alpha * (s[2] - m * s[3]) - alpha * p_overlap,
             -(1.0 - m * m) / (2.0 * chi * chi) + 0.5 * alpha * s[1],
-            alpha * s[4] - 2.0 * alpha * self.zeta * gamma,
-            alpha * s[5],
+            alpha * s[4] - alpha * p_gamma,
+            alpha * s[5] - alpha * p_beta,
         ])
 
     def _precision(self, q_hat, m_hat, alpha, s):

@@ -2,7 +2,7 @@
 
 Replicas decouple (q = m^2/Q) and the free energy per dimension, in units of T, is
 
-    beta f = (alpha/T) [eps_t + zeta gamma^2] + wd Q / (2T) - s,
+    beta f = (alpha/T) [eps_t + P(R, gamma, beta)] + wd Q / (2T) - s,
 
 with eps_t = E[e(y, gamma m tau + beta, gamma^2 v)] the expected training loss (label noise included,
 :func:`statmech_bn.kernels.channels.expected_loss`) and the entropy s = 1/2 ln(1 - R^2) on the sphere
@@ -11,7 +11,8 @@ with eps_t = E[e(y, gamma m tau + beta, gamma^2 v)] the expected training loss (
     sphere:  R/(1 - R^2) = R_hat := -(alpha/T) d eps_t/dR  ->  R = 2 R_hat / (1 + sqrt(1 + 4 R_hat^2));
     none:    1/v = 2 (alpha/T) E[e_b] + wd/T,  m = -(alpha/T) (E[tau e_a] - 2 m E[e_b]) v,  Q = m^2 + v;
 
-and (gamma, beta) minimise eps_t + zeta gamma^2 at the current R by Newton steps.
+and (gamma, beta) minimise eps_t + P at the current R by Newton steps, P the per-sample penalty of
+:mod:`statmech_bn.theory.replica` (its R-derivative adds to R_hat: R_hat = -(alpha/T) d(eps_t + P)/dR).
 For sign (loss 2 per mistake in these units): R/sqrt(1 - R^2) = 2 alpha/(pi T), eps_g = 2 arccos(R)/pi.
 """
 
@@ -70,11 +71,11 @@ class SphereHighTemperature(HighTemperatureSaddle):
         return m, 1.0 - m * m, gamma, beta
 
     def free_entropy(self, x: np.ndarray, alpha: float, sums=None) -> float:
-        """-beta f(x) = s - (alpha/T)(eps_t + zeta gamma^2)."""
+        """-beta f(x) = s - (alpha/T)(eps_t + P)."""
         load = alpha / self.problem.temperature
         s = self._sums(x) if sums is None else sums
-        m, gamma, _ = x
-        return 0.5 * math.log(1.0 - m * m) - load * (s[0] + self.zeta * gamma**2)
+        m = x[0]
+        return 0.5 * math.log(1.0 - m * m) - load * (s[0] + self._penalty(x)[0])
 
     def stationarity(self, x: np.ndarray, alpha: float, sums=None) -> np.ndarray:
         """d(-beta f)/dx in closed form (e_b = e_aa/2 by the heat equation)."""
@@ -82,15 +83,16 @@ class SphereHighTemperature(HighTemperatureSaddle):
         s = self._sums(x) if sums is None else sums
         m, gamma, _ = x
         v = 1.0 - m * m
+        _, p_overlap, p_gamma, p_beta = self._penalty(x)
         return np.array([
-            -m / v - load * (gamma * s[2] - 2.0 * m * gamma * gamma * s[4]),
-            -load * (m * s[2] + 2.0 * gamma * v * s[4] + 2.0 * self.zeta * gamma),
-            -load * s[5],
+            -m / v - load * (gamma * s[2] - 2.0 * m * gamma * gamma * s[4] + p_overlap),
+            -load * (m * s[2] + 2.0 * gamma * v * s[4] + p_gamma),
+            -load * (s[5] + p_beta),
         ])
 
     def _overlaps(self, x, load, s):
         m, gamma, _ = x
-        r_hat = -load * (gamma * s[2] - 2.0 * m * gamma * gamma * s[4])
+        r_hat = -load * (gamma * s[2] - 2.0 * m * gamma * gamma * s[4] + self._penalty(x)[1])
         new = np.array([2.0 * r_hat / (1.0 + math.sqrt(1.0 + 4.0 * r_hat * r_hat)), x[1], x[2]])
         return new, (slice(0, 0) if self._fixed_scale else self._scale_slots)
 

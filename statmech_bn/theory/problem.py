@@ -26,13 +26,21 @@ class Problem(Block):
 
     ``temperature`` is T of the posterior exp(-(1/T) [sum_mu (l_mu + zeta gamma^2) + (wd/2)|w|^2]) and is
     ignored by ``erm`` (T -> 0). ``zeta`` acts only for ``pn_gd``, ``weight_decay`` only for ``none``,
-    ``batch_size`` (M >= 2) only for ``bn``, whose zeta is zeta(M) of :mod:`.decomposition` at the solution.
+    ``batch_size`` (M >= 2) only for ``bn``, whose penalty is chosen by ``bn_regularizer``
+    (:data:`statmech_bn.model.BN_REGULARIZERS`): ``gamma_decay`` (the paper's zeta(M) gamma^2 with
+    zeta(M) of :mod:`.decomposition` at the solution) or ``expansion`` (the whole O(1/M) gap, self-consistently).
     """
 
     method: str
     _: KW_ONLY
     temperature: float = 1.0
     quadrature: QuadratureSettings = QuadratureSettings()
+    bn_regularizer: str = "gamma_decay"
+
+    @property
+    def full_expansion(self) -> bool:
+        """Whether the penalty is the whole O(1/M) gap G(R, gamma, beta) (bn with ``bn_regularizer`` expansion)."""
+        return self.norm.penalty is Penalty.BATCH_ZETA and self.bn_regularizer == "expansion"
 
     def gamma_decay(self, overlap: float, gamma: float, beta: float) -> float:
         """zeta of the per-sample penalty zeta gamma^2 at state (R, gamma, beta): fixed for a given gamma decay

@@ -5,7 +5,7 @@ in the field parametrisation of :mod:`statmech_bn.kernels.saddle` (omega = m tau
 V = Q - q, beta_T = 1/T):
 
     Phi = 1/2 ln(Q - q) + (q - m^2) / (2 (Q - q)) + alpha E[ln Z(y, gamma omega + beta, gamma^2 V)]
-          - alpha zeta gamma^2 / T - wd Q / (2T) + c,        f = -T Phi.
+          - alpha P(R, gamma, beta) / T - wd Q / (2T) + c,        f = -T Phi.
 
 Scale-invariant normalizers (pn, wn, pn_gd): Q = 1, m = R, c = 0, and (gamma, beta) are O(1) parameters
 at the extremum of Phi. ``none``: gamma = 1, Q = L^2 free, c = (1 + ln 2 pi)/2 (so Phi is the log
@@ -17,8 +17,12 @@ m_hat = alpha (E[tau f_w] - m E[f_ww]) and V_hat = -alpha E[f_ww]:
              -> 1 - q = 2 / (1 + sqrt(1 + 4 (q_hat + m_hat^2))),  R = m_hat (1 - q);
     none:    V = 1 / (wd/T + V_hat),  m = m_hat V,  q = (m_hat^2 + q_hat) V^2,  Q = q + V;
 
-and dPhi/dgamma = alpha E[d_gamma ln Z] - 2 alpha zeta gamma / T = 0, dPhi/dbeta = alpha E[d_beta ln Z] = 0,
-solved by Newton steps inside the fixed-point map. For ``sign`` the student output does not depend on
+and dPhi/dgamma = alpha E[d_gamma ln Z] - alpha dP/dgamma / T = 0,
+dPhi/dbeta = alpha E[d_beta ln Z] - alpha dP/dbeta / T = 0,
+solved by Newton steps inside the fixed-point map. P is the per-sample penalty
+(:meth:`~statmech_bn.theory.base.SaddlePointMethod._penalty`): zeta gamma^2 (pn_gd, and bn's gamma decay with zeta(M)
+held at the solution), bn's whole O(1/M) gap G(R, gamma, beta) (``bn_regularizer = "expansion"``, whose R-dependence
+adds -alpha dP/dR / T to m_hat), 0 otherwise. For ``sign`` the student output does not depend on
 gamma, and beta = 0 by the symmetry of the teacher: both are held at (1, 0).
 """
 
@@ -63,7 +67,8 @@ class GibbsSaddle(SaddlePointMethod):
     def update(self, x: np.ndarray, alpha: float) -> np.ndarray:
         self._set_zeta(x)
         s = self._sums(x)
-        new = self._overlaps(x, alpha * s[1], alpha * (s[2] - x[0] * s[3]), alpha, s)
+        m_hat = alpha * (s[2] - x[0] * s[3]) - alpha * self.beta_t * self._penalty(x)[1]
+        new = self._overlaps(x, alpha * s[1], m_hat, alpha, s)
         if new is not None and not self._fixed_scale:
             new[self._scale_slots] = self._newton_step(x, alpha, s, self._scale_slots)
         return new if new is not None else np.full(4, math.nan)
@@ -86,17 +91,19 @@ class SphereGibbs(GibbsSaddle):
         s = self._sums(x) if sums is None else sums
         m, q, gamma, _ = x
         return (0.5 * math.log(1.0 - q) + (q - m * m) / (2.0 * (1.0 - q)) + alpha * s[0]
-                - alpha * self.zeta * gamma**2 * self.beta_t)
+                - alpha * self._penalty(x)[0] * self.beta_t)
 
     def stationarity(self, x: np.ndarray, alpha: float, sums=None) -> np.ndarray:
         """The saddle-point equations: the gradient dPhi/dx in closed form (zero at the solution)."""
         s = self._sums(x) if sums is None else sums
-        m, q, gamma, _ = x
+        m, q, _, _ = x
+        _, p_overlap, p_gamma, p_beta = self._penalty(x)
+        force = alpha * self.beta_t
         return np.array([
-            -m / (1.0 - q) + alpha * (s[2] - m * s[3]),
+            -m / (1.0 - q) + alpha * (s[2] - m * s[3]) - force * p_overlap,
             (q - m * m) / (2.0 * (1.0 - q) ** 2) - 0.5 * alpha * s[1],
-            alpha * s[4] - 2.0 * alpha * self.zeta * gamma * self.beta_t,
-            alpha * s[5],
+            alpha * s[4] - force * p_gamma,
+            alpha * s[5] - force * p_beta,
         ])
 
     def _overlaps(self, x, q_hat, m_hat, alpha, s):

@@ -1,0 +1,150 @@
+"""erf's ERM: the proximal map (global minimum of the Moreau objective, also where it is non-convex), the line-wise
+solution of kernels/erf_erm.py against the per-node one, and the sums against the per-node kernel and adaptive
+quadrature."""
+
+import math
+
+import naive
+import numpy as np
+import pytest
+from scipy import special
+from tolerances import ERF_ERM_LINE_ATOL, ERF_SMOOTH_RULE_ATOL
+
+from statmech_bn.kernels import channels
+from statmech_bn.kernels.channels import MAX_ERF_CURVATURE
+from statmech_bn.kernels.codes import ERF
+from statmech_bn.kernels.erf_erm import (
+    ERM_SMOOTH_SLOPE,
+    ERM_SMOOTH_SLOPES,
+    SMOOTH_LINE_MARGIN,
+    SMOOTH_LINE_SIZES,
+    SMOOTH_LINE_W,
+    SMOOTH_LINE_X,
+    erf_erm_line,
+    smooth_line,
+    smooth_rule,
+)
+from statmech_bn.kernels.saddle import N_SUMS, erm_sums, erm_sums_by_quadrature
+from statmech_bn.quadrature import TAIL_CUT, gauss_hermite
+from statmech_bn.theory.problem import Problem
+
+# (y, c, a) where the Moreau objective has two minima of nearly equal value, and refining only the lowest point of
+# the 33-point grid around a kept the wrong one (its objective 3e-2, 7e-3, 4e-3, 6e-3 and 5e-3 above the minimum)
+NEAR_JUMPS = [(0.3, 20.0, -5.65), (0.9, 6.0, -4.09), (1.5, 3.0, -3.46), (-1.2, 6.0, 4.54), (2.0, 3.0, -3.9)]
+
+
+def _dense_minimum(y, a, c):
+    """min over h of l(y, h) + (h - a)^2/(2c) on a grid of step 1e-4 across the window of the minimiser."""
+    bound = c * (abs(y) + 1.0) * math.sqrt(2.0 / math.pi)
+    h = np.linspace(a - bound, a + bound, int(2 * bound / 1e-4) + 1)
+    values = 0.5 * (y - special.erf(h / math.sqrt(2.0))) ** 2 + (h - a) ** 2 / (2.0 * c)
+    return values.min()
+
+
+@pytest.mark.parametrize("y,c,a", NEAR_JUMPS)
+def test_prox_is_the_global_minimum_near_its_jump(y, c, a):
+    for shift in np.linspace(-0.02, 0.02, 9):
+        envelope = channels.moreau(ERF, y, a + shift, c)[0]
+        dense = _dense_minimum(y, a + shift, c)
+        assert envelope <= dense + 1e-12  # the wrong basin is >= 1e-3 above
+        assert envelope >= dense - 1e-7  # the dense grid's own error
+
+
+@pytest.mark.parametrize("y,c", [(0.3, 0.2), (-0.8, 1.0), (0.3, 20.0), (0.9, 6.0), (1.5, 3.0), (-1.2, 6.0), (2.4, 1.5)])
+@pytest.mark.parametrize("descending", [False, True])
+def test_line_matches_the_per_node_prox(y, c, descending):
+    a_x = np.linspace(-7.0, 7.0, 701)
+    if descending:
+        a_x = a_x[::-1].copy()
+    order = np.argsort(a_x)
+    h, dh, lh, env = (np.empty(a_x.size) for _ in range(4))
+    erf_erm_line(y, c, a_x, order, h, dh, lh, env)
+    want = np.array([channels.moreau(ERF, y, a, c) for a in a_x])
+    np.testing.assert_allclose(env, want[:, 0], rtol=0.0, atol=ERF_ERM_LINE_ATOL)
+    np.testing.assert_allclose(h, want[:, 1], rtol=0.0, atol=ERF_ERM_LINE_ATOL)
+    np.testing.assert_allclose(dh, want[:, 2], rtol=ERF_ERM_LINE_ATOL, atol=ERF_ERM_LINE_ATOL)
+    np.testing.assert_allclose(lh, want[:, 3], rtol=0.0, atol=ERF_ERM_LINE_ATOL)
+
+
+def _sums(kernel, m, chi, gamma, beta, noise):
+    r = Problem("erf", "pn", "erm", noise=noise).rules(96)
+    out = np.empty(N_SUMS)
+    args = (ERF, ERF, m, 1.0, chi, gamma, beta, noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w, r.piece_x,
+            r.piece_w, TAIL_CUT)
+    if kernel is erm_sums:
+        erm_sums(*args, r.feature_x, r.feature_w, r.tail_x, r.tail_w, out)
+    else:
+        kernel(*args, out)
+    return out
+
+
+# states of the benchmark curves (c = gamma^2 chi from 0.07, convex, to 6.3, non-convex on most lines), and gamma < 0;
+# the slopes |gamma| sqrt(1 - m^2) of the first four take the smooth lines' rules of 24, 32, 48 and 64 nodes
+SMOOTH_STATES = [(0.9973, 0.227, 0.546, 0.0), (0.96, 2.6, 0.52, 0.01), (0.93, 0.3, -0.5, 0.1), (0.9, 0.3, 0.55, -0.2)]
+ROUGH_STATES = [(0.8, 1.5, 1.1, -0.05), (0.67, 34.0, 0.43, 0.0), (0.5, 3.0, -0.9, 0.2)]
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.5])
+@pytest.mark.parametrize("state", SMOOTH_STATES + ROUGH_STATES)
+def test_erm_sums_match_the_per_node_kernel(state, noise):
+    got = _sums(erm_sums, *state, noise)
+    want = _sums(erm_sums_by_quadrature, *state, noise)
+    tolerance = ERF_SMOOTH_RULE_ATOL if state in SMOOTH_STATES else ERF_ERM_LINE_ATOL
+    np.testing.assert_allclose(got, want, rtol=0.0, atol=tolerance)
+
+
+@pytest.mark.parametrize("state", SMOOTH_STATES)
+def test_smooth_lines_take_a_smaller_rule(state):
+    """The states above do use the smaller rules (else the test before proves nothing about them)."""
+    m, chi, gamma, _ = state
+    row = smooth_rule(gamma * math.sqrt(1.0 - m * m), ERM_SMOOTH_SLOPE, 96)
+    assert row == SMOOTH_STATES.index(state) + 2  # rows of 24, 32, 48, 64 nodes
+    assert smooth_line(0.0, gamma**2 * chi)
+
+
+def test_erm_sums_against_adaptive_quadrature_where_convex():
+    """A state whose Moreau objective is convex on every line (smooth integrand): the 96-node rule converges."""
+    m, chi, gamma, beta = 0.9, 0.5, 1.1, -0.05
+    cross = math.sqrt(1 - m * m)
+    got = _sums(erm_sums, m, chi, gamma, beta, 0.0)
+
+    def integrand(tau, eta, xi):
+        omega = m * tau + cross * eta
+        a = gamma * omega + beta
+        c = gamma**2 * chi
+        env, h, dh, lh = channels.moreau(ERF, naive.act("erf", tau), a, c)
+        g_a = (h - a) / c
+        return np.array([-env, (gamma * g_a) ** 2, tau * gamma * g_a, eta * gamma * g_a / cross,
+                         omega * g_a + gamma * chi * g_a**2, g_a, lh])
+
+    want = naive.outer_average(integrand, False, 0.0)
+    np.testing.assert_allclose(got, want, rtol=0.0, atol=1e-9)
+
+
+def _line_averages(y, c, offset, slope, x, w):
+    """Averages over eta of the envelope, g_a^2, eta g_a/slope, the loss and g_a along a = offset + slope eta."""
+    a = offset + slope * x
+    h, dh, lh, env = (np.empty(x.size) for _ in range(4))
+    erf_erm_line(y, c, a, np.argsort(a), h, dh, lh, env)
+    g_a = (h - a) / c
+    return np.array([w @ env, w @ (g_a * g_a), w @ (x * g_a) / slope, w @ lh, w @ g_a])
+
+
+@pytest.mark.parametrize("row", [row for row, slope in enumerate(ERM_SMOOTH_SLOPES) if slope > 0.0])
+@pytest.mark.parametrize("y,offset", [(0.0, 0.3), (-1.4, 2.0), (2.4, -4.0)])
+def test_smooth_rules_at_their_largest_slope(row, y, offset):
+    """Each smaller rule at the largest slope ERM uses it for, at the margin of convexity, against 300 nodes."""
+    n = SMOOTH_LINE_SIZES[row]
+    slope = ERM_SMOOTH_SLOPES[row]
+    c = 1.0 / (SMOOTH_LINE_MARGIN * MAX_ERF_CURVATURE * (abs(y) + 1.0))
+    fine = _line_averages(y, c, offset, slope, *gauss_hermite(300))
+    got = _line_averages(y, c, offset, slope, SMOOTH_LINE_X[row, :n], SMOOTH_LINE_W[row, :n])
+    np.testing.assert_allclose(got, fine, rtol=0.0, atol=ERF_SMOOTH_RULE_ATOL / 3)
+
+
+@pytest.mark.parametrize("field", range(4))
+def test_erm_sums_propagate_nan(field):
+    """A non-finite state gives NaN sums, as the per-node kernel does (the line kernel would size its grid from it)."""
+    state = [0.8, 1.5, 1.1, -0.05]
+    state[field] = math.nan
+    assert np.isnan(_sums(erm_sums, *state, 0.5)).any()
