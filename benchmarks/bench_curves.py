@@ -6,7 +6,7 @@ cache), the iterations (largest and total over both branches), the converged poi
 time of its first point, measured apart.
 
     python benchmarks/bench_curves.py                                # every curve (erf with noise: minutes)
-    python benchmarks/bench_curves.py --activations relu,linear --noise 0.5
+    python benchmarks/bench_curves.py --activations relu,linear --noise 0.5   # those curves only
     python benchmarks/bench_curves.py --ridge        # only the ridge comparison against a NumPy state evolution
     python benchmarks/bench_curves.py --quad         # only the per-activation ratio against SciPy quadrature
 
@@ -236,8 +236,9 @@ def main() -> None:
                       f"{sum(iterations):8d} {converged:5d}/{len(last)}{change}", flush=True)
     if args.save:
         np.savez(args.save, **saved)
-    ridge_comparison(max(args.repeats, 3))
-    quad_ratio_table(max(args.repeats, 3))
+    if args.activations == parser.get_default("activations"):  # the full benchmark; a subset prints its curves only
+        ridge_comparison(max(args.repeats, 3))
+        quad_ratio_table(max(args.repeats, 3))
 
 
 if __name__ == "__main__":
