@@ -3,6 +3,7 @@ and the integration threshold against the exact solution of the linear ODE (stat
 
 import math
 
+import numpy as np
 import pytest
 from scipy import optimize
 from tolerances import THRESHOLD_RTOL
@@ -66,3 +67,18 @@ def test_integration_threshold_of_linear_none(m, horizon):
     offset = math.log((0.3 + 0.05**2) / RETURN_TOLERANCE) / (horizon * 2.0)
     assert integrated < stable
     assert stable - integrated == pytest.approx(offset, rel=0.05)
+
+
+def test_the_continuation_predictor_is_the_secant_in_log_eta_and_angle():
+    """A path linear in (log eta; theta, gamma, beta) is predicted exactly; R = 1 and a first step keep the last
+    point."""
+    from statmech_bn.dynamics.stability import _predicted
+
+    def point(eta):
+        s = math.log(eta)
+        return np.array([math.cos(0.3 + 0.05 * s), 1.0 + 0.1 * s, -0.2 * s])
+
+    np.testing.assert_allclose(_predicted((1.0, point(1.0)), (1.5, point(1.5)), 2.25), point(2.25), atol=1e-14)
+    assert np.array_equal(_predicted(None, (1.5, point(1.5)), 2.25), point(1.5))
+    teacher = np.array([1.0, 1.0, 0.0])
+    assert np.array_equal(_predicted((1.0, point(1.0)), (1.5, teacher), 2.25), teacher)

@@ -366,7 +366,7 @@ def threshold(problem: DynamicsProblem, rtol: float = DEFAULT_RTOL, horizon: flo
     return by_stability * gamma_star, by_integration * gamma_star
 
 
-BRANCH_STEP_RATIO = 1.2
+BRANCH_STEP_RATIO = 1.5
 """Largest ratio between successive learning rates of the continuation (the previous state is the next guess)."""
 BRANCH_MAX_JUMP = 0.1
 """Largest change of theta = arccos R, of gamma (relative) and of beta accepted in one continuation step; a larger
@@ -444,6 +444,22 @@ def _jumped(old: np.ndarray, new: np.ndarray) -> bool:
             or abs(new[2] - old[2]) > BRANCH_MAX_JUMP)
 
 
+def _predicted(previous, current, eta: float) -> np.ndarray:
+    """The guess for the branch point at ``eta``: the secant through the two last points (eta, z), linear in log eta
+    and in (theta = arccos R, gamma, beta), or the last point alone. Only the root finder's start: the point found is
+    the zero of the drift either way (it saves about a third of the drift evaluations of a walk)."""
+    eta_now, z_now = current
+    if previous is None or z_now[0] >= 1.0 - 1e-12:
+        return z_now
+    eta_before, z_before = previous
+    fraction = math.log(eta / eta_now) / math.log(eta_now / eta_before)
+    angle_now, angle_before = math.acos(min(z_now[0], 1.0)), math.acos(min(z_before[0], 1.0))
+    angle = angle_now + fraction * (angle_now - angle_before)
+    guess = z_now + fraction * (z_now - z_before)
+    guess[0] = math.cos(angle) if 0.0 < angle < math.pi / 2 else z_now[0]
+    return guess
+
+
 def _continuation(problem: DynamicsProblem, eta_start: float, seed: int):
     """Generator of (eta, z, residual) along the branch, from its zero at eta_start (guess R = cos 0.05,
     gamma = 1, beta = 0) upward; each ``send(target)`` continues to eta = target with adaptive steps and yields
@@ -453,11 +469,13 @@ def _continuation(problem: DynamicsProblem, eta_start: float, seed: int):
     eta = eta_start
     target = yield (eta, z, residual) if found else (eta, None, math.nan)
     ratio = BRANCH_STEP_RATIO
+    previous = None  # the branch point before (eta, z), for the secant predictor
     while found:
         while eta < target:
             trial = eta * min(ratio, target / eta)
-            z_new, residual_new, ok = _branch_point(problem, trial, z, seed)
+            z_new, residual_new, ok = _branch_point(problem, trial, _predicted(previous, (eta, z), trial), seed)
             if ok and not _jumped(z, z_new):
+                previous = (eta, z)
                 eta, z, residual = trial, z_new, residual_new
                 ratio = min(BRANCH_STEP_RATIO, ratio * ratio)
                 continue
