@@ -171,6 +171,9 @@ def erf_grid_lines(ys, line_ws, count, tau, m, cross, gamma, beta, v, b, beta_t,
     for t in range(count):
         _loss_rows(ys[t], beta_t, first, delta, size, table, rows[t])
     log_norm = math.log(delta) - 0.5 * math.log(b) - _LOG_SQRT_2PI
+    widths = np.empty(count, dtype=np.int64)  # each line's own window, within the widest
+    for t in range(count):
+        widths[t] = int(math.ceil(grid_half_width(abs(ys[t]), b, beta_t) / delta)) + 1
     for j in range(eta_x.shape[0]):
         if top_w * eta_w[j] < negligible:
             continue
@@ -184,8 +187,8 @@ def erf_grid_lines(ys, line_ws, count, tau, m, cross, gamma, beta, v, b, beta_t,
             w = line_ws[t] * eta_w[j]
             if w < negligible:
                 continue
-            add_channel(_grid_channel(rows[t], gauss, lo, hi, ys[t], beta_t, log_norm), omega, gamma, v, w, w * tau,
-                        out)
+            add_channel(_grid_channel(rows[t], gauss, center - widths[t], center + widths[t] + 1, ys[t], beta_t,
+                                      log_norm), omega, gamma, v, w, w * tau, out)
     return True
 
 
