@@ -52,18 +52,20 @@ def gibbs_add(student, y, a, omega, gamma, v, b, beta_t, weight, tau_weight, out
     """Add the seven Gibbs summands of label y at pre-activation mean a (field omega) with ``weight`` (and
     ``tau_weight`` = weight times tau for slot 2) to ``out``: f_w = gamma g_a, f_ww = gamma^2 g_aa,
     d/dgamma log Z = omega g_a + gamma v (g_aa + g_a^2), d/dbeta log Z = g_a."""
-    _add_channel(tilted(student, y, a, b, beta_t), omega, gamma, v, weight, tau_weight, out)
+    add_channel(tilted(student, y, a, b, beta_t), omega, gamma, v, weight, tau_weight, out)
 
 
 @jit
 def _kinked_add(student, y, a, omega, gamma, v, b, beta_t, prefix, weight, tau_weight, out):
     """:func:`gibbs_add` for relu and sign with the label-free part of the channel, ``prefix`` =
     :func:`.channels.kinked_prefix` (student, a, b, beta_t), computed once per pre-activation."""
-    _add_channel(kinked_tilted(student, y, a, b, beta_t, prefix), omega, gamma, v, weight, tau_weight, out)
+    add_channel(kinked_tilted(student, y, a, b, beta_t, prefix), omega, gamma, v, weight, tau_weight, out)
 
 
 @jit
-def _add_channel(channel, omega, gamma, v, weight, tau_weight, out):
+def add_channel(channel, omega, gamma, v, weight, tau_weight, out):
+    """Add the Gibbs summands of one tilted channel ``channel`` = (log Z, g_a, g_aa, mean loss) to ``out``, as
+    :func:`gibbs_add` describes."""
     log_z, g_a, g_aa, mean_loss = channel
     f = gamma * g_a
     out[0] += weight * log_z

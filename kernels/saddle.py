@@ -34,6 +34,7 @@ from .erf_erm import (
     smooth_line,
     smooth_rule,
 )
+from .erf_gibbs import GRID_MAX_BETA, GRID_MAX_POINTS, erf_grid_lines
 from .kinked import MAX_NODES, gibbs_add, kinked_gibbs_sums
 from .linear_channel import linear_erm_sums, linear_gibbs_sums, linear_loss_sums
 from .panels import feature_rule, legendre_panels
@@ -61,7 +62,8 @@ def gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise,
     students (relu, sign; teacher linear, relu or sign, gamma != 0, q > 0) with rules refined at the narrow features
     of their channel (:func:`.kinked.kinked_gibbs_sums`; ``feature_x``/``feature_w``: Legendre nodes of a graded
     piece, ``tail_x``/``tail_w``: :func:`statmech_bn.quadrature.normal_tail_rules`); for erf without the nodes of
-    weight below NEGLIGIBLE_WEIGHT and with smaller replica rules on smooth lines (:func:`_gibbs_quadrature`)."""
+    weight below NEGLIGIBLE_WEIGHT, with smaller replica rules on smooth lines and the tilted channel on one grid in
+    h per teacher field (:func:`_gibbs_quadrature`)."""
     if student == LINEAR and teacher == LINEAR:
         linear_gibbs_sums(m, q, v, gamma, beta, beta_t, noise, out)
     elif (student == RELU or student == SIGN) and teacher != ERF and gamma != 0.0 and q > 0.0:
@@ -90,7 +92,9 @@ def _gibbs_quadrature(student, teacher, m, q, v, gamma, beta, beta_t, noise, tau
     """The sums of :func:`gibbs_sums_by_quadrature` without the nodes of product weight below ``negligible``; with
     ``negligible`` > 0 for erf, the lines of a unimodal tilted measure (:func:`.erf_erm.smooth_line` at c = b beta_T)
     take a Gauss-Hermite rule with fewer nodes than (eta_x, eta_w) where the slope gamma sqrt(q - m^2) allows it
-    (:func:`.erf_erm.smooth_rule`, GIBBS_SMOOTH_SLOPE: measured errors <= 1.1e-11)."""
+    (:func:`.erf_erm.smooth_rule`, GIBBS_SMOOTH_SLOPE: measured errors <= 1.1e-11), and the lines of one teacher field
+    that share a replica rule take erf's tilted channel on one grid in h (:func:`.erf_gibbs.erf_grid_lines`, b > 0,
+    beta_T <= GRID_MAX_BETA; per node by :func:`.channels.tilted` where the grid would exceed GRID_MAX_POINTS)."""
     for i in range(N_SUMS):
         out[i] = 0.0
     cross = math.sqrt(max(q - m * m, 0.0))
@@ -100,17 +104,34 @@ def _gibbs_quadrature(student, teacher, m, q, v, gamma, beta, beta_t, noise, tau
         row = smooth_rule(gamma * cross, GIBBS_SMOOTH_SLOPE, eta_x.shape[0])
     smooth_x = SMOOTH_LINE_X[max(row, 0), :SMOOTH_LINE_N[max(row, 0)]]
     smooth_w = SMOOTH_LINE_W[max(row, 0), :SMOOTH_LINE_N[max(row, 0)]]
+    grid = student == ERF and negligible > 0.0 and b > 0.0 and beta_t <= GRID_MAX_BETA
+    n_xi = xi_x.shape[0]
+    ys = np.empty((2, n_xi))
+    line_ws = np.empty((2, n_xi))
+    counts = np.zeros(2, dtype=np.int64)
+    table = np.empty((2, GRID_MAX_POINTS if grid else 0))
+    rows = np.empty((n_xi, 5, GRID_MAX_POINTS if grid else 0))
+    gauss = np.empty(GRID_MAX_POINTS if grid else 0)
     for i in range(tau_x.shape[0]):
         tau = tau_x[i]
         clean = activation(teacher, tau)
-        for k in range(xi_x.shape[0]):
+        counts[:] = 0
+        for k in range(n_xi):
             y = clean + noise * xi_x[k]
-            if row >= 0 and smooth_line(y, b * beta_t):
-                _gibbs_line(student, y, tau, tau_w[i] * xi_w[k], m, cross, gamma, beta, v, b, beta_t, smooth_x,
-                            smooth_w, negligible, out)
-            else:
-                _gibbs_line(student, y, tau, tau_w[i] * xi_w[k], m, cross, gamma, beta, v, b, beta_t, eta_x, eta_w,
-                            negligible, out)
+            smooth = 1 if row >= 0 and smooth_line(y, b * beta_t) else 0
+            ys[smooth, counts[smooth]] = y
+            line_ws[smooth, counts[smooth]] = tau_w[i] * xi_w[k]
+            counts[smooth] += 1
+        for smooth in range(2):
+            rule_x = smooth_x if smooth == 1 else eta_x
+            rule_w = smooth_w if smooth == 1 else eta_w
+            if counts[smooth] == 0 or grid and erf_grid_lines(
+                    ys[smooth], line_ws[smooth], counts[smooth], tau, m, cross, gamma, beta, v, b, beta_t, rule_x,
+                    rule_w, negligible, table, rows, gauss, out):
+                continue
+            for t in range(counts[smooth]):
+                _gibbs_line(student, ys[smooth, t], tau, line_ws[smooth, t], m, cross, gamma, beta, v, b, beta_t,
+                            rule_x, rule_w, negligible, out)
 
 
 @jit

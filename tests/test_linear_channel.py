@@ -4,7 +4,7 @@ and Gaussian-posterior literature checks of tests/test_theory.py run through the
 
 import numpy as np
 import pytest
-from tolerances import CLOSED_FORM_SUMS_ATOL
+from tolerances import CLOSED_FORM_SUMS_ATOL, ERF_GRID_SUMS_ATOL
 
 from statmech_bn.kernels import saddle
 from statmech_bn.model import ACTIVATIONS
@@ -60,13 +60,14 @@ def test_loss_sums_closed_form(noise):
 
 
 def test_other_channels_still_use_quadrature():
-    """erf is not in closed form, and has no kink: gibbs_sums is its quadrature, bit for bit."""
+    """erf is not in closed form, and has no kink: gibbs_sums is its quadrature (with the tilted channel on a grid in
+    h, kernels/erf_gibbs.py, instead of per node: equal within round-off)."""
     erf = ACTIVATIONS["erf"].code
     r = Problem("erf", "pn", "gibbs", noise=0.3).rules()
     got, want = both(saddle.gibbs_sums, saddle.gibbs_sums_by_quadrature, erf, erf, 0.5, 0.6, 0.4, 1.1, 0.1, 2.0,
                      0.3, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w,
                      extra=(r.feature_x, r.feature_w, r.tail_x, r.tail_w))
-    np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(got, want, rtol=0.0, atol=ERF_GRID_SUMS_ATOL)
 
 
 def test_a_unique_saddle_runs_one_branch_and_says_so(tmp_path):
