@@ -114,8 +114,10 @@ def damped_map_spectrum(update: Callable[[np.ndarray], np.ndarray], x: np.ndarra
 ESCAPE_STEPS = (0.05, 0.3, 1.0)
 """Distances (times 1 + |x|) along the unstable direction from which the accelerated iteration restarts after
 finding a fixed point that the damped map repels."""
-ESCAPE_BUDGET = 60
-"""Evaluations of F allowed to each restart after an escape."""
+ESCAPE_BUDGET = 30
+"""Evaluations of F allowed to each restart after an escape. Measured on 18 benchmark curves (both branches): with 30
+the costliest point takes 77 evaluations (with 60: 102, a restart just past the learning transition that crawled for
+all 60 before the next, farther start converged in 26), every point converges and eps_g moves by at most 3e-10."""
 
 
 def _anderson(update: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, mixing: float, tolerance: float,
