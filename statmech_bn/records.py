@@ -100,6 +100,10 @@ THEORY_SCHEMA = Schema(SWEEP, "theory", "alpha", {
                                                           "point, 1: the backward one"),
     "converged": Field(B, "converged", description="the undamped residual reached the solver tolerance with every "
                                                    "component finite; never use a point with false as a result"),
+    "diverged": Field(B, "diverged", description="not converged because the order parameters ran away: |gamma|, "
+                      "|beta|, chi or L above 1e6 at the last iterate (no finite replica-symmetric saddle point was "
+                      "found at this load, e.g. relu ERM with pn at alpha <= 4, noise 0.5, where gamma grows without "
+                      "bound); false for every converged point"),
 })
 SIMULATION_SCHEMA = Schema(SWEEP, "simulation", "alpha", {
     "alpha": ALPHA,

@@ -265,3 +265,17 @@ def test_simulation_sweep_is_the_same_in_parallel_and_resumes(tmp_path):
         for field in serial[name]:
             if field != "attrs":
                 np.testing.assert_array_equal(serial[name][field], resumed[name][field])
+
+
+def test_a_runaway_saddle_point_is_stored_as_diverged(tmp_path, capsys):
+    """relu ERM with pn, noise 0.5: below alpha ~ 4.5 the iteration's gamma grows without bound (no finite RS saddle
+    point); such a point is stored not converged and diverged, a converged one never diverged, and info says so."""
+    assert run_cli(["--activation", "relu", "--normalizer", "pn", "--method", "erm", "--noise", "0.5", "--alpha", "2,8",
+                    "-o", "runaway.h5", "--no-progress"], tmp_path) == 0
+    curve = read_curves(str(tmp_path / "runaway.h5"))["000-relu-pn-erm"]
+    assert curve["converged"].tolist() == [False, True]
+    assert curve["diverged"].tolist() == [True, False]
+    assert abs(curve["gamma"][0]) > 1e6 > abs(curve["gamma"][1])
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "runaway.h5")]) == 0
+    assert "1 converged, 1 diverged (no finite saddle point)" in capsys.readouterr().out

@@ -2,6 +2,8 @@
 
 Toy maps with known fixed points and rates, then the theory's own curves solved both ways."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -71,3 +73,11 @@ def test_accelerated_curves_are_the_damped_iterations(monkeypatch, activation, m
         assert a.observables["eps_gen"] == pytest.approx(d.observables["eps_gen"], rel=1e-7, abs=1e-9), a.alpha
         assert a.observables["R"] == pytest.approx(d.observables["R"], abs=1e-7), a.alpha
     assert sum(a.iterations for a in accelerated) < sum(d.iterations for d in damped)
+
+
+def test_diverged_means_runaway_order_parameters_of_a_failed_point():
+    runaway = {"gamma": 3e9, "beta": 0.1, "chi": 2.0, "L": math.nan}
+    assert solver_module.diverged(runaway, converged=False)
+    assert not solver_module.diverged(runaway, converged=True)
+    assert not solver_module.diverged({"gamma": 1.2, "beta": -0.3, "chi": math.nan, "L": math.nan}, converged=False)
+    assert solver_module.diverged({"gamma": 1.2, "beta": 0.0, "chi": math.inf, "L": math.nan}, converged=False)

@@ -69,6 +69,8 @@ def summarize(path: str) -> list[str]:
         kind = curve_kind(curve)
         parameters = ", ".join(f"{k} {_text(v)}" for k, v in curve_parameters(curve["attrs"]).items())
         converged = f", {int(np.sum(curve['converged']))} converged" if "converged" in curve else ""
+        if np.any(curve.get("diverged", False)):
+            converged += f", {int(np.sum(curve['diverged']))} diverged (no finite saddle point)"
         lines.append(f"{name} [{kind}: {parameters}]{converged}")
         head = f"    {curve['attrs']['n_points']}/{curve['attrs']['n_planned']} points"
         lines.append(SUMMARIES.get(kind, lambda h, c: h)(head, curve))
@@ -92,6 +94,8 @@ def summary_json(path: str) -> dict:
                  "attributes": attrs}
         if "converged" in curve:
             entry["converged"] = int(np.sum(curve["converged"]))
+        if "diverged" in curve:
+            entry["diverged"] = int(np.sum(curve["diverged"]))
         curves.append(entry)
     return {"file": path, "format": root["format"], "format_version": int(root["format_version"]),
             "package_version": root["package_version"], "config_fingerprint": root.get("config_fingerprint"),

@@ -19,7 +19,7 @@ from ..records import SIMULATION_SCHEMA, THEORY_SCHEMA
 from ..simulate import SIMULATION_TABLE, SimulationSettings, point_seeds
 from ..simulate import point_record as simulation_record
 from ..theory import METHOD_TABLE
-from ..theory.solver import SolverSettings, backward_branch, forward_branch, prefer_backward, same_point
+from ..theory.solver import SolverSettings, backward_branch, diverged, forward_branch, prefer_backward, same_point
 from . import costs
 from .loop import CurvePlan
 
@@ -29,6 +29,7 @@ def point_record(point) -> dict:
     record = {"alpha": point.alpha, "residual": point.residual, "iterations": point.iterations,
               "converged": point.converged, "branch": point.branch}
     record.update(point.observables)
+    record["diverged"] = diverged(point.observables, point.converged)
     missing = set(THEORY_SCHEMA.names) - set(record)
     if missing:
         raise KeyError(f"a method did not provide {sorted(missing)}")

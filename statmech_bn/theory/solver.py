@@ -12,6 +12,7 @@ component is finite; otherwise it is returned with ``converged=False`` and its l
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -331,6 +332,20 @@ def backward_branch(method, alphas: np.ndarray, settings: SolverSettings) -> Ite
     alphas = np.asarray(alphas, dtype=float)
     start = method.initial_state(float(alphas[-1]), learned=True)
     yield from _sweep(method, alphas, np.arange(len(alphas))[::-1], settings, start, 1)
+
+
+RUNAWAY = 1e6
+"""Size of |gamma|, |beta|, chi or L beyond which a point that did not converge is said to have diverged (no solution
+of physical interest has order parameters within orders of magnitude of it)."""
+
+
+def diverged(observables: dict[str, float], converged: bool) -> bool:
+    """Whether a point failed because its order parameters ran away (:data:`RUNAWAY`, or not finite), rather than by
+    a slow or cycling iteration at finite values; always False for a converged point."""
+    if converged:
+        return False
+    sizes = (abs(observables.get(name, math.nan)) for name in ("gamma", "beta", "chi", "L"))
+    return any(size > RUNAWAY for size in sizes)  # NaN (a geometry without that parameter) compares false
 
 
 SAME_POINT = 1e-6
