@@ -432,9 +432,12 @@ def erf_prox_convex(y, c):
 @jit
 def erf_newton(y, a, c, h, lo, hi):
     """Safeguarded Newton on the stationarity of l(y, h) + (h - a)^2/(2c) (g = erf(h/sqrt 2)) from h, keeping a
-    bracket [lo, hi] by the sign of the gradient (bisection where the step leaves it); stops when a step is below
-    1e-14 (1 + |h|)."""
-    for _ in range(60):
+    bracket [lo, hi] by the sign of the gradient (bisection where the step leaves it, or is not below half the step
+    before the last: from a far start Newton can cycle between two points inside the bracket, the gradient's
+    inflection turning each step back); stops when a step is below 1e-14 (1 + |h|)."""
+    last = math.inf
+    before = math.inf
+    for _ in range(100):
         g = math.erf(h * _INV_SQRT2)
         d1 = _SQRT_2_OVER_PI * math.exp(-0.5 * h * h)
         d2 = -h * d1
@@ -447,8 +450,10 @@ def erf_newton(y, a, c, h, lo, hi):
         new = h - grad / curv if curv > 0.0 else 0.5 * (lo + hi)
         if abs(new - h) <= 1e-14 * (1.0 + abs(h)):
             return new  # before the bracket test: a converged step lands on the end of the bracket it just moved
-        if not lo < new < hi:
+        if not lo < new < hi or abs(new - h) > 0.5 * abs(before):
             new = 0.5 * (lo + hi)
+        before = last
+        last = new - h
         h = new
     return h
 
