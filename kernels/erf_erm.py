@@ -83,7 +83,7 @@ def erf_erm_line(y, c, a_x, order, h_out, dh_out, loss_out, env_out):
     jumps = np.empty(2)
     stretch_lo = np.empty(3)
     stretch_hi = np.empty(3)
-    n_jumps = erf_erm_branches(y, c, centers, widths, jumps, stretch_lo, stretch_hi)[1]
+    n_jumps = erf_erm_branches(y, c, centers, widths, jumps, stretch_lo, stretch_hi, np.empty(BRANCH_SCRATCH))[1]
     erf_erm_walk(y, c, a_x, order, jumps, n_jumps, stretch_lo, stretch_hi, h_out, dh_out, loss_out, env_out)
 
 
@@ -92,6 +92,41 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 MAX_LINE_FEATURES = 6
 """Most features :func:`erf_erm_branches` returns: two curvature minima of the loss, each a steep point (one entry) or
 a jump (two entries: the split and its graded width)."""
+BRANCH_SCRATCH = 18
+"""Scratch entries of :func:`erf_erm_branches`."""
+CURVATURE_Y_STEP = 1.0 / 256.0
+CURVATURE_Y_MAX = 4.0
+"""The minima of l''(h) in h are tabulated for |y| <= CURVATURE_Y_MAX every CURVATURE_Y_STEP (:func:`_curvature_table`)
+and interpolated linearly (off by ~1e-6 in h, so by ~1e-12 in l''(h_m), which is evaluated there); beyond, Newton."""
+
+
+def _curvature_table():
+    """Rows y = 0, CURVATURE_Y_STEP, ..., CURVATURE_Y_MAX: the minimum of l''(h) for label y on the side h < 0 (in
+    [-1.6, -0.95]) and, for y < 1, beyond erf^-1(y) (in [1.45, 4]; NaN where m, the third derivative of l over g',
+    does not change sign there), by bisection on m."""
+    ys = np.arange(int(round(CURVATURE_Y_MAX / CURVATURE_Y_STEP)) + 1) * CURVATURE_Y_STEP
+    erf = np.vectorize(math.erf)
+
+    def m(y, h):
+        d1 = _SQRT_2_OVER_PI * np.exp(-0.5 * h * h)
+        return -3.0 * h * d1 + (y - erf(h * _INV_SQRT2)) * (1.0 - h * h)
+
+    def bisect(lo, hi):
+        lo = np.full_like(ys, lo)
+        hi = np.full_like(ys, hi)
+        valid = (m(ys, lo) < 0.0) & (m(ys, hi) > 0.0)
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            up = m(ys, mid) > 0.0
+            hi = np.where(up, mid, hi)
+            lo = np.where(up, lo, mid)
+        return np.where(valid, 0.5 * (lo + hi), np.nan)
+
+    main = bisect(-1.6, -0.95)
+    second = np.where(ys < 1.0, bisect(1.45, 4.0), np.nan)
+    return main, second
+
+
 
 
 @jit
@@ -101,6 +136,9 @@ def _curvature(y, h):
     d1 = _SQRT_2_OVER_PI * math.exp(-0.5 * h * h)
     r = y - g
     return d1 * d1 + r * h * d1, -3.0 * h * d1 + r * (1.0 - h * h), d1 * (4.0 * h * h - 4.0) - 2.0 * h * r, d1
+
+
+_CURVATURE_MAIN, _CURVATURE_SECOND = _curvature_table()
 
 
 @jit
@@ -141,7 +179,7 @@ def _unstable_edge(y, c, h_min, step, direction):
         inner = outer
         step *= 2.0
         outer = h_min + direction * step
-    h = 0.5 * (inner + outer)
+    h = outer
     for _ in range(100):
         l2, mm, _, d1 = _curvature(y, h)
         p = 1.0 + c * l2
@@ -171,17 +209,21 @@ def _branch_minimum(y, a, c, lo, hi, guess):
 
 
 @jit
-def _maxwell(y, c, lo_i, hi_i, lo_j, hi_j, a_lo, a_hi):
+def _maxwell(y, c, lo_i, hi_i, lo_j, hi_j, a_lo, a_hi, certain):
     """The a in (a_lo, a_hi) where the local minima in the convex stretches (lo_i, hi_i) < (lo_j, hi_j) of h have equal
     objective (the right one lower above it; the difference increases with a at rate (h_j - h_i)/c), or inf where the
-    right one is not lower at a_hi."""
+    right one is not lower at a_hi (not checked where ``certain``: adjacent branches with a_hi the left one's fold,
+    where it is higher by the saddle-node at the fold)."""
     if not a_hi > a_lo:
         return math.inf
-    h_i, v_i = _branch_minimum(y, a_hi, c, lo_i, hi_i, hi_i)
-    h_j, v_j = _branch_minimum(y, a_hi, c, lo_j, hi_j, lo_j)
-    if not v_i > v_j:
-        return math.inf
-    a = a_hi
+    if not certain:
+        v_i = _branch_minimum(y, a_hi, c, lo_i, hi_i, hi_i)[1]
+        v_j = _branch_minimum(y, a_hi, c, lo_j, hi_j, lo_j)[1]
+        if not v_i > v_j:
+            return math.inf
+    a = 0.5 * (a_lo + a_hi)
+    h_i, v_i = _branch_minimum(y, a, c, lo_i, hi_i, hi_i)
+    h_j, v_j = _branch_minimum(y, a, c, lo_j, hi_j, lo_j)
     lo = a_lo
     hi = a_hi
     for _ in range(100):
@@ -203,9 +245,9 @@ def _maxwell(y, c, lo_i, hi_i, lo_j, hi_j, a_lo, a_hi):
 
 
 @jit
-def erf_erm_branches(y, c, centers, widths, jumps, stretch_lo, stretch_hi):
+def erf_erm_branches(y, c, centers, widths, jumps, stretch_lo, stretch_hi, scratch):
     """The global minimiser h*(a) of erf's Moreau objective at label y and c = gamma^2 chi, piece by piece in a, and
-    its narrow features; returns (features, jumps) written.
+    its narrow features; returns (features, jumps) written (``scratch``: BRANCH_SCRATCH entries).
 
     h*(a) lies in the convex stretch (stretch_lo[p], stretch_hi[p]) of h for a between jumps[p - 1] and jumps[p]
     (-inf and inf at the ends; at most 2 jumps, 3 pieces), where the local minimiser is unique (safeguarded Newton
@@ -225,17 +267,25 @@ def erf_erm_branches(y, c, centers, widths, jumps, stretch_lo, stretch_hi):
     """
     ya = abs(y)
     sign = 1.0 if y >= 0.0 else -1.0
-    minima = np.empty(2)
+    minima = scratch[0:2]
     count = 0
-    minima[count] = sign * _curvature_minimum(ya, -1.6, -0.95)  # l(y, h) = l(-y, -h)
-    count += 1
-    if ya < 1.0 and _curvature(ya, 1.45)[1] < 0.0 < _curvature(ya, 4.0)[1]:
-        minima[count] = sign * _curvature_minimum(ya, 1.45, 4.0)
+    if ya <= CURVATURE_Y_MAX:
+        u = ya / CURVATURE_Y_STEP
+        i = min(int(u), _CURVATURE_MAIN.shape[0] - 2)
+        f = u - i
+        minima[count] = sign * (_CURVATURE_MAIN[i] + f * (_CURVATURE_MAIN[i + 1] - _CURVATURE_MAIN[i]))
+        count += 1
+        second = _CURVATURE_SECOND[i] + f * (_CURVATURE_SECOND[i + 1] - _CURVATURE_SECOND[i])
+        if not math.isnan(second):
+            minima[count] = sign * second
+            count += 1
+    else:
+        minima[count] = sign * _curvature_minimum(ya, -1.6, -0.95)  # l(y, h) = l(-y, -h)
         count += 1
     if count == 2 and minima[1] < minima[0]:
         minima[0], minima[1] = minima[1], minima[0]
-    unstable_lo = np.empty(2)
-    unstable_hi = np.empty(2)
+    unstable_lo = scratch[2:4]
+    unstable_hi = scratch[4:6]
     n_unstable = 0
     written = 0
     for k in range(count):
@@ -258,10 +308,15 @@ def erf_erm_branches(y, c, centers, widths, jumps, stretch_lo, stretch_hi):
         unstable_hi[n_unstable] = hi
         n_unstable += 1
     # branch b: h in (unstable_hi[b - 1], unstable_lo[b]), a local minimum for a in (start[b], end[b])
-    branch_lo = np.full(3, -math.inf)
-    branch_hi = np.full(3, math.inf)
-    start = np.full(3, -math.inf)
-    end = np.full(3, math.inf)
+    branch_lo = scratch[6:9]
+    branch_hi = scratch[9:12]
+    start = scratch[12:15]
+    end = scratch[15:18]
+    for b in range(3):
+        branch_lo[b] = -math.inf
+        branch_hi[b] = math.inf
+        start[b] = -math.inf
+        end[b] = math.inf
     for b in range(n_unstable):
         branch_hi[b] = unstable_lo[b]
         end[b] = _stationary_a(y, c, unstable_lo[b])
@@ -275,8 +330,9 @@ def erf_erm_branches(y, c, centers, widths, jumps, stretch_lo, stretch_hi):
         best = math.inf
         following = -1
         for j in range(current + 1, n_unstable + 1):
+            a_hi = min(end[current], end[j])
             a_j = _maxwell(y, c, branch_lo[current], branch_hi[current], branch_lo[j], branch_hi[j],
-                           max(start[current], start[j]), min(end[current], end[j]))
+                           max(start[current], start[j]), a_hi, j == current + 1 and a_hi == end[current])
             if a_j < best:
                 best = a_j
                 following = j

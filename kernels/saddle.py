@@ -25,6 +25,7 @@ from .activations import activation
 from .channels import expected_loss, moreau, moreau_kinks
 from .codes import ERF, LINEAR, RELU, SIGN
 from .erf_erm import (
+    BRANCH_SCRATCH,
     ERM_SMOOTH_SLOPE,
     GIBBS_SMOOTH_SLOPE,
     MAX_LINE_FEATURES,
@@ -218,6 +219,7 @@ def erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, et
     jumps = np.empty(2)
     stretch_lo = np.empty(3)
     stretch_hi = np.empty(3)
+    scratch = np.empty(BRANCH_SCRATCH)
     for i in range(tau_x.shape[0]):
         tau = tau_x[i]
         clean = activation(teacher, tau)
@@ -227,7 +229,7 @@ def erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, et
             line_w = tau_w[i] * xi_w[k]
             if line_w * eta_w.max() < NEGLIGIBLE_WEIGHT:
                 continue
-            n_features, n_jumps = erf_erm_branches(y, c, centers, widths, jumps, stretch_lo, stretch_hi)
+            n_features, n_jumps = erf_erm_branches(y, c, centers, widths, jumps, stretch_lo, stretch_hi, scratch)
             split = False
             for f in range(n_features):
                 away = abs(centers[f] - offset) - FEATURE_CUT * abs(slope)

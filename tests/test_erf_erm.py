@@ -14,6 +14,7 @@ from statmech_bn.kernels import channels
 from statmech_bn.kernels.channels import MAX_ERF_CURVATURE
 from statmech_bn.kernels.codes import ERF
 from statmech_bn.kernels.erf_erm import (
+    BRANCH_SCRATCH,
     ERM_SMOOTH_SLOPE,
     ERM_SMOOTH_SLOPES,
     MAX_LINE_FEATURES,
@@ -110,7 +111,7 @@ def _line_features(m, chi, gamma, beta, tau, y):
     offset = gamma * m * tau + beta
     slope = gamma * math.sqrt(1.0 - m * m)
     centers, widths, jumps = np.empty(MAX_LINE_FEATURES), np.empty(MAX_LINE_FEATURES), np.empty(2)
-    n, n_jumps = erf_erm_branches(y, c, centers, widths, jumps, np.empty(3), np.empty(3))
+    n, n_jumps = erf_erm_branches(y, c, centers, widths, jumps, np.empty(3), np.empty(3), np.empty(BRANCH_SCRATCH))
     return c, offset, slope, (centers[:n] - offset) / slope, widths[:n] / abs(slope), jumps[:n_jumps]
 
 
