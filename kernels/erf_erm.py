@@ -153,18 +153,21 @@ def _stationary_a(y, c, h):
 
 
 @jit
-def _curvature_minimum(y, lo, hi):
-    """The minimum of l''(h) in [lo, hi], given m(lo) < 0 < m(hi): safeguarded Newton on m."""
-    h = 0.5 * (lo + hi)
+def _curvature_root(y, c, edge, h, neg, pos):
+    """Safeguarded Newton from h on m(h) (``edge`` False: the minimum of l'') or on 1 + c l''(h) (True: an edge of the
+    stretch of negative curvature, slope c g' m), keeping ``neg`` and ``pos`` where the function is negative and
+    positive; stops when a step is below 1e-14 (1 + |h|)."""
     for _ in range(100):
-        _, mm, dm, _ = _curvature(y, h)
-        if mm > 0.0:
-            hi = h
+        l2, mm, dm, d1 = _curvature(y, h)
+        f = 1.0 + c * l2 if edge else mm
+        slope = c * d1 * mm if edge else dm
+        if f > 0.0:
+            pos = h
         else:
-            lo = h
-        new = h - mm / dm if dm > 0.0 else 0.5 * (lo + hi)
-        if not lo < new < hi:
-            new = 0.5 * (lo + hi)
+            neg = h
+        new = h - f / slope if slope != 0.0 else 0.5 * (neg + pos)
+        if not min(neg, pos) < new < max(neg, pos):
+            new = 0.5 * (neg + pos)
         if abs(new - h) <= 1e-14 * (1.0 + abs(h)):
             return new
         h = new
@@ -174,7 +177,7 @@ def _curvature_minimum(y, lo, hi):
 @jit
 def _unstable_edge(y, c, h_min, step, direction):
     """The edge of the interval around h_min (where 1 + c l'' < 0) on the side ``direction`` (+-1): outward steps from
-    ``step`` doubling until 1 + c l'' > 0, then safeguarded Newton on 1 + c l''(h) (slope c g' m)."""
+    ``step`` doubling until 1 + c l'' > 0, then :func:`_curvature_root` from there."""
     inner = h_min
     outer = h_min + direction * step
     for _ in range(60):
@@ -183,22 +186,7 @@ def _unstable_edge(y, c, h_min, step, direction):
         inner = outer
         step *= 2.0
         outer = h_min + direction * step
-    h = outer
-    for _ in range(100):
-        l2, mm, _, d1 = _curvature(y, h)
-        p = 1.0 + c * l2
-        if p > 0.0:
-            outer = h
-        else:
-            inner = h
-        slope = c * d1 * mm
-        new = h - p / slope if slope != 0.0 else 0.5 * (inner + outer)
-        if not min(inner, outer) < new < max(inner, outer):
-            new = 0.5 * (inner + outer)
-        if abs(new - h) <= 1e-14 * (1.0 + abs(h)):
-            return new
-        h = new
-    return h
+    return _curvature_root(y, c, True, outer, inner, outer)
 
 
 @jit
@@ -284,7 +272,7 @@ def erf_erm_branches(y, c, centers, widths, jumps, stretch_lo, stretch_hi, scrat
             minima[count] = sign * second
             count += 1
     else:
-        minima[count] = sign * _curvature_minimum(ya, -1.6, -0.95)  # l(y, h) = l(-y, -h)
+        minima[count] = sign * _curvature_root(ya, c, False, -1.275, -1.6, -0.95)  # l(y, h) = l(-y, -h)
         count += 1
     if count == 2 and minima[1] < minima[0]:
         minima[0], minima[1] = minima[1], minima[0]
