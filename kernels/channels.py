@@ -432,9 +432,19 @@ def erf_prox_convex(y, c):
 @jit
 def erf_newton(y, a, c, h, lo, hi):
     """Safeguarded Newton on the stationarity of l(y, h) + (h - a)^2/(2c) (g = erf(h/sqrt 2)) from h, keeping a
-    bracket [lo, hi] by the sign of the gradient (bisection where the step leaves it); stops when a step is below
-    1e-14 (1 + |h|)."""
-    for _ in range(60):
+    bracket [lo, hi] by the sign of the gradient (bisection where the step leaves it, or is not below half the step
+    before the last: from a far start Newton can cycle between two points inside the bracket, the gradient's
+    inflection turning each step back); stops when a step is below 1e-14 (1 + |h|)."""
+    return erf_newton_state(y, a, c, h, lo, hi, 1e-14)[0]
+
+
+@jit
+def erf_newton_state(y, a, c, h, lo, hi, tol):
+    """:func:`erf_newton` stopping at a step below tol (1 + |h|), returning (h, g(h), g'(h)): g and g' of the last
+    iterate moved by the step to first order (off by ~step^2)."""
+    last = math.inf
+    before = math.inf
+    for _ in range(100):
         g = math.erf(h * _INV_SQRT2)
         d1 = _SQRT_2_OVER_PI * math.exp(-0.5 * h * h)
         d2 = -h * d1
@@ -445,12 +455,16 @@ def erf_newton(y, a, c, h, lo, hi):
         else:
             lo = h
         new = h - grad / curv if curv > 0.0 else 0.5 * (lo + hi)
-        if abs(new - h) <= 1e-14 * (1.0 + abs(h)):
-            return new  # before the bracket test: a converged step lands on the end of the bracket it just moved
-        if not lo < new < hi:
+        step = new - h
+        if abs(step) <= tol * (1.0 + abs(h)):
+            # before the bracket test: a converged step lands on the end of the bracket it just moved
+            return new, g + d1 * step, d1 * (1.0 - h * step)
+        if not lo < new < hi or abs(step) > 0.5 * abs(before):
             new = 0.5 * (lo + hi)
+        before = last
+        last = new - h
         h = new
-    return h
+    return h, math.erf(h * _INV_SQRT2), _SQRT_2_OVER_PI * math.exp(-0.5 * h * h)
 
 
 @jit

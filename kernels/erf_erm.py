@@ -3,17 +3,16 @@
 :func:`.saddle.erm_sums_by_quadrature` solves the proximal map h*(a) of erf (:func:`.channels.moreau`) afresh at
 every node (tau, x, eta) of the outer rules: from a, with a grid search around a wherever the Moreau objective may be
 non-convex. Along one line of the replica field (tau and the noise x fixed, so the label y and c = gamma^2 chi are
-fixed) only a = A + B eta moves. :func:`erf_erm_line` walks the line's nodes in increasing a:
+fixed) only a = A + B eta moves, and the structure of h*(a) depends on (y, c) only: :func:`erf_erm_branches` finds
+where the objective's curvature 1 + c l''(h) is negative (around the at most two minima of l''), the branches of
+local minima those stretches separate, and the jumps of h*(a) between branches (Maxwell points: equal objective);
+:func:`erf_erm_walk` then solves each node in increasing a by safeguarded Newton (:func:`.channels.erf_newton`) in
+the one convex stretch of h that holds the global minimiser there, from the previous node's h* extrapolated along
+dh*/da. No grid: the branch is known, so Newton cannot settle in the wrong basin (the grid search of 33 points around
+a missed narrow basins at large c: at y = 0.5, c = 20 it kept a minimum 4e-3 above the global one).
 
-- where the objective is convex for every a (:func:`.channels.erf_prox_convex`), by safeguarded Newton
-  (:func:`.channels.erf_newton`) from the previous node's h* extrapolated along dh*/da (h*(a) is smooth there);
-- elsewhere by :func:`.channels.erf_prox_on_grid` on one grid of h for the whole line (the spacing of the per-node
-  search, 2 bound/ERF_PROX_GRID), whose losses are computed once per line instead of once per node; the grid below
-  the previous node's h* is skipped (h*(a) is non-decreasing: a proximal map is monotone even for a non-convex loss),
-  and Newton starts from the extrapolated previous h* in the basin that holds it.
-
-Both give the global minimiser as the per-node search does (the same Newton iteration to 1e-14 and, on the
-non-convex lines, every discrete local minimum refined), within round-off.
+:func:`erf_erm_branches` also returns the narrow features of h*(a) (jumps and steep points, with the distance of
+their singularities from the real axis), by which :func:`.saddle.erf_erm_sums` chooses each line's rule.
 """
 
 import math
@@ -22,13 +21,10 @@ import numpy as np
 
 from ._jit import jit
 from .channels import (
-    ERF_PROX_GRID,
-    erf_loss_grid,
     erf_newton,
+    erf_newton_state,
     erf_prox_bound,
     erf_prox_convex,
-    erf_prox_on_grid,
-    erf_prox_terms,
 )
 from .panels import hermite_table
 
@@ -81,26 +77,301 @@ def smooth_line(y, c):
 def erf_erm_line(y, c, a_x, order, h_out, dh_out, loss_out, env_out):
     """Proximal map of erf at the nodes a_x[order[0]], a_x[order[1]], ... (non-decreasing, c > 0), written at the
     same indices of ``h_out`` (h*), ``dh_out`` (dh*/da), ``loss_out`` (l(y, h*)) and ``env_out`` (the Moreau
-    envelope)."""
-    n = order.shape[0]
+    envelope): :func:`erf_erm_branches` then :func:`erf_erm_walk`."""
+    centers = np.empty(MAX_LINE_FEATURES)
+    widths = np.empty(MAX_LINE_FEATURES)
+    jumps = np.empty(2)
+    stretch_lo = np.empty(3)
+    stretch_hi = np.empty(3)
+    n_jumps = erf_erm_branches(y, c, centers, widths, jumps, stretch_lo, stretch_hi, np.empty(BRANCH_SCRATCH))[1]
+    erf_erm_walk(y, c, a_x, order, jumps, n_jumps, stretch_lo, stretch_hi, h_out, dh_out, loss_out, env_out)
+
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+MAX_LINE_FEATURES = 6
+"""Most features :func:`erf_erm_branches` returns: two curvature minima of the loss, each a steep point (one entry) or
+a jump (two entries: the split and its graded width)."""
+WALK_NEWTON_TOL = 1e-9
+"""Newton along a line stops at a step below this (1 + |h|): by its quadratic convergence the next step would be below
+~1e-18 |F'''/F''| (F the Moreau objective), and the node's terms are taken from the last iterate moved by the step.
+With second-order extrapolation from the previous node: 2.1 iterations per node (3.2 at 1e-14 with first order)."""
+BRANCH_SCRATCH = 18
+"""Scratch entries of :func:`erf_erm_branches`."""
+CURVATURE_Y_STEP = 1.0 / 256.0
+CURVATURE_Y_MAX = 4.0
+"""The minima of l''(h) in h are tabulated for |y| <= CURVATURE_Y_MAX every CURVATURE_Y_STEP (:func:`_curvature_table`)
+and interpolated linearly (off by ~1e-6 in h, so by ~1e-12 in l''(h_m), which is evaluated there); beyond, Newton."""
+
+
+def _curvature_table():
+    """Rows y = 0, CURVATURE_Y_STEP, ..., CURVATURE_Y_MAX: the minimum of l''(h) for label y on the side h < 0 (in
+    [-1.6, -0.95]) and, for y < 1, beyond erf^-1(y) (in [1.45, 4]; NaN where m, the third derivative of l over g',
+    does not change sign there), by bisection on m."""
+    ys = np.arange(int(round(CURVATURE_Y_MAX / CURVATURE_Y_STEP)) + 1) * CURVATURE_Y_STEP
+    erf = np.vectorize(math.erf)
+
+    def m(y, h):
+        d1 = _SQRT_2_OVER_PI * np.exp(-0.5 * h * h)
+        return -3.0 * h * d1 + (y - erf(h * _INV_SQRT2)) * (1.0 - h * h)
+
+    def bisect(lo, hi):
+        lo = np.full_like(ys, lo)
+        hi = np.full_like(ys, hi)
+        valid = (m(ys, lo) < 0.0) & (m(ys, hi) > 0.0)
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            up = m(ys, mid) > 0.0
+            hi = np.where(up, mid, hi)
+            lo = np.where(up, lo, mid)
+        return np.where(valid, 0.5 * (lo + hi), np.nan)
+
+    main = bisect(-1.6, -0.95)
+    second = np.where(ys < 1.0, bisect(1.45, 4.0), np.nan)
+    return main, second
+
+
+
+
+@jit
+def _curvature(y, h):
+    """(l''(h), m(h), m'(h), g'(h)) of l(y, h) = (y - g(h))^2/2, g = erf(h/sqrt 2), with l''' = g' m."""
+    g = math.erf(h * _INV_SQRT2)
+    d1 = _SQRT_2_OVER_PI * math.exp(-0.5 * h * h)
+    r = y - g
+    return d1 * d1 + r * h * d1, -3.0 * h * d1 + r * (1.0 - h * h), d1 * (4.0 * h * h - 4.0) - 2.0 * h * r, d1
+
+
+_CURVATURE_MAIN, _CURVATURE_SECOND = _curvature_table()
+
+
+@jit
+def _stationary_a(y, c, h):
+    """The a at which h is a stationary point of the Moreau objective: a = h + c l'(h)."""
+    g = math.erf(h * _INV_SQRT2)
+    return h - c * (y - g) * _SQRT_2_OVER_PI * math.exp(-0.5 * h * h)
+
+
+@jit
+def _curvature_root(y, c, edge, h, neg, pos):
+    """Safeguarded Newton from h on m(h) (``edge`` False: the minimum of l'') or on 1 + c l''(h) (True: an edge of the
+    stretch of negative curvature, slope c g' m), keeping ``neg`` and ``pos`` where the function is negative and
+    positive; stops when a step is below 1e-14 (1 + |h|)."""
+    for _ in range(100):
+        l2, mm, dm, d1 = _curvature(y, h)
+        f = 1.0 + c * l2 if edge else mm
+        slope = c * d1 * mm if edge else dm
+        if f > 0.0:
+            pos = h
+        else:
+            neg = h
+        new = h - f / slope if slope != 0.0 else 0.5 * (neg + pos)
+        if not min(neg, pos) < new < max(neg, pos):
+            new = 0.5 * (neg + pos)
+        if abs(new - h) <= 1e-14 * (1.0 + abs(h)):
+            return new
+        h = new
+    return h
+
+
+@jit
+def _unstable_edge(y, c, h_min, step, direction):
+    """The edge of the interval around h_min (where 1 + c l'' < 0) on the side ``direction`` (+-1): outward steps from
+    ``step`` doubling until 1 + c l'' > 0, then :func:`_curvature_root` from there."""
+    inner = h_min
+    outer = h_min + direction * step
+    for _ in range(60):
+        if 1.0 + c * _curvature(y, outer)[0] > 0.0:
+            break
+        inner = outer
+        step *= 2.0
+        outer = h_min + direction * step
+    return _curvature_root(y, c, True, outer, inner, outer)
+
+
+@jit
+def _branch_minimum(y, a, c, lo, hi, guess):
+    """(h, objective) of the local minimiser of l(y, h) + (h - a)^2/(2c) in the convex stretch (lo, hi) of h."""
     bound = erf_prox_bound(y, c)
-    convex = erf_prox_convex(y, c)
-    step = 2.0 * bound / ERF_PROX_GRID
-    low = a_x[order[0]] - bound
-    size = 0 if convex else int(math.ceil((a_x[order[n - 1]] + bound - low) / step)) + 2
-    grid_loss = erf_loss_grid(y, low, step, size)
+    lo = max(lo, a - bound)
+    hi = min(hi, a + bound)
+    h = erf_newton(y, a, c, min(max(guess, lo), hi), lo, hi)
+    r = y - math.erf(h * _INV_SQRT2)
+    return h, 0.5 * r * r + (h - a) ** 2 / (2.0 * c)
+
+
+@jit
+def _maxwell(y, c, lo_i, hi_i, lo_j, hi_j, a_lo, a_hi, certain):
+    """The a in (a_lo, a_hi) where the local minima in the convex stretches (lo_i, hi_i) < (lo_j, hi_j) of h have equal
+    objective (the right one lower above it; the difference increases with a at rate (h_j - h_i)/c), or inf where the
+    right one is not lower at a_hi (not checked where ``certain``: adjacent branches with a_hi the left one's fold,
+    where it is higher by the saddle-node at the fold)."""
+    if not a_hi > a_lo:
+        return math.inf
+    if not certain:
+        v_i = _branch_minimum(y, a_hi, c, lo_i, hi_i, hi_i)[1]
+        v_j = _branch_minimum(y, a_hi, c, lo_j, hi_j, lo_j)[1]
+        if not v_i > v_j:
+            return math.inf
+    a = 0.5 * (a_lo + a_hi)
+    h_i, v_i = _branch_minimum(y, a, c, lo_i, hi_i, hi_i)
+    h_j, v_j = _branch_minimum(y, a, c, lo_j, hi_j, lo_j)
+    lo = a_lo
+    hi = a_hi
+    for _ in range(100):
+        d = v_i - v_j
+        if d > 0.0:
+            hi = a
+        else:
+            lo = a
+        slope = (h_j - h_i) / c
+        new = a - d / slope if slope > 0.0 else 0.5 * (lo + hi)
+        if not lo < new < hi:
+            new = 0.5 * (lo + hi)
+        if abs(new - a) <= 1e-14 * (1.0 + abs(a)):
+            return new
+        a = new
+        h_i, v_i = _branch_minimum(y, a, c, lo_i, hi_i, h_i)
+        h_j, v_j = _branch_minimum(y, a, c, lo_j, hi_j, h_j)
+    return a
+
+
+@jit
+def erf_erm_branches(y, c, centers, widths, jumps, stretch_lo, stretch_hi, scratch):
+    """The global minimiser h*(a) of erf's Moreau objective at label y and c = gamma^2 chi, piece by piece in a, and
+    its narrow features; returns (features, jumps) written (``scratch``: BRANCH_SCRATCH entries).
+
+    h*(a) lies in the convex stretch (stretch_lo[p], stretch_hi[p]) of h for a between jumps[p - 1] and jumps[p]
+    (-inf and inf at the ends; at most 2 jumps, 3 pieces), where the local minimiser is unique (safeguarded Newton
+    finds it). Features (``centers``/``widths`` in a, at most MAX_LINE_FEATURES) are where h*(a) is not analytic or
+    nearly so: a jump is a split (width 0) followed by the same centre with the distance to the nearer fold (where
+    either branch ends, a square-root singularity) as its width; a steep point has the distance of its complex branch
+    points from the real axis as width.
+
+    The curvature of the objective in h is (1 + c l''(h))/c. l'' has one minimum on the side of -sign(y) and, for
+    |y| < 1, a second one beyond erf^-1(y) (found by Newton in brackets that hold them for |y| <= 4; a second minimum
+    beyond |h| = 4 is shallower than -1e-3 and ignored). At a minimum h_m of curvature kappa = 1 + c l''(h_m) > 0,
+    h*(a) is steep near a = h_m + c l'(h_m): the inverse of the stationarity a = h + c l'(h) has complex branch points
+    at distance (2/3) kappa sqrt(2 kappa/K) from the real axis, K = c l''''(h_m). Where kappa <= 0 the interval of
+    negative curvature around h_m separates two branches of local minima, the left one existing for a below its
+    fold, the right one above its own; h*(a) follows the lowest and jumps where another branch undercuts it (the
+    Maxwell point, :func:`_maxwell`; with three branches the first to undercut wins, the middle one possibly never).
+    """
+    ya = abs(y)
+    sign = 1.0 if y >= 0.0 else -1.0
+    minima = scratch[0:2]
+    count = 0
+    if ya <= CURVATURE_Y_MAX:
+        u = ya / CURVATURE_Y_STEP
+        i = min(int(u), _CURVATURE_MAIN.shape[0] - 2)
+        f = u - i
+        minima[count] = sign * (_CURVATURE_MAIN[i] + f * (_CURVATURE_MAIN[i + 1] - _CURVATURE_MAIN[i]))
+        count += 1
+        second = _CURVATURE_SECOND[i] + f * (_CURVATURE_SECOND[i + 1] - _CURVATURE_SECOND[i])
+        if not math.isnan(second):
+            minima[count] = sign * second
+            count += 1
+    else:
+        minima[count] = sign * _curvature_root(ya, c, False, -1.275, -1.6, -0.95)  # l(y, h) = l(-y, -h)
+        count += 1
+    if count == 2 and minima[1] < minima[0]:
+        minima[0], minima[1] = minima[1], minima[0]
+    unstable_lo = scratch[2:4]
+    unstable_hi = scratch[4:6]
+    n_unstable = 0
+    written = 0
+    for k in range(count):
+        h_m = minima[k]
+        l2, _, dm, d1 = _curvature(y, h_m)
+        kappa = 1.0 + c * l2
+        big_k = c * d1 * dm
+        if kappa > 0.0:
+            centers[written] = _stationary_a(y, c, h_m)
+            widths[written] = (2.0 / 3.0) * kappa * math.sqrt(2.0 * kappa / big_k) if big_k > 0.0 else math.inf
+            written += 1
+            continue
+        step = max(math.sqrt(-2.0 * kappa / big_k), 1e-3) if big_k > 0.0 else 0.1
+        lo = _unstable_edge(y, c, h_m, step, -1.0)
+        hi = _unstable_edge(y, c, h_m, step, 1.0)
+        if n_unstable > 0 and lo <= unstable_hi[n_unstable - 1]:  # one interval holds both minima
+            unstable_hi[n_unstable - 1] = max(hi, unstable_hi[n_unstable - 1])
+            continue
+        unstable_lo[n_unstable] = lo
+        unstable_hi[n_unstable] = hi
+        n_unstable += 1
+    # branch b: h in (unstable_hi[b - 1], unstable_lo[b]), a local minimum for a in (start[b], end[b])
+    branch_lo = scratch[6:9]
+    branch_hi = scratch[9:12]
+    start = scratch[12:15]
+    end = scratch[15:18]
+    for b in range(3):
+        branch_lo[b] = -math.inf
+        branch_hi[b] = math.inf
+        start[b] = -math.inf
+        end[b] = math.inf
+    for b in range(n_unstable):
+        branch_hi[b] = unstable_lo[b]
+        end[b] = _stationary_a(y, c, unstable_lo[b])
+        branch_lo[b + 1] = unstable_hi[b]
+        start[b + 1] = _stationary_a(y, c, unstable_hi[b])
+    current = 0
+    n_jumps = 0
+    stretch_lo[0] = branch_lo[0]
+    stretch_hi[0] = branch_hi[0]
+    while current < n_unstable:
+        best = math.inf
+        following = -1
+        for j in range(current + 1, n_unstable + 1):
+            a_hi = min(end[current], end[j])
+            a_j = _maxwell(y, c, branch_lo[current], branch_hi[current], branch_lo[j], branch_hi[j],
+                           max(start[current], start[j]), a_hi, j == current + 1 and a_hi == end[current])
+            if a_j < best:
+                best = a_j
+                following = j
+        if following < 0:
+            break
+        centers[written] = best
+        widths[written] = 0.0
+        centers[written + 1] = best
+        widths[written + 1] = min(end[current] - best, best - start[following])
+        written += 2
+        jumps[n_jumps] = best
+        n_jumps += 1
+        stretch_lo[n_jumps] = branch_lo[following]
+        stretch_hi[n_jumps] = branch_hi[following]
+        current = following
+    return written, n_jumps
+
+
+@jit
+def erf_erm_walk(y, c, a_x, order, jumps, n_jumps, stretch_lo, stretch_hi, h_out, dh_out, loss_out, env_out):
+    """:func:`erf_erm_line` given the pieces of :func:`erf_erm_branches`: at each node the unique local minimiser in
+    its piece's convex stretch by safeguarded Newton (:func:`.channels.erf_newton_state`), from the previous node's h*
+    extrapolated to second order in a within a piece (d2h*/da2 = -c l''' (dh*/da)^3), stopped at a step below
+    WALK_NEWTON_TOL (1 + |h|)."""
+    bound = erf_prox_bound(y, c)
+    piece = 0
     prev_a = math.nan
     prev_h = 0.0
     prev_dh = 0.0
-    for t in range(n):
+    prev_d2h = 0.0
+    for t in range(order.shape[0]):
         j = order[t]
         a = a_x[j]
-        start = a if math.isnan(prev_a) else prev_h + prev_dh * (a - prev_a)
-        if convex:
-            h = erf_newton(y, a, c, min(max(start, a - bound), a + bound), a - bound, a + bound)
+        while piece < n_jumps and a > jumps[piece]:
+            piece += 1
+            prev_a = math.nan
+        if math.isnan(prev_a):
+            start = a
         else:
-            h = erf_prox_on_grid(y, a, c, low, step, grid_loss, -math.inf if math.isnan(prev_a) else prev_h, start)
-        lh, dh = erf_prox_terms(y, h, c)
+            step = a - prev_a
+            start = prev_h + step * (prev_dh + 0.5 * prev_d2h * step)
+        lo = max(stretch_lo[piece], a - bound)
+        hi = min(stretch_hi[piece], a + bound)
+        h, g, d1 = erf_newton_state(y, a, c, min(max(start, lo), hi), lo, hi, WALK_NEWTON_TOL)
+        r = y - g
+        lh = 0.5 * r * r
+        dh = (1.0 / c) / (d1 * d1 + r * h * d1 + 1.0 / c)
         h_out[j] = h
         dh_out[j] = dh
         loss_out[j] = lh
@@ -108,3 +379,4 @@ def erf_erm_line(y, c, a_x, order, h_out, dh_out, loss_out, env_out):
         prev_a = a
         prev_h = h
         prev_dh = dh
+        prev_d2h = -c * d1 * (-3.0 * h * d1 + r * (1.0 - h * h)) * dh**3

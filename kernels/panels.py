@@ -144,6 +144,15 @@ def _graded_pieces(lo, hi, centers, widths, count, legendre_x, legendre_w, nodes
 
 
 @jit
+def graded_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, nodes, weights):
+    """Nodes and weights (normal density included) for E[f(X); lo < X < hi], lo and hi finite, by Legendre pieces at
+    most FEATURE_PIECE long graded toward the features centers[:count] of widths[:count] (width <= 0: a kink, split at
+    but not graded) all the way, with no Gauss rules of the normal tails (for integrands whose other singularities
+    are too near the real axis for those); returns the number of nodes (:func:`feature_rule_capacity` bounds it)."""
+    return _graded_pieces(lo, hi, centers, widths, count, legendre_x, legendre_w, nodes, weights, 0)
+
+
+@jit
 def _normal_tail(start, direction, tail_x, tail_w, first, order, nodes, weights, filled):
     """The ``order``-node Gauss rule of the normal density on [start, inf) (direction 1) or (-inf, start] (direction
     -1), columns first:first + order of the tables: the tabulated rule of the nearest grid start g (rows:

@@ -449,3 +449,51 @@ def erf_expected_loss(y: float, a: float, b: float) -> tuple[float, float, float
         warnings.simplefilter("ignore", integrate.IntegrationWarning)
         return (expect(lambda h: 0.5 * (y - g(h)) ** 2), expect(lambda h: -(y - g(h)) * act_prime("erf", h)),
                 expect(lambda h: 0.5 * (act_prime("erf", h) ** 2 + (y - g(h)) * h * act_prime("erf", h))))
+
+
+def erf_moreau_minima(y: float, a: float, c: float, points: int = 801) -> list[tuple[float, float]]:
+    """Every local minimiser h of l(y, h) + (h - a)^2/(2c) for erf, with its objective: a grid over the window
+    |h - a| <= c (|y| + 1) sqrt(2/pi) + 1 that holds every minimiser, each discrete local minimum refined by Brent's
+    root finding on the gradient between its neighbours (xtol 1e-15; a minimiser located by objective values alone
+    is only good to ~1e-8)."""
+    width = c * (abs(y) + 1.0) * math.sqrt(2.0 / math.pi) + 1.0
+    grid = np.linspace(a - width, a + width, points)
+
+    def objective(h):
+        return 0.5 * (y - special.erf(h / math.sqrt(2.0))) ** 2 + (h - a) ** 2 / (2.0 * c)
+
+    def gradient(h):
+        return -(y - special.erf(h / math.sqrt(2.0))) * math.sqrt(2.0 / math.pi) * np.exp(-0.5 * h * h) + (h - a) / c
+
+    values = objective(grid)
+    found = []
+    for i in np.nonzero((values[1:-1] <= values[:-2]) & (values[1:-1] <= values[2:]))[0] + 1:
+        lo, hi = grid[i - 1], grid[i + 1]
+        if gradient(lo) < 0.0 < gradient(hi):
+            h = optimize.brentq(gradient, lo, hi, xtol=1e-15, rtol=1e-15)
+        else:
+            h = grid[i]
+        found.append((float(h), float(objective(h))))
+    return found
+
+
+def erf_prox(y: float, a: float, c: float) -> float:
+    """The global minimiser of erf's Moreau objective (the lowest of :func:`erf_moreau_minima`)."""
+    return min(erf_moreau_minima(y, a, c), key=lambda m: m[1])[0]
+
+
+def erf_erm_line_average(y: float, c: float, offset: float, slope: float, points=()) -> np.ndarray:
+    """E over eta ~ N(0, 1) of (Moreau envelope, g_a^2, g_a, eta g_a, l(y, h*)) at a = offset + slope eta, g_a =
+    (h* - a)/c, h* by :func:`erf_prox`: quad_vec on [-10, 10] split at ``points`` (where h* jumps or is steep)."""
+    def integrand(eta):
+        a = offset + slope * eta
+        h = erf_prox(y, a, c)
+        loss_h = loss("erf", y, h)
+        g_a = (h - a) / c
+        return phi(eta) * np.array([loss_h + (h - a) ** 2 / (2.0 * c), g_a * g_a, g_a, eta * g_a, loss_h])
+
+    edges = sorted({-10.0, 10.0, *(p for p in points if -10.0 < p < 10.0)})
+    total = np.zeros(5)
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        total += integrate.quad_vec(integrand, lo, hi, epsabs=1e-13, epsrel=1e-12, limit=400)[0]
+    return total
