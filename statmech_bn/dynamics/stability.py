@@ -447,7 +447,7 @@ def _jumped(old: np.ndarray, new: np.ndarray) -> bool:
 def _predicted(previous, current, eta: float) -> np.ndarray:
     """The guess for the branch point at ``eta``: the secant through the two last points (eta, z), linear in log eta
     and in (theta = arccos R, gamma, beta), or the last point alone. Only the root finder's start: the point found is
-    the zero of the drift either way (it saves about a third of the drift evaluations of a walk)."""
+    the zero of the drift either way (measured on bn's default threshold walk: 8 % fewer drift evaluations)."""
     eta_now, z_now = current
     if previous is None or z_now[0] >= 1.0 - 1e-12:
         return z_now
