@@ -7,6 +7,7 @@ time of its first point, measured apart.
 
     python benchmarks/bench_curves.py                                # every curve (erf with noise: minutes)
     python benchmarks/bench_curves.py --activations relu,linear --noise 0.5   # those curves only
+    python benchmarks/bench_curves.py --cpu          # CPU seconds (time.process_time): on a machine shared with others
     python benchmarks/bench_curves.py --ridge        # only the ridge comparison against a NumPy state evolution
     python benchmarks/bench_curves.py --quad         # only the per-activation ratio against SciPy quadrature
 
@@ -191,6 +192,8 @@ def main() -> None:
     parser.add_argument("--noise", default="0.5,0")
     parser.add_argument("--branches", default="both", choices=("forward", "backward", "both"))
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--cpu", action="store_true", help="time the curves in CPU seconds of this process "
+                        "(time.process_time) instead of wall time: for a machine shared with other jobs")
     parser.add_argument("--ridge", action="store_true", help="only the ridge comparison")
     parser.add_argument("--quad", action="store_true", help="only the per-activation ratio against SciPy quadrature")
     parser.add_argument("--save", metavar="FILE.npz", help="store every curve's eps_g, converged and branch, to "
@@ -205,7 +208,9 @@ def main() -> None:
     if args.quad:
         quad_ratio_table(max(args.repeats, 3))
         return
-    print(f"50 loads alpha = 0.5..20 (log), pn_gd zeta 0.1, T 0.5, branches {args.branches}; one core, warm cache")
+    clock = time.process_time if args.cpu else time.perf_counter
+    print(f"50 loads alpha = 0.5..20 (log), pn_gd zeta 0.1, T 0.5, branches {args.branches}; one core, warm cache; "
+          f"{'CPU' if args.cpu else 'wall'} seconds")
     print(f"{'activation':10s} {'method':16s} {'noise':>5s} {'first (s)':>9s} {'curve (s)':>9s} {'iter max':>8s} "
           f"{'iter sum':>8s} {'converged':>9s}")
     for activation in args.activations.split(","):
@@ -218,7 +223,8 @@ def main() -> None:
                 solve(p, "forward", ALPHAS[:1])
                 first = time.perf_counter() - start
                 points: list = []
-                seconds = best_of(lambda p=p, out=points: out.append(solve(p, args.branches)), args.repeats)
+                seconds = best_of(lambda p=p, out=points: out.append(solve(p, args.branches)), args.repeats,
+                                  clock=clock)
                 last = points[-1]
                 iterations = [q.iterations for q in last]
                 converged = sum(q.converged for q in last)
