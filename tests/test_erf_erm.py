@@ -8,7 +8,7 @@ import naive
 import numpy as np
 import pytest
 from scipy import special
-from tolerances import ERF_ERM_LINE_ATOL, ERF_ERM_REFERENCE_ATOL, ERF_SMOOTH_RULE_ATOL
+from tolerances import ERF_ERM_LINE_ATOL, ERF_ERM_REFERENCE_ATOL, ERF_NOISE_RULE_ATOL, ERF_SMOOTH_RULE_ATOL
 
 from statmech_bn.kernels import channels
 from statmech_bn.kernels.channels import MAX_ERF_CURVATURE
@@ -29,6 +29,7 @@ from statmech_bn.kernels.erf_erm import (
 )
 from statmech_bn.kernels.saddle import N_SUMS, erm_sums, erm_sums_by_quadrature
 from statmech_bn.quadrature import TAIL_CUT, gauss_hermite
+from statmech_bn.theory.erm import ERMSaddle, erf_noise_nodes
 from statmech_bn.theory.problem import Problem
 
 # (y, c, a) where the Moreau objective has two minima of nearly equal value, and refining only the lowest point of
@@ -235,3 +236,26 @@ def test_rough_erm_sums_against_adaptive_quadrature(state):
         if weight > 1e-16:
             want += weight * _line_reference(m, chi, gamma, beta, tau, math.erf(tau / math.sqrt(2.0)))
     np.testing.assert_allclose(_sums(erm_sums, *state, 0.0), want, rtol=0.0, atol=ERF_ERM_REFERENCE_ATOL)
+
+
+def test_noise_rule_follows_c():
+    """At large c = gamma^2 chi the line averages of erf's proximal map vary in the label on scales the default 8-node
+    noise rule misses: at the alpha = 0.5 solution of the noise 0.5 benchmark curve (pn_gd zeta 0.1) the method's rule
+    (32 nodes there) agrees with 200 nodes, the fixed 8-node rule does not."""
+    problem = Problem("erf", "pn_gd", "erm", zeta=0.1, noise=0.5)
+    method = ERMSaddle(problem)
+    state = np.array([0.480255602, 19.1406688, 0.575797021, 0.0])  # (R, chi, gamma, beta)
+    r = method.rules
+    m, big_q, chi, gamma, beta = method._fields(state)
+    assert erf_noise_nodes(gamma * gamma * chi, 8) == 32 and erf_noise_nodes(0.5, 8) == 8
+
+    def sums(nodes):
+        xi_x, xi_w = gauss_hermite(nodes)
+        out = np.empty(N_SUMS)
+        erm_sums(ERF, ERF, m, big_q, chi, gamma, beta, 0.5, r.tau_x, r.tau_w, r.eta_x, r.eta_w, xi_x, xi_w, r.piece_x,
+                 r.piece_w, TAIL_CUT, r.feature_x, r.feature_w, r.tail_x, r.tail_w, out)
+        return out
+
+    reference = sums(200)
+    assert np.max(np.abs(method._sums(state) - reference)) < ERF_NOISE_RULE_ATOL
+    assert np.max(np.abs(sums(8) - reference)) > 100 * ERF_NOISE_RULE_ATOL
