@@ -244,6 +244,8 @@ def erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, et
     capacity = feature_rule_capacity(MAX_LINE_FEATURES, feature_x.shape[0])
     nodes = np.empty(capacity)
     weights = np.empty(capacity)
+    ascending = np.arange(capacity)
+    descending = ascending[::-1].copy()
     n = max(eta_x.shape[0], smooth_x.shape[0], capacity)
     kept = np.empty(n, dtype=np.int64)
     work = np.empty((5, n))
@@ -271,15 +273,15 @@ def erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, et
                 if (max(widths[f] / abs(slope), at - FEATURE_CUT) < ERM_HERMITE_WIDTH
                         and line_w * norm_pdf(max(at - 1.0, 0.0)) >= ERM_NEGLIGIBLE_FEATURE * min(cross, 1.0)):
                     split = True
+                    break
             if split:
                 for f in range(n_features):
                     centers[f] = (centers[f] - offset) / slope
                     widths[f] = widths[f] / abs(slope)
                 count = graded_rule(-FEATURE_CUT, FEATURE_CUT, centers, widths, n_features, feature_x, feature_w,
                                     nodes, weights)
-                split_order = np.argsort(nodes[:count])
-                if slope < 0.0:
-                    split_order = split_order[::-1].copy()
+                # the graded pieces are laid from -FEATURE_CUT up, each one's Legendre nodes ascending
+                split_order = ascending[:count] if slope > 0.0 else descending[capacity - count:]
                 _erf_erm_rule(y, tau, line_w, m, cross, gamma, beta, chi, c, nodes, weights, split_order, jumps,
                               n_jumps, stretch_lo, stretch_hi, ERM_NEGLIGIBLE_WEIGHT * min(cross, 1.0), kept, work,
                               out)
