@@ -200,12 +200,23 @@ def erm_sums(student, teacher, m, q, chi, gamma, beta, noise,
     where gamma != 0 and the cross term is resolved with the replica field and the label noise in closed form and
     the teacher field by a feature rule (:func:`.relu_erm.relu_erm_sums`; ``feature_x``/``feature_w``: Legendre
     nodes of a graded piece, ``tail_x``/``tail_w``: :func:`statmech_bn.quadrature.normal_tail_rules`), and for an erf
-    student with the proximal map solved per line of the replica field (:func:`erf_erm_sums`)."""
+    student with the proximal map solved per line of the replica field (:func:`erf_erm_sums`): :func:`erm_sums_memo`
+    remembering nothing."""
+    erm_sums_memo(student, teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, piece_x,
+                  piece_w, cut, feature_x, feature_w, tail_x, tail_w, out, np.empty((0, 3, 0)), np.empty((0, 4)))
+
+
+@jit
+def erm_sums_memo(student, teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, piece_x,
+                  piece_w, cut, feature_x, feature_w, tail_x, tail_w, out, memo, memo_line):
+    """:func:`erm_sums`, for an erf student with the memo of :func:`erf_erm_sums` (``memo``: lines x 3 x
+    MEMO_NODES, ``memo_line``: lines x 4, NaN at first; lines = tau nodes x noise nodes, else nothing remembered),
+    which a solver passes from call to call."""
     if student == LINEAR and teacher == LINEAR:
         linear_erm_sums(m, q, chi, gamma, beta, noise, out)
     elif student == ERF and gamma * gamma * chi > 0.0 and math.isfinite(m + q + chi + gamma + beta + noise):
         erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, feature_x,
-                     feature_w, tail_x, tail_w, out)
+                     feature_w, tail_x, tail_w, out, memo, memo_line)
     elif student == RELU and gamma != 0.0 and q - m * m > STEIN_FREE_MIN_CROSS * STEIN_FREE_MIN_CROSS:
         relu_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, feature_x, feature_w, tail_x, tail_w, out)
     else:
@@ -215,7 +226,7 @@ def erm_sums(student, teacher, m, q, chi, gamma, beta, noise,
 
 @jit
 def erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, feature_x, feature_w,
-                 tail_x, tail_w, out):
+                 tail_x, tail_w, out, memo, memo_line):
     """:func:`erm_sums_by_quadrature` for an erf student (same slots, c = gamma^2 chi > 0) without the nodes of weight
     below ERM_NEGLIGIBLE_WEIGHT, the proximal map solved along each line of the replica field at once: the pieces of
     h*(a) between its jumps and its narrow features from :func:`.erf_erm.erf_erm_branches`, then safeguarded Newton in
@@ -227,7 +238,13 @@ def erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, et
     fixed rule (eta_x, eta_w) integrated across the jump (errors up to 1e-3 on a line). Other lines whose objective is
     convex with margin (:func:`.erf_erm.smooth_line`: a smooth integrand in eta) take a Gauss-Hermite rule with fewer
     nodes than (eta_x, eta_w) where the slope gamma sqrt(q - m^2) allows it (:func:`.erf_erm.smooth_rule`, chosen by
-    measured errors below 3e-12), the rest (eta_x, eta_w)."""
+    measured errors below 3e-12), the rest (eta_x, eta_w).
+
+    ``memo``/``memo_line`` (lines x 3 x MEMO_NODES and lines x 4, lines = tau nodes x noise nodes; any other shape:
+    nothing remembered): per line (a, h*, dh*/da) at its first MEMO_NODES nodes and (y, c, nodes, rule), so that at
+    the next call with the same label, rule and nodes Newton starts from h* moved to first order in a and c
+    (:func:`.erf_erm.erf_erm_walk`): near a solution the state moves little from call to call (difference quotients,
+    the last iterations), and one Newton step then suffices."""
     for i in range(N_SUMS):
         out[i] = 0.0
     cross = math.sqrt(max(q - m * m, 0.0))
@@ -255,6 +272,9 @@ def erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, et
     stretch_lo = np.empty(3)
     stretch_hi = np.empty(3)
     scratch = np.empty(BRANCH_SCRATCH)
+    remember = memo.shape[0] == tau_x.shape[0] * xi_x.shape[0] and memo_line.shape[0] == memo.shape[0]
+    no_memo = np.empty((3, 0))
+    no_memo_line = np.empty(4)
     for i in range(tau_x.shape[0]):
         tau = tau_x[i]
         clean = activation(teacher, tau)
@@ -264,6 +284,8 @@ def erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, et
             line_w = tau_w[i] * xi_w[k]
             if line_w * eta_w.max() < ERM_NEGLIGIBLE_WEIGHT:
                 continue
+            line_memo = memo[i * xi_x.shape[0] + k] if remember else no_memo
+            line_state = memo_line[i * xi_x.shape[0] + k] if remember else no_memo_line
             n_features, n_jumps = erf_erm_branches(y, c, centers, widths, jumps, stretch_lo, stretch_hi, scratch)
             split = False
             for f in range(n_features):
@@ -284,22 +306,25 @@ def erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, et
                 split_order = ascending[:count] if slope > 0.0 else descending[capacity - count:]
                 _erf_erm_rule(y, tau, line_w, m, cross, gamma, beta, chi, c, nodes, weights, split_order, jumps,
                               n_jumps, stretch_lo, stretch_hi, ERM_NEGLIGIBLE_WEIGHT * min(cross, 1.0), kept, work,
-                              out)
+                              out, line_memo, line_state, -1.0)
             elif row >= 0 and smooth_line(y, c):
                 _erf_erm_rule(y, tau, line_w, m, cross, gamma, beta, chi, c, smooth_x, smooth_w, smooth_order, jumps,
-                              n_jumps, stretch_lo, stretch_hi, ERM_NEGLIGIBLE_WEIGHT, kept, work, out)
+                              n_jumps, stretch_lo, stretch_hi, ERM_NEGLIGIBLE_WEIGHT, kept, work, out, line_memo,
+                              line_state, float(row))
             else:
                 _erf_erm_rule(y, tau, line_w, m, cross, gamma, beta, chi, c, eta_x, eta_w, order, jumps, n_jumps,
-                              stretch_lo, stretch_hi, ERM_NEGLIGIBLE_WEIGHT, kept, work, out)
+                              stretch_lo, stretch_hi, ERM_NEGLIGIBLE_WEIGHT, kept, work, out, line_memo, line_state,
+                              -2.0)
 
 
 @jit
 def _erf_erm_rule(y, tau, line_w, m, cross, gamma, beta, chi, c, eta_x, eta_w, order, jumps, n_jumps, stretch_lo,
-                  stretch_hi, negligible, kept, work, out):
+                  stretch_hi, negligible, kept, work, out, memo, state, rule):
     """Add the terms of one line of the replica field (label y, teacher field tau, weight line_w) by the nodes
     eta_x[order] (increasing a) and weights eta_w (normal density included), without the nodes of weight below
     ``negligible``, h*(a) by the pieces of :func:`.erf_erm.erf_erm_branches`; ``kept`` and the five rows of
-    ``work`` are scratch."""
+    ``work`` are scratch; ``memo`` and ``state`` (y, c, nodes, rule) the line's memo (:func:`erf_erm_sums`), reused
+    where the label, the number of nodes and the ``rule`` (a code) are those remembered."""
     count = 0
     for t in range(order.shape[0]):
         j = order[t]
@@ -310,7 +335,13 @@ def _erf_erm_rule(y, tau, line_w, m, cross, gamma, beta, chi, c, eta_x, eta_w, o
     if count == 0:
         return
     a_x = work[0]
-    erf_erm_walk(y, c, a_x, kept[:count], jumps, n_jumps, stretch_lo, stretch_hi, work[1], work[2], work[3], work[4])
+    reuse = state[0] == y and state[2] == count and state[3] == rule and state[1] > 0.0
+    erf_erm_walk(y, c, a_x, kept[:count], jumps, n_jumps, stretch_lo, stretch_hi, work[1], work[2], work[3], work[4],
+                 memo, reuse, state[1] if reuse else c)
+    state[0] = y
+    state[1] = c
+    state[2] = count
+    state[3] = rule
     for t in range(count):
         j = kept[t]
         _erm_terms(tau, eta_x[j], m * tau + cross * eta_x[j], cross, line_w * eta_w[j], gamma, chi, a_x[j], c,

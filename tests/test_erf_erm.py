@@ -8,7 +8,13 @@ import naive
 import numpy as np
 import pytest
 from scipy import special
-from tolerances import ERF_ERM_LINE_ATOL, ERF_ERM_REFERENCE_ATOL, ERF_NOISE_RULE_ATOL, ERF_SMOOTH_RULE_ATOL
+from tolerances import (
+    ERF_ERM_LINE_ATOL,
+    ERF_ERM_MEMO_ATOL,
+    ERF_ERM_REFERENCE_ATOL,
+    ERF_NOISE_RULE_ATOL,
+    ERF_SMOOTH_RULE_ATOL,
+)
 
 from statmech_bn.kernels import channels
 from statmech_bn.kernels.channels import MAX_ERF_CURVATURE
@@ -18,16 +24,18 @@ from statmech_bn.kernels.erf_erm import (
     ERM_SMOOTH_SLOPE,
     ERM_SMOOTH_SLOPES,
     MAX_LINE_FEATURES,
+    MEMO_NODES,
     SMOOTH_LINE_MARGIN,
     SMOOTH_LINE_SIZES,
     SMOOTH_LINE_W,
     SMOOTH_LINE_X,
     erf_erm_branches,
     erf_erm_line,
+    erf_erm_walk,
     smooth_line,
     smooth_rule,
 )
-from statmech_bn.kernels.saddle import N_SUMS, erm_sums, erm_sums_by_quadrature
+from statmech_bn.kernels.saddle import N_SUMS, erm_sums, erm_sums_by_quadrature, erm_sums_memo
 from statmech_bn.quadrature import TAIL_CUT, gauss_hermite
 from statmech_bn.theory.erm import ERMSaddle, erf_noise_nodes
 from statmech_bn.theory.problem import Problem
@@ -259,3 +267,44 @@ def test_noise_rule_follows_c():
     reference = sums(200)
     assert np.max(np.abs(method._sums(state) - reference)) < ERF_NOISE_RULE_ATOL
     assert np.max(np.abs(sums(8) - reference)) > 100 * ERF_NOISE_RULE_ATOL
+
+
+def test_memo_leaves_the_sums_unchanged():
+    """The memo from call to call (erm_sums_memo, as the solver passes it) changes only where Newton starts: along a
+    sequence of states (a rough one, near-repeats 1e-7 and 1e-4 away as difference quotients and late iterations
+    are, a jump in c that changes the lines' rules, a smooth state, back) the sums equal those without a memo to
+    round-off, and the memo is written (so the later calls did start from it)."""
+    r = Problem("erf", "pn", "erm", noise=0.5).rules(96)
+    lines = r.tau_x.size * r.xi_x.size
+    memo, memo_line = np.zeros((lines, 3, MEMO_NODES)), np.full((lines, 4), math.nan)
+    rough, smooth = (0.8, 1.5, 1.1, -0.05), SMOOTH_STATES[0]
+    states = [rough, (0.8, 1.5, 1.1 + 1e-7, -0.05), (0.8, 1.5001, 1.1, -0.0501), (0.8, 3.0, 1.1, -0.05), smooth,
+              rough, (0.8 + 1e-7, 1.5, 1.1, -0.05)]
+    for m, chi, gamma, beta in states:
+        args = (ERF, ERF, m, 1.0, chi, gamma, beta, 0.5, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w,
+                r.piece_x, r.piece_w, TAIL_CUT, r.feature_x, r.feature_w, r.tail_x, r.tail_w)
+        got, want = np.empty(N_SUMS), np.empty(N_SUMS)
+        erm_sums_memo(*args, got, memo, memo_line)
+        erm_sums(*args, want)
+        np.testing.assert_allclose(got, want, rtol=0.0, atol=ERF_ERM_MEMO_ATOL)
+        assert np.all(memo_line[~np.isnan(memo_line[:, 1]), 1] == gamma**2 * chi)
+    assert np.count_nonzero(~np.isnan(memo_line[:, 0])) > lines // 2
+
+
+@pytest.mark.parametrize("y,c", [(0.3, 6.0), (0.5, 20.0), (1.5, 3.0), (-0.8, 1.0)])
+def test_walk_from_a_wrong_memo(y, c):
+    """A memo whose h* is wrong (shifted by +-3 into other branches, dh*/da = 0 so that every node takes it) only
+    costs Newton steps: the walk still finds each node's global minimiser (clipped into its piece's stretch)."""
+    a_x = np.linspace(-7.0, 7.0, 201)
+    order = np.arange(a_x.size)
+    want = [np.empty(a_x.size) for _ in range(4)]
+    erf_erm_line(y, c, a_x, order, *want)
+    centers, widths, jumps = np.empty(MAX_LINE_FEATURES), np.empty(MAX_LINE_FEATURES), np.empty(2)
+    stretch_lo, stretch_hi = np.empty(3), np.empty(3)
+    n_jumps = erf_erm_branches(y, c, centers, widths, jumps, stretch_lo, stretch_hi, np.empty(BRANCH_SCRATCH))[1]
+    for shift in (-3.0, 3.0):
+        memo = np.stack([a_x, want[0] + shift, np.zeros(a_x.size)])
+        got = [np.empty(a_x.size) for _ in range(4)]
+        erf_erm_walk(y, c, a_x, order, jumps, n_jumps, stretch_lo, stretch_hi, *got, memo, True, c)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(g, w, rtol=ERF_ERM_LINE_ATOL, atol=ERF_ERM_LINE_ATOL)

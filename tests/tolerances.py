@@ -130,6 +130,11 @@ global minimiser, kernels/erf_erm.py) against the per-node solution (kernels/cha
 built from either where no line takes a feature rule: both stop Newton at steps below 1e-14 (1 + |h|) on the same
 global minimum, so they differ by round-off (measured 1e-16 in the sums over 1,255 states of the benchmark curves)."""
 
+ERF_ERM_MEMO_ATOL = 1e-15
+"""erf's ERM sums with the memo from call to call (Newton started from the remembered h* moved to first order) against
+those without: both stop Newton at a step below 1e-9 (1 + |h|) on the same minimiser (error ~1e-18), so they differ by
+round-off: measured 2.8e-17 at most on the test's states."""
+
 ERF_ERM_REFERENCE_ATOL = 1e-9
 """erf's ERM sums on lines where h*(a) jumps or is steep (kernels/erf_erm.py erf_erm_branches: split at the jumps,
 Legendre pieces graded toward the jumps and steep points) against adaptive quadrature split there (tests/naive.py

@@ -26,7 +26,8 @@ from functools import lru_cache
 import numpy as np
 
 from ..kernels.codes import ERF, LINEAR
-from ..kernels.saddle import erm_sums
+from ..kernels.erf_erm import MEMO_NODES
+from ..kernels.saddle import erm_sums_memo
 from ..quadrature import TAIL_CUT, gauss_hermite
 from .base import SaddlePointMethod
 from .problem import Problem
@@ -69,6 +70,8 @@ class ERMSaddle(SaddlePointMethod):
             raise ValueError(f"ERM is not defined for the {problem.activation} activation (no useful gradient)")
         super().__init__(problem)
         self._noise_nodes = 0
+        self._memo = np.zeros((0, 3, MEMO_NODES))
+        self._memo_line = np.zeros((0, 4))
 
     def _replica_nodes(self) -> int:
         return self.problem.quadrature.erm_replica_nodes
@@ -92,9 +95,13 @@ class ERMSaddle(SaddlePointMethod):
         xi_x, xi_w = r.xi_x, r.xi_w
         if p.code == ERF and p.noise > 0.0:
             xi_x, xi_w = _noise_rule(self._erf_noise_nodes(gamma * gamma * chi))
-        erm_sums(p.code, p.code, m, big_q, chi, gamma, beta, p.noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w,
-                 xi_x, xi_w, r.piece_x, r.piece_w, TAIL_CUT, r.feature_x, r.feature_w, r.tail_x, r.tail_w,
-                 self._out)
+        lines = r.tau_x.size * xi_x.size
+        if p.code == ERF and self._memo.shape[0] != lines:  # erf's memo of the proximal map per line, call to call
+            self._memo = np.zeros((lines, 3, MEMO_NODES))
+            self._memo_line = np.full((lines, 4), math.nan)
+        erm_sums_memo(p.code, p.code, m, big_q, chi, gamma, beta, p.noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w,
+                      xi_x, xi_w, r.piece_x, r.piece_w, TAIL_CUT, r.feature_x, r.feature_w, r.tail_x, r.tail_w,
+                      self._out, self._memo, self._memo_line)
         return self._out.copy()
 
     def initial_state(self, alpha: float, learned: bool) -> np.ndarray:
