@@ -104,8 +104,8 @@ def feature_rule_capacity(count, legendre_n):
 
 
 @jit
-def _graded_pieces(lo, hi, centers, widths, count, legendre_x, legendre_w, nodes, weights, filled):
-    """Legendre pieces from lo to hi (finite) times the normal density: at most FEATURE_PIECE long, graded toward every
+def _graded_pieces(lo, hi, centers, widths, count, legendre_x, legendre_w, nodes, weights, filled, longest):
+    """Legendre pieces from lo to hi (finite) times the normal density: at most ``longest`` long, graded toward every
     feature (centers[:count], widths[:count]; width <= 0: a kink, split at but not graded), each center a piece's
     edge. Appends after ``filled`` entries; returns the new count."""
     n = legendre_x.shape[0]
@@ -115,7 +115,7 @@ def _graded_pieces(lo, hi, centers, widths, count, legendre_x, legendre_w, nodes
         for j in range(count):
             if x < centers[j] < target:
                 target = centers[j]
-        h = min(FEATURE_PIECE, hi - x)
+        h = min(longest, hi - x)
         stretch = math.inf  # the bound of the features not centred at the target, which a stretched piece must keep
         for j in range(count):
             if widths[j] <= 0.0:
@@ -144,12 +144,13 @@ def _graded_pieces(lo, hi, centers, widths, count, legendre_x, legendre_w, nodes
 
 
 @jit
-def graded_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, nodes, weights):
+def graded_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, nodes, weights, longest):
     """Nodes and weights (normal density included) for E[f(X); lo < X < hi], lo and hi finite, by Legendre pieces at
-    most FEATURE_PIECE long graded toward the features centers[:count] of widths[:count] (width <= 0: a kink, split at
-    but not graded) all the way, with no Gauss rules of the normal tails (for integrands whose other singularities
-    are too near the real axis for those); returns the number of nodes (:func:`feature_rule_capacity` bounds it)."""
-    return _graded_pieces(lo, hi, centers, widths, count, legendre_x, legendre_w, nodes, weights, 0)
+    most ``longest`` (<= FEATURE_PIECE, or more where less accuracy will do) long graded toward the features
+    centers[:count] of widths[:count] (width <= 0: a kink, split at but not graded) all the way, with no Gauss rules of
+    the normal tails (for integrands whose other singularities are too near the real axis for those); returns the
+    number of nodes (:func:`feature_rule_capacity` bounds it, at ``longest`` >= FEATURE_PIECE)."""
+    return _graded_pieces(lo, hi, centers, widths, count, legendre_x, legendre_w, nodes, weights, 0, longest)
 
 
 @jit
@@ -293,7 +294,8 @@ def _feature_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, tail_x
     if math.isinf(lo) and s_lo > -FEATURE_CUT:
         filled = _normal_tail(s_lo, -1.0, tail_x, tail_w, first, order, nodes, weights, filled)
     if s_hi > s_lo:
-        filled = _graded_pieces(s_lo, s_hi, centers, widths, count, legendre_x, legendre_w, nodes, weights, filled)
+        filled = _graded_pieces(s_lo, s_hi, centers, widths, count, legendre_x, legendre_w, nodes, weights, filled,
+                                FEATURE_PIECE)
     if math.isinf(hi) and s_hi < FEATURE_CUT:
         filled = _normal_tail(s_hi, 1.0, tail_x, tail_w, first, order, nodes, weights, filled)
     return filled

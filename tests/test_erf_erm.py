@@ -308,3 +308,21 @@ def test_walk_from_a_wrong_memo(y, c):
         erf_erm_walk(y, c, a_x, order, jumps, n_jumps, stretch_lo, stretch_hi, *got, memo, True, c)
         for g, w in zip(got, want, strict=True):
             np.testing.assert_allclose(g, w, rtol=ERF_ERM_LINE_ATOL, atol=ERF_ERM_LINE_ATOL)
+
+
+def test_sums_are_the_sums_of_their_lines():
+    """One call over all lines equals the lines' calls one by one (each line's rule is chosen afresh: the scratch
+    shared between lines, the smooth rule's row and the feature rule's piece length by the line's weight, must not
+    leak from one line into the next). At a state where lines of every kind (feature rule, smooth, 96-node) occur."""
+    m, chi, gamma, beta = 0.79, 2.63, 0.6, 0.0
+    r = Problem("erf", "pn", "erm", noise=0.5).rules(96)
+    common = (r.eta_x, r.eta_w)
+    rest = (r.piece_x, r.piece_w, TAIL_CUT, r.feature_x, r.feature_w, r.tail_x, r.tail_w)
+    whole, line, want = np.empty(N_SUMS), np.empty(N_SUMS), np.zeros(N_SUMS)
+    erm_sums(ERF, ERF, m, 1.0, chi, gamma, beta, 0.5, r.tau_x, r.tau_w, *common, r.xi_x, r.xi_w, *rest, whole)
+    for i in range(r.tau_x.size):
+        for k in range(r.xi_x.size):
+            erm_sums(ERF, ERF, m, 1.0, chi, gamma, beta, 0.5, r.tau_x[i:i + 1], np.array([r.tau_w[i] * r.xi_w[k]]),
+                     *common, r.xi_x[k:k + 1], np.ones(1), *rest, line)
+            want += line
+    np.testing.assert_allclose(whole, want, rtol=0.0, atol=ERF_ERM_MEMO_ATOL)
