@@ -285,6 +285,7 @@ def erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, et
     remember = memo.shape[0] == tau_x.shape[0] * xi_x.shape[0] and memo_line.shape[0] == memo.shape[0]
     no_memo = np.empty((3, 0))
     no_memo_line = np.empty(4)
+    eta_peak = eta_w.max()
     for i in range(tau_x.shape[0]):
         tau = tau_x[i]
         clean = activation(teacher, tau)
@@ -292,7 +293,7 @@ def erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, et
         for k in range(xi_x.shape[0]):
             y = clean + noise * xi_x[k]
             line_w = tau_w[i] * xi_w[k]
-            if line_w * eta_w.max() < ERM_NEGLIGIBLE_WEIGHT:
+            if line_w * eta_peak < ERM_NEGLIGIBLE_WEIGHT:
                 continue
             line_memo = memo[i * xi_x.shape[0] + k] if remember else no_memo
             line_state = memo_line[i * xi_x.shape[0] + k] if remember else no_memo_line
