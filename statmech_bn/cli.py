@@ -28,7 +28,8 @@ DESCRIPTIONS = {
              "high-temperature limit, erm at T -> 0) and finite-N simulations (sim_gibbs, sim_erm, sim_sgd), one "
              "curve per combination of the model lists. Without CONFIG and without any [model] or [alpha] key it "
              "runs the embedded showcase (pn_gd at two zeta vs pn, wn and none; relu, T = 0.5, noise 0.5; about "
-             "25 s on two cores); otherwise every key not given takes its default (`config show sweep`). "
+             "4 s on two cores with a warm Numba cache); otherwise every key not given takes its default "
+             "(`config show sweep`). "
              "Default output: statmech_bn_sweep.h5.",
     "decompose": "BN = PN + gamma decay: the analytic zeta(M) gamma^2 and the full O(1/M) gap against the exact "
                  "Monte-Carlo gap of the expected loss with batch statistics over the loss with population "
