@@ -84,7 +84,7 @@ def erf_erm_line(y, c, a_x, order, h_out, dh_out, loss_out, env_out):
     stretch_hi = np.empty(3)
     n_jumps = erf_erm_branches(y, c, centers, widths, jumps, stretch_lo, stretch_hi, np.empty(BRANCH_SCRATCH))[1]
     erf_erm_walk(y, c, a_x, order, jumps, n_jumps, stretch_lo, stretch_hi, h_out, dh_out, loss_out, env_out,
-                 np.empty((3, 0)), False, c)
+                 np.empty((3, 0)), False, c, y)
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -152,6 +152,69 @@ def _curvature(y, h):
 
 
 _CURVATURE_MAIN, _CURVATURE_SECOND = _curvature_table()
+
+
+def _curvature_minimum_values(minima):
+    """l''(h_m) at the tabulated minima h_m of l'' (rows y = 0, CURVATURE_Y_STEP, ...; NaN where none)."""
+    ys = np.arange(minima.size) * CURVATURE_Y_STEP
+    erf = np.vectorize(math.erf)
+    d1 = _SQRT_2_OVER_PI * np.exp(-0.5 * minima * minima)
+    return d1 * d1 + (ys - erf(minima * _INV_SQRT2)) * minima * d1
+
+
+_CURVATURE_MAIN_L2 = _curvature_minimum_values(_CURVATURE_MAIN)
+_CURVATURE_SECOND_L2 = _curvature_minimum_values(_CURVATURE_SECOND)
+MAX_CUSPS = 8
+"""Room for the labels of :func:`erf_erm_cusps` (two per minimum of l'' whose curvature changes sign once in |y|)."""
+
+
+@jit
+def _interpolated_kappa(minima, y, c):
+    """1 + c l''(h_m) at label y >= 0, h_m interpolated in the table ``minima`` as :func:`erf_erm_branches` does."""
+    u = y / CURVATURE_Y_STEP
+    i = min(int(u), minima.shape[0] - 2)
+    f = u - i
+    return 1.0 + c * _curvature(y, minima[i] + f * (minima[i + 1] - minima[i]))[0]
+
+
+@jit
+def _add_cusps(minima, values, c, out, count):
+    """Append to ``out`` the labels +-y where 1 + c l''(h_m) changes sign, h_m the minimum of l'' tabulated in
+    ``minima`` (``values``: l''(h_m) at the table's rows); bisection in y between rows; returns the new count."""
+    step = CURVATURE_Y_STEP
+    for i in range(values.shape[0] - 1):
+        k0 = 1.0 + c * values[i]
+        k1 = 1.0 + c * values[i + 1]
+        if math.isnan(k0) or math.isnan(k1) or (k0 > 0.0) == (k1 > 0.0) or count + 2 > out.shape[0]:
+            continue
+        lo = i * step
+        hi = lo + step
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if mid <= lo or mid >= hi:
+                break
+            if (_interpolated_kappa(minima, mid, c) > 0.0) == (k0 > 0.0):
+                lo = mid
+            else:
+                hi = mid
+        out[count] = -0.5 * (lo + hi)
+        out[count + 1] = 0.5 * (lo + hi)
+        count += 2
+    return count
+
+
+@jit
+def erf_erm_cusps(c, out):
+    """The labels y (ascending, |y| <= CURVATURE_Y_MAX) where the Moreau objective's curvature at a minimum h_m of l''
+    changes sign at c = gamma^2 chi (1 + c l''(h_m) = 0, h_m as :func:`erf_erm_branches` interpolates it): there a
+    jump of h*(a) is born (a cusp: the jump's size grows like the square root of the distance in y), and the line
+    averages of the proximal map are not analytic in y (measured: a spike in their 5th and 6th differences in y, none
+    in the 3rd; a Gauss-Hermite rule in the label noise converges only like ~1/n^2 across it). Returns the count
+    (``out``: MAX_CUSPS entries). Not listed: cusps beyond |y| = CURVATURE_Y_MAX."""
+    count = _add_cusps(_CURVATURE_MAIN, _CURVATURE_MAIN_L2, c, out, 0)
+    count = _add_cusps(_CURVATURE_SECOND, _CURVATURE_SECOND_L2, c, out, count)
+    out[:count].sort()
+    return count
 
 
 @jit
@@ -358,19 +421,21 @@ def erf_erm_branches(y, c, centers, widths, jumps, stretch_lo, stretch_hi, scrat
 
 @jit
 def erf_erm_walk(y, c, a_x, order, jumps, n_jumps, stretch_lo, stretch_hi, h_out, dh_out, loss_out, env_out, memo,
-                 reuse, c_before):
+                 reuse, c_before, y_before):
     """:func:`erf_erm_line` given the pieces of :func:`erf_erm_branches`: at each node the unique local minimiser in
     its piece's convex stretch by safeguarded Newton (:func:`.channels.erf_newton_state`), from the previous node's h*
     extrapolated to second order in a within a piece (d2h*/da2 = -c l''' (dh*/da)^3), stopped at a step below
     WALK_NEWTON_TOL (1 + |h|).
 
     ``memo`` (3 x n, n = 0: none) holds (a, h*, dh*/da) of the first n nodes of this walk, written here; where
-    ``reuse`` (the same label and nodes at c_before, an earlier state), a node whose a and c moved by so little that
-    the first-order change dh* = (dh*/da) (da + g_a dc) (g_a = (h* - a)/c) is below MEMO_REACH starts from there
+    ``reuse`` (the same nodes at c_before and label y_before, an earlier state), a node whose a, c and y moved by so
+    little that the first-order change dh* = (dh*/da) (da + g_a dc + c g'(h*) dy) (g_a = (h* - a)/c; from the
+    stationarity h - a + c l'(h) = 0, l' = -(y - g) g') is below MEMO_REACH starts from there
     instead (error ~ MEMO_REACH^2: Newton then stops after one step). Only the start changes: Newton still converges
     to the one minimiser in the piece's stretch."""
     bound = erf_prox_bound(y, c)
     dc = c - c_before
+    dy = y - y_before
     memo_n = memo.shape[1]
     piece = 0
     prev_a = math.nan
@@ -390,6 +455,8 @@ def erf_erm_walk(y, c, a_x, order, jumps, n_jumps, stretch_lo, stretch_hi, h_out
             start = prev_h + step * (prev_dh + 0.5 * prev_d2h * step)
         if reuse and t < memo_n:
             move = memo[2, t] * (a - memo[0, t] + (memo[1, t] - memo[0, t]) / c_before * dc)
+            if dy != 0.0:  # a label on a split noise rule (its nodes follow c)
+                move += memo[2, t] * c_before * _SQRT_2_OVER_PI * math.exp(-0.5 * memo[1, t] ** 2) * dy
             if abs(move) <= MEMO_REACH:
                 start = memo[1, t] + move
         lo = max(stretch_lo[piece], a - bound)

@@ -28,11 +28,13 @@ from .erf_erm import (
     BRANCH_SCRATCH,
     ERM_SMOOTH_SLOPE,
     GIBBS_SMOOTH_SLOPE,
+    MAX_CUSPS,
     MAX_LINE_FEATURES,
     SMOOTH_LINE_N,
     SMOOTH_LINE_W,
     SMOOTH_LINE_X,
     erf_erm_branches,
+    erf_erm_cusps,
     erf_erm_walk,
     smooth_line,
     smooth_rule,
@@ -40,7 +42,15 @@ from .erf_erm import (
 from .erf_gibbs import GRID_MAX_BETA, GRID_MAX_POINTS, erf_grid_lines
 from .kinked import MAX_NODES, gibbs_add, kinked_gibbs_sums
 from .linear_channel import linear_erm_sums, linear_gibbs_sums, linear_loss_sums
-from .panels import FEATURE_CUT, feature_rule, feature_rule_capacity, graded_rule, legendre_panels
+from .panels import (
+    FEATURE_CUT,
+    TAIL_ORDERS,
+    _normal_tail,
+    feature_rule,
+    feature_rule_capacity,
+    graded_rule,
+    legendre_panels,
+)
 from .relu_erm import relu_erm_sums
 from .special import norm_pdf
 
@@ -78,6 +88,35 @@ times the line's weight. Measured on 10,518 lines that take the rule at the stat
 against pieces of 0.25 with 20 Legendre nodes: the largest weighted error is 1.2e-12 both with 1.5 everywhere
 (:data:`.panels.FEATURE_PIECE`, 127 nodes a line) and with these (106 nodes a line); 1.5, 2.5, 3.5, 5: 9.1e-12 (100
 nodes); 2, 2.5, 3.5, 5: 5.7e-11. The sums moved by <= 7.3e-12 at 403 states of that curve."""
+
+ERM_NOISE_SPLIT_C = 1.8
+"""Above this c = gamma^2 chi erf's ERM sums integrate the label noise by :func:`_noise_split_rule` (split at the
+labels where a jump of the proximal map is born, :func:`.erf_erm.erf_erm_cusps`) instead of the caller's Gauss-Hermite
+rule (``noise_split`` of :func:`erm_sums_memo`: the ERM saddle decides by this, with a hysteresis).
+Below it the cusps lie at |y| >= 0.74, and 12 Gauss-Hermite nodes were within 2.3e-10 of the split reference on the
+noise 0.5 benchmark curve; above it 16 nodes were 4.1e-9 off at c = 2.7 and 32 nodes 5.8e-9 at c = 5.1."""
+
+ERM_NOISE_TAIL_MASSES = (0.1, 1e-2, 1e-3)
+"""The Gauss rule of a normal tail of the split noise rule (:func:`_noise_split_rule`) has TAIL_ORDERS[i] nodes (16,
+10, 8) where the tail's mass is at least ERM_NOISE_TAIL_MASSES[i], TAIL_ORDERS[3] (6) below: its error counts times
+that mass. Measured worst error of the sums against 20-node Legendre pieces of 0.25 split at the cusps, at the noise 0.5
+benchmark curve's states with c = 1.7 to 6.3: 6.1e-11 (29 to 34 noise nodes a teacher node); 16 nodes on every tail
+1.8e-11 (34 to 39 nodes); thresholds twice as large 1.7e-10; 12 nodes on every tail 8.5e-10, 10 nodes 6.9e-9."""
+
+ERM_NOISE_PIECE = 1.5
+ERM_NOISE_LEGENDRE = 6
+"""Between two cusps the split noise rule takes Legendre pieces of ERM_NOISE_LEGENDRE nodes at most ERM_NOISE_PIECE
+long (in the standard noise variable; normal density included): 4 nodes missed by up to 2.1e-7, 8 nodes gained
+nothing over 6 (same states as ERM_NOISE_TAIL_MASSES)."""
+
+ERM_NOISE_MEMO_LINES = 40
+"""Noise nodes per teacher node whose lines the ERM saddle's memo holds (:func:`erf_erm_sums`) with the split noise
+rule (29 to 43 nodes on the noise 0.5 benchmark curve; lines beyond are solved without a memo)."""
+
+_NOISE_LEGENDRE_X, _NOISE_LEGENDRE_W = np.polynomial.legendre.leggauss(ERM_NOISE_LEGENDRE)
+NOISE_SPLIT_CAPACITY = (2 * TAIL_ORDERS[0]
+                        + (int(2.0 * FEATURE_CUT / ERM_NOISE_PIECE) + 1 + MAX_CUSPS) * ERM_NOISE_LEGENDRE)
+"""Most nodes of :func:`_noise_split_rule`."""
 
 NEGLIGIBLE_WEIGHT = 1e-20
 """erf's sums (:func:`erf_erm_sums`, and :func:`gibbs_sums` for erf) skip the nodes (tau, x, eta) whose product weight
@@ -211,22 +250,23 @@ def erm_sums(student, teacher, m, q, chi, gamma, beta, noise,
     the teacher field by a feature rule (:func:`.relu_erm.relu_erm_sums`; ``feature_x``/``feature_w``: Legendre
     nodes of a graded piece, ``tail_x``/``tail_w``: :func:`statmech_bn.quadrature.normal_tail_rules`), and for an erf
     student with the proximal map solved per line of the replica field (:func:`erf_erm_sums`): :func:`erm_sums_memo`
-    remembering nothing."""
+    remembering nothing, the label noise by the caller's rule (xi_x, xi_w)."""
     erm_sums_memo(student, teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, piece_x,
-                  piece_w, cut, feature_x, feature_w, tail_x, tail_w, out, np.empty((0, 3, 0)), np.empty((0, 4)))
+                  piece_w, cut, feature_x, feature_w, tail_x, tail_w, out, np.empty((0, 3, 0)), np.empty((0, 4)), False)
 
 
 @jit
 def erm_sums_memo(student, teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, piece_x,
-                  piece_w, cut, feature_x, feature_w, tail_x, tail_w, out, memo, memo_line):
+                  piece_w, cut, feature_x, feature_w, tail_x, tail_w, out, memo, memo_line, noise_split):
     """:func:`erm_sums`, for an erf student with the memo of :func:`erf_erm_sums` (``memo``: lines x 3 x
-    MEMO_NODES, ``memo_line``: lines x 4, NaN at first; lines = tau nodes x noise nodes, else nothing remembered),
-    which a solver passes from call to call."""
+    MEMO_NODES, ``memo_line``: lines x 4, NaN at first; lines = tau nodes x n, n >= 1 lines per teacher node, else
+    nothing remembered), which a solver passes from call to call, and ``noise_split``: the label noise by
+    :func:`_noise_split_rule` (else by xi_x, xi_w)."""
     if student == LINEAR and teacher == LINEAR:
         linear_erm_sums(m, q, chi, gamma, beta, noise, out)
     elif student == ERF and gamma * gamma * chi > 0.0 and math.isfinite(m + q + chi + gamma + beta + noise):
         erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, feature_x,
-                     feature_w, tail_x, tail_w, out, memo, memo_line)
+                     feature_w, tail_x, tail_w, out, memo, memo_line, noise_split)
     elif student == RELU and gamma != 0.0 and q - m * m > STEIN_FREE_MIN_CROSS * STEIN_FREE_MIN_CROSS:
         relu_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, feature_x, feature_w, tail_x, tail_w, out)
     else:
@@ -236,7 +276,7 @@ def erm_sums_memo(student, teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w,
 
 @jit
 def erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, feature_x, feature_w,
-                 tail_x, tail_w, out, memo, memo_line):
+                 tail_x, tail_w, out, memo, memo_line, noise_split):
     """:func:`erm_sums_by_quadrature` for an erf student (same slots, c = gamma^2 chi > 0) without the nodes of weight
     below ERM_NEGLIGIBLE_WEIGHT, the proximal map solved along each line of the replica field at once: the pieces of
     h*(a) between its jumps and its narrow features from :func:`.erf_erm.erf_erm_branches`, then safeguarded Newton in
@@ -250,11 +290,16 @@ def erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, et
     nodes than (eta_x, eta_w) where the slope gamma sqrt(q - m^2) allows it (:func:`.erf_erm.smooth_rule`, chosen by
     measured errors below 3e-12), the rest (eta_x, eta_w).
 
-    ``memo``/``memo_line`` (lines x 3 x MEMO_NODES and lines x 4, lines = tau nodes x noise nodes; any other shape:
-    nothing remembered): per line (a, h*, dh*/da) at its first MEMO_NODES nodes and (y, c, nodes, rule), so that at
-    the next call with the same label, rule and nodes Newton starts from h* moved to first order in a and c
-    (:func:`.erf_erm.erf_erm_walk`): near a solution the state moves little from call to call (difference quotients,
-    the last iterations), and one Newton step then suffices."""
+    The label noise: with ``noise_split`` (and noise > 0), per teacher node the rule of :func:`_noise_split_rule`,
+    split at the labels where a jump of h*(a) is born (:func:`.erf_erm.erf_erm_cusps`; the line averages are not
+    analytic there), where one lies within |xi| < FEATURE_CUT; else (xi_x, xi_w) (``tail_x``/``tail_w``: the Gauss
+    rules of the normal tails, :func:`statmech_bn.quadrature.normal_tail_rules`, all TAIL_ORDERS).
+
+    ``memo``/``memo_line`` (lines x 3 x MEMO_NODES and lines x 4, lines = tau nodes x n, the first n noise nodes of
+    each teacher node remembered; any other shape: nothing remembered): per line (a, h*, dh*/da) at its first
+    MEMO_NODES nodes and (y, c, nodes, rule), so that at the next call with the same rule and nodes Newton starts from
+    h* moved to first order in a, c and y (:func:`.erf_erm.erf_erm_walk`): near a solution the state moves little from
+    call to call (difference quotients, the last iterations), and one Newton step then suffices."""
     for i in range(N_SUMS):
         out[i] = 0.0
     cross = math.sqrt(max(q - m * m, 0.0))
@@ -282,21 +327,33 @@ def erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, et
     stretch_lo = np.empty(3)
     stretch_hi = np.empty(3)
     scratch = np.empty(BRANCH_SCRATCH)
-    remember = memo.shape[0] == tau_x.shape[0] * xi_x.shape[0] and memo_line.shape[0] == memo.shape[0]
+    per_tau = memo.shape[0] // max(tau_x.shape[0], 1)
+    remember = per_tau >= 1 and memo.shape[0] == tau_x.shape[0] * per_tau and memo_line.shape[0] == memo.shape[0]
     no_memo = np.empty((3, 0))
     no_memo_line = np.empty(4)
     eta_peak = eta_w.max()
+    cusps = np.empty(MAX_CUSPS)
+    n_cusps = erf_erm_cusps(c, cusps) if noise_split and noise > 0.0 else 0
+    split_x = np.empty(NOISE_SPLIT_CAPACITY)
+    split_w = np.empty(NOISE_SPLIT_CAPACITY)
     for i in range(tau_x.shape[0]):
         tau = tau_x[i]
         clean = activation(teacher, tau)
         offset = gamma * m * tau + beta
-        for k in range(xi_x.shape[0]):
-            y = clean + noise * xi_x[k]
-            line_w = tau_w[i] * xi_w[k]
+        noise_x = xi_x
+        noise_w = xi_w
+        if n_cusps > 0:
+            n_noise = _noise_split_rule(clean, noise, cusps, n_cusps, tail_x, tail_w, split_x, split_w)
+            if n_noise > 0:
+                noise_x = split_x[:n_noise]
+                noise_w = split_w[:n_noise]
+        for k in range(noise_x.shape[0]):
+            y = clean + noise * noise_x[k]
+            line_w = tau_w[i] * noise_w[k]
             if line_w * eta_peak < ERM_NEGLIGIBLE_WEIGHT:
                 continue
-            line_memo = memo[i * xi_x.shape[0] + k] if remember else no_memo
-            line_state = memo_line[i * xi_x.shape[0] + k] if remember else no_memo_line
+            line_memo = memo[i * per_tau + k] if remember and k < per_tau else no_memo
+            line_state = memo_line[i * per_tau + k] if remember and k < per_tau else no_memo_line
             n_features, n_jumps = erf_erm_branches(y, c, centers, widths, jumps, stretch_lo, stretch_hi, scratch)
             split = False
             for f in range(n_features):
@@ -334,13 +391,74 @@ def erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, et
 
 
 @jit
+def _noise_split_rule(clean, noise, cusps, n_cusps, tail_x, tail_w, nodes, weights):
+    """Nodes and weights (normal density included) of the standard label noise xi for the teacher label ``clean``,
+    split at the cusps' xi = (y - clean)/noise (cusps[:n_cusps] ascending, noise > 0) within |xi| < FEATURE_CUT:
+    Legendre pieces (ERM_NOISE_LEGENDRE nodes, at most ERM_NOISE_PIECE long) between the first and the last, Gauss
+    rules of the normal tails beyond them (:func:`.panels._normal_tail`, the order by the tail's mass:
+    ERM_NOISE_TAIL_MASSES). Returns the number of nodes, 0 where no cusp is within reach (``nodes``/``weights``:
+    NOISE_SPLIT_CAPACITY entries)."""
+    lo = math.inf
+    hi = -math.inf
+    for j in range(n_cusps):
+        x = (cusps[j] - clean) / noise
+        if -FEATURE_CUT < x < FEATURE_CUT:
+            lo = min(lo, x)
+            hi = max(hi, x)
+    if lo > hi:
+        return 0
+    filled = _noise_tail(lo, -1.0, tail_x, tail_w, nodes, weights, 0)
+    start = lo
+    for j in range(n_cusps + 1):
+        end = hi
+        if j < n_cusps:
+            x = (cusps[j] - clean) / noise
+            if not start < x < hi:
+                continue
+            end = x
+        if end > start:
+            pieces = int(math.ceil((end - start) / ERM_NOISE_PIECE))
+            half = 0.5 * (end - start) / pieces
+            for p in range(pieces):
+                mid = start + (2 * p + 1) * half
+                for k in range(ERM_NOISE_LEGENDRE):
+                    x = mid + half * _NOISE_LEGENDRE_X[k]
+                    nodes[filled] = x
+                    weights[filled] = half * _NOISE_LEGENDRE_W[k] * norm_pdf(x)
+                    filled += 1
+        start = end
+        if start >= hi:
+            break
+    return _noise_tail(hi, 1.0, tail_x, tail_w, nodes, weights, filled)
+
+
+@jit
+def _noise_tail(start, direction, tail_x, tail_w, nodes, weights, filled):
+    """The normal tail beyond ``start`` (direction +-1) of :func:`_noise_split_rule`, its order by its mass
+    (ERM_NOISE_TAIL_MASSES; TAIL_ORDERS[0] where the table holds no other)."""
+    mass = 0.5 * math.erfc(direction * start / math.sqrt(2.0))
+    first = 0
+    order = TAIL_ORDERS[0]
+    column = 0
+    for j in range(len(TAIL_ORDERS)):
+        if column + TAIL_ORDERS[j] > tail_x.shape[1]:
+            break
+        first = column
+        order = TAIL_ORDERS[j]
+        if j < len(ERM_NOISE_TAIL_MASSES) and mass >= ERM_NOISE_TAIL_MASSES[j]:
+            break
+        column += TAIL_ORDERS[j]
+    return _normal_tail(start, direction, tail_x, tail_w, first, order, nodes, weights, filled)
+
+
+@jit
 def _erf_erm_rule(y, tau, line_w, m, cross, gamma, beta, chi, c, eta_x, eta_w, order, jumps, n_jumps, stretch_lo,
                   stretch_hi, negligible, kept, work, out, memo, state, rule):
     """Add the terms of one line of the replica field (label y, teacher field tau, weight line_w) by the nodes
     eta_x[order] (increasing a) and weights eta_w (normal density included), without the nodes of weight below
     ``negligible``, h*(a) by the pieces of :func:`.erf_erm.erf_erm_branches`; ``kept`` and the five rows of
     ``work`` are scratch; ``memo`` and ``state`` (y, c, nodes, rule) the line's memo (:func:`erf_erm_sums`), reused
-    where the label, the number of nodes and the ``rule`` (a code) are those remembered."""
+    where the number of nodes and the ``rule`` (a code) are those remembered."""
     count = 0
     for t in range(order.shape[0]):
         j = order[t]
@@ -351,9 +469,9 @@ def _erf_erm_rule(y, tau, line_w, m, cross, gamma, beta, chi, c, eta_x, eta_w, o
     if count == 0:
         return
     a_x = work[0]
-    reuse = state[0] == y and state[2] == count and state[3] == rule and state[1] > 0.0
+    reuse = state[2] == count and state[3] == rule and state[1] > 0.0
     erf_erm_walk(y, c, a_x, kept[:count], jumps, n_jumps, stretch_lo, stretch_hi, work[1], work[2], work[3], work[4],
-                 memo, reuse, state[1] if reuse else c)
+                 memo, reuse, state[1] if reuse else c, state[0] if reuse else y)
     state[0] = y
     state[1] = c
     state[2] = count

@@ -27,30 +27,39 @@ import numpy as np
 
 from ..kernels.codes import ERF, LINEAR
 from ..kernels.erf_erm import MEMO_NODES
-from ..kernels.saddle import erm_sums_memo
+from ..kernels.saddle import ERM_NOISE_MEMO_LINES, ERM_NOISE_SPLIT_C, erm_sums_memo
 from ..quadrature import TAIL_CUT, gauss_hermite
 from .base import SaddlePointMethod
 from .problem import Problem
 
-ERF_NOISE_NODES = ((0.9, 8), (1.8, 12), (3.5, 16), (math.inf, 32))
+ERF_NOISE_NODES = ((0.9, 8), (math.inf, 12))
 """Gauss-Hermite nodes of the label noise for an erf student, by c = gamma^2 chi: the first row (c_max, nodes) with
-c <= c_max (never fewer than the settings' ``noise_nodes``). At large c (small alpha) the line averages of erf's
-proximal map vary in the label y on scales the 8-node rule misses. Measured worst error of the sums against 200 nodes
-on the noise 0.5 benchmark curve's states (pn_gd zeta 0.1): 8 nodes 6.6e-6 at c = 6.3, 2.1e-9 at c = 1.16, 3.9e-10
-at c = 0.95; 12 nodes 2.3e-10 at c = 1.75, 3.4e-9 at c = 2.2; 16 nodes 4.2e-9 at c = 2.7 and 3.3, 9.4e-8 at 6.3;
-32 nodes <= 6.2e-9 from c = 3.3 to 6.3 (the rules beyond 16 nodes converge only algebraically, ~1/n^2: 64 nodes
-1.4e-9). eps_g with 8 nodes was off by 3.2e-6 at alpha = 0.5 (1.6e-6 at 0.6, 1e-8 at 1)."""
+c <= c_max (never fewer than the settings' ``noise_nodes``); above ERM_NOISE_SPLIT_C (1.8) the kernel's rule split at
+the cusps (:func:`statmech_bn.kernels.saddle.erf_erm_sums`), these nodes only on teacher nodes with no cusp within
+reach. At large c (small alpha) the line averages of erf's proximal map vary in the label y on scales the 8-node rule
+misses, and they are not analytic at the labels where a jump of the proximal map is born
+(:func:`statmech_bn.kernels.erf_erm.erf_erm_cusps`): across those a Gauss-Hermite rule converges only like ~1/n^2.
+Measured worst error of the sums on the noise 0.5 benchmark curve's states (pn_gd zeta 0.1) against 20-node Legendre
+pieces of 0.25 split at the cusps: 8 nodes 3.4e-11 at c = 0.95, 6.6e-6 at c = 6.3; 12 nodes 2.3e-10 at c = 1.75;
+16 nodes 4.1e-9 at c = 2.7; 32 nodes 5.8e-9 at c = 5.1 (64: 9.8e-10, 200: 2.6e-10 at c = 6.3); the split rule
+<= 6.1e-11 from c = 1.75 to 6.3 (29 to 34 noise nodes a teacher node)."""
 ERF_NOISE_HYSTERESIS = 1.05
-"""The rule changes only where c is this factor clear of a row's edge: the averages jump by up to ~4e-9 where the
-rule changes, and a solution sitting on an edge would otherwise see its map switch between rules at every iteration."""
+"""The rule changes only where c is this factor clear of a row's edge (or of ERM_NOISE_SPLIT_C): the averages jump by
+up to ~2e-10 where the rule changes, and a solution sitting on an edge would otherwise see its map switch between
+rules at every iteration."""
 
 
 def erf_noise_nodes(c: float, minimum: int) -> int:
-    """Label-noise nodes of erf's ERM averages at c = gamma^2 chi (:data:`ERF_NOISE_NODES`)."""
+    """Label-noise Gauss-Hermite nodes of erf's ERM averages at c = gamma^2 chi (:data:`ERF_NOISE_NODES`)."""
     for c_max, nodes in ERF_NOISE_NODES:
         if c <= c_max:
             return max(nodes, minimum)
     return max(ERF_NOISE_NODES[-1][1], minimum)
+
+
+def erf_noise_rule(c: float, minimum: int) -> tuple[int, bool]:
+    """(Gauss-Hermite nodes, split at the cusps) of erf's ERM label noise at c = gamma^2 chi."""
+    return erf_noise_nodes(c, minimum), c > ERM_NOISE_SPLIT_C
 
 
 @lru_cache(maxsize=8)
@@ -69,23 +78,23 @@ class ERMSaddle(SaddlePointMethod):
         if not problem.act.differentiable:
             raise ValueError(f"ERM is not defined for the {problem.activation} activation (no useful gradient)")
         super().__init__(problem)
-        self._noise_nodes = 0
+        self._noise_rule = (0, False)
         self._memo = np.zeros((0, 3, MEMO_NODES))
         self._memo_line = np.zeros((0, 4))
 
     def _replica_nodes(self) -> int:
         return self.problem.quadrature.erm_replica_nodes
 
-    def _erf_noise_nodes(self, c: float) -> int:
-        """:func:`erf_noise_nodes` at c, kept from the previous call unless c is clear of the edge of its row
+    def _erf_noise_rule(self, c: float) -> tuple[int, bool]:
+        """:func:`erf_noise_rule` at c, kept from the previous call unless c is clear of the edge of its row
         (:data:`ERF_NOISE_HYSTERESIS`)."""
         minimum = self.rules.xi_x.size
-        want = erf_noise_nodes(c, minimum)
-        if self._noise_nodes == 0 or (want != self._noise_nodes
-                                      and erf_noise_nodes(c * ERF_NOISE_HYSTERESIS, minimum) == want
-                                      and erf_noise_nodes(c / ERF_NOISE_HYSTERESIS, minimum) == want):
-            self._noise_nodes = want
-        return self._noise_nodes
+        want = erf_noise_rule(c, minimum)
+        if self._noise_rule[0] == 0 or (want != self._noise_rule
+                                        and erf_noise_rule(c * ERF_NOISE_HYSTERESIS, minimum) == want
+                                        and erf_noise_rule(c / ERF_NOISE_HYSTERESIS, minimum) == want):
+            self._noise_rule = want
+        return self._noise_rule
 
     def _sums(self, x):
         """Disorder averages at state x (see :func:`statmech_bn.kernels.saddle.erm_sums`)."""
@@ -93,15 +102,17 @@ class ERMSaddle(SaddlePointMethod):
         p = self.problem
         m, big_q, chi, gamma, beta = self._fields(x)
         xi_x, xi_w = r.xi_x, r.xi_w
+        split = False
         if p.code == ERF and p.noise > 0.0:
-            xi_x, xi_w = _noise_rule(self._erf_noise_nodes(gamma * gamma * chi))
-        lines = r.tau_x.size * xi_x.size
+            nodes, split = self._erf_noise_rule(gamma * gamma * chi)
+            xi_x, xi_w = _noise_rule(nodes)
+        lines = r.tau_x.size * max(xi_x.size, ERM_NOISE_MEMO_LINES if split else 0)
         if p.code == ERF and self._memo.shape[0] != lines:  # erf's memo of the proximal map per line, call to call
             self._memo = np.zeros((lines, 3, MEMO_NODES))
             self._memo_line = np.full((lines, 4), math.nan)
         erm_sums_memo(p.code, p.code, m, big_q, chi, gamma, beta, p.noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w,
                       xi_x, xi_w, r.piece_x, r.piece_w, TAIL_CUT, r.feature_x, r.feature_w, r.tail_x, r.tail_w,
-                      self._out, self._memo, self._memo_line)
+                      self._out, self._memo, self._memo_line, split)
         return self._out.copy()
 
     def initial_state(self, alpha: float, learned: bool) -> np.ndarray:
