@@ -81,3 +81,19 @@ def test_diverged_means_runaway_order_parameters_of_a_failed_point():
     assert not solver_module.diverged(runaway, converged=True)
     assert not solver_module.diverged({"gamma": 1.2, "beta": -0.3, "chi": math.nan, "L": math.nan}, converged=False)
     assert solver_module.diverged({"gamma": 1.2, "beta": 0.0, "chi": math.inf, "L": math.nan}, converged=False)
+
+
+def test_secant_prediction_extrapolates_straight_stretches_only():
+    """The continuation's predictor: exact on a path linear in log alpha, None with fewer than three points or where
+    the path bends (the end of a branch, where the steps grow)."""
+    from statmech_bn.theory.solver import _secant_prediction
+
+    def path(t):
+        return np.array([0.3 + 0.2 * t, 1.0 - 0.1 * t])
+
+    ts = [0.0, 0.1, 0.2]
+    history = [(t, path(t)) for t in ts]
+    np.testing.assert_allclose(_secant_prediction(history, 0.35), path(0.35), rtol=0, atol=1e-15)
+    assert _secant_prediction(history[1:], 0.35) is None
+    bent = [(t, np.array([math.sqrt(0.25 - t), 1.0])) for t in ts]  # a square-root fold at t = 0.25
+    assert _secant_prediction(bent, 0.3) is None

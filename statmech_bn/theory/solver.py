@@ -292,6 +292,7 @@ def _sweep(method, alphas: np.ndarray, order: np.ndarray, settings: SolverSettin
     there: the same student, stored with gamma >= 0.
     """
     last_good = state
+    history: list[tuple[float, np.ndarray]] = []  # (log alpha, state) of the last consecutive converged points
     moving = method.moving_slots(state.size)
     for index in order:
         alpha = float(alphas[index])
@@ -303,7 +304,15 @@ def _sweep(method, alphas: np.ndarray, order: np.ndarray, settings: SolverSettin
 
         result = _confirm_exact(method, alpha, settings.tolerance)
         if result is None:
-            result = solve(method.warm_start(state))
+            predicted = _secant_prediction(history, math.log(alpha))
+            if predicted is not None:
+                result = solve(method.warm_start(predicted))
+                if not result.converged:
+                    again = solve(method.warm_start(state))
+                    result = FixedPointResult(again.value, again.residual, result.iterations + again.iterations,
+                                              again.converged)
+            else:
+                result = solve(method.warm_start(state))
         mirrored = method.mirror(result.value) if result.converged else None
         if mirrored is not None:
             again = solve(mirrored)
@@ -314,7 +323,34 @@ def _sweep(method, alphas: np.ndarray, order: np.ndarray, settings: SolverSettin
                           result.converged, branch)
         if result.converged:
             last_good = result.value
+            history = [*history[-2:], (math.log(alpha), result.value)]
+        else:
+            history = []
         state = last_good
+
+
+SECANT_BEND = 0.25
+"""The continuation's secant predictor is used only on a straight stretch of the branch: where the last two steps in
+log alpha (rescaled to the same length) differ by at most this fraction of the last one in every order parameter
+(beyond 1e-6 (1 + |value|)). Near the end of a branch (a spinodal, where the order parameters turn like a square root)
+the steps grow and the extrapolation would leave the branch; the last point is the safer start there."""
+
+
+def _secant_prediction(history: list[tuple[float, np.ndarray]], log_alpha: float) -> np.ndarray | None:
+    """The state at log_alpha extrapolated linearly in log alpha from the last two converged points of the
+    continuation, where the last three lie on a straight stretch (:data:`SECANT_BEND`); None otherwise."""
+    if len(history) < 3:
+        return None
+    (t0, x0), (t1, x1), (t2, x2) = history
+    if t1 == t0 or t2 == t1:
+        return None
+    slope_before = (x1 - x0) / (t1 - t0)
+    slope = (x2 - x1) / (t2 - t1)
+    bend = np.abs(slope - slope_before) * abs(t2 - t1)
+    allowed = SECANT_BEND * np.abs(slope) * abs(t2 - t1) + 1e-6 * (1.0 + np.abs(x2))
+    if not (np.all(np.isfinite(slope)) and np.all(bend <= allowed)):
+        return None
+    return x2 + slope * (log_alpha - t2)
 
 
 def forward_branch(method, alphas: np.ndarray, settings: SolverSettings, start_index: int = 0,
