@@ -148,3 +148,14 @@ BN_EXACT_ATOL = 1e-6
 nodes per smoothstep piece of each sphere coordinate, 6 Gauss nodes in the batch std) against 64 and 12 nodes: measured
 5e-7 at most at M = 4 ... 8 over relu states with R from 0.3 to 1 (branch states R ~ 0.9997: 2.4e-7) and 1e-6 at
 M = 12; the Monte-Carlo drift it replaces has standard errors ~1e-3."""
+
+BN_MEANFIELD_INFINITE_ATOL = 1e-6
+"""The M = infinity limit of the bn mean-field theory (statmech_bn/theory/bn_meanfield.py, 32 label and 16 eta
+Gauss-Legendre nodes per piece) against pn ERM (theory/erm.py, solver tolerance 1e-11) in R, chi, gain, shift and
+training loss at alpha = 5, relu, noise 0.5: measured 1.4e-7 at most (3e-9 with 64/32 nodes, so the quadrature's
+error); the prototype's frozen-sample fit with a smoothed proximal map missed the shift by 1.3e-2."""
+
+PROX_BRUTE_ATOL = 1e-7
+"""Exact proximal map of a two-piece quadratic against brute force (grid of 40,001 points on [-30, 30], then bounded
+Brent around the best grid point): Brent's bounded search stops within xatol + sqrt(eps) |h| <= 1.5e-8 (1 + |h|),
+and the test's minimisers have |h| < 5; a wrong branch or clip point is off by >= 1e-3."""
