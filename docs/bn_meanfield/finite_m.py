@@ -175,7 +175,7 @@ class FiniteM:
             new = np.array([r_new, chi_new, g_new, b_new])
             R, chi, gamma, beta = damping * old + (1 - damping) * new
             t = self.tables(h, gamma, beta)
-            tabs = tuple(damping * a + (1 - damping) * b for a, b in zip(tabs, t))
+            tabs = tuple(damping * a + (1 - damping) * b for a, b in zip(tabs, t, strict=True))
             change = float(np.max(np.abs(new - old) / np.array([1, chi, 1, 1])))
             if verbose:
                 print(it, f"R {R:.6f} chi {chi:.6f} gamma {gamma:.6f} beta {beta:.6f} F {loss:.6f} change {change:.1e}",
