@@ -497,3 +497,14 @@ def erf_erm_line_average(y: float, c: float, offset: float, slope: float, points
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         total += integrate.quad_vec(integrand, lo, hi, epsabs=1e-13, epsrel=1e-12, limit=400)[0]
     return total
+
+
+def prox_brute(objective, lo: float, hi: float, points: int = 40_001) -> float:
+    """argmin of a scalar function on [lo, hi]: the best of a uniform grid, then bounded Brent within one step."""
+    grid = np.linspace(lo, hi, points)
+    values = np.array([objective(h) for h in grid])
+    k = int(np.argmin(values))
+    step = grid[1] - grid[0]
+    res = optimize.minimize_scalar(objective, bounds=(grid[k] - step, grid[k] + step), method="bounded",
+                                   options={"xatol": 1e-12})
+    return float(res.x) if res.fun <= values[k] else float(grid[k])

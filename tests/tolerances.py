@@ -160,3 +160,14 @@ at the cusps above c = 1.8) against 20-node Legendre pieces of 0.25 split at the
 benchmark curve: measured <= 3e-11 at the 12 states with c from 1.9 to 6.3 (the reference itself: Gauss-Hermite rules
 at states without a cusp in reach agree with it to ~1.3e-11 to 2e-11, its floor); 32 Gauss-Hermite nodes miss by
 4.8e-9 at c = 6.3, 64 by 9.8e-10, the fixed 8-node rule by 6.6e-6."""
+
+BN_MEANFIELD_INFINITE_ATOL = 1e-6
+"""The M = infinity limit of the bn mean-field theory (statmech_bn/theory/bn_meanfield.py, 32 label and 16 eta
+Gauss-Legendre nodes per piece) against pn ERM (theory/erm.py, solver tolerance 1e-11) in R, chi, gain, shift and
+training loss at alpha = 5, relu, noise 0.5: measured 1.4e-7 at most (3e-9 with 64/32 nodes, so the quadrature's
+error); the prototype's frozen-sample fit with a smoothed proximal map missed the shift by 1.3e-2."""
+
+PROX_BRUTE_ATOL = 1e-7
+"""Exact proximal map of a two-piece quadratic against brute force (grid of 40,001 points on [-30, 30], then bounded
+Brent around the best grid point): Brent's bounded search stops within xatol + sqrt(eps) |h| <= 1.5e-8 (1 + |h|),
+and the test's minimisers have |h| < 5; a wrong branch or clip point is off by >= 1e-3."""

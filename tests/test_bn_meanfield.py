@@ -1,0 +1,68 @@
+"""The mean-field theory of real bn (statmech_bn/theory/bn_meanfield.py): its exact proximal map against brute force,
+its breakpoints against the map itself, and its M = infinity limit against pn ERM (theory/erm.py)."""
+
+import naive
+import numpy as np
+import pytest
+from tolerances import BN_MEANFIELD_INFINITE_ATOL, PROX_BRUTE_ATOL
+
+from statmech_bn.theory import METHOD_TABLE, Problem, SolverSettings, solve_curve
+from statmech_bn.theory.bn_meanfield import EffectiveLoss, proximal_breakpoints, proximal_map, solve_infinite_batch
+
+LOSSES = [EffectiveLoss(1.3, -0.2), EffectiveLoss(0.7, 0.4, e1=0.05, e2=-0.1), EffectiveLoss(2.0, 0.1, e1=-0.2, e2=0.3)]
+
+
+def _objective(omega, y, chi, loss):
+    def f(h):
+        z = loss.gain * h + loss.shift
+        return ((h - omega) ** 2 / (2 * chi) + 0.5 * (y - max(z, 0.0)) ** 2 + loss.e1 * h + 0.5 * loss.e2 * h * h)
+    return f
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_proximal_map_is_the_global_minimiser(loss):
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        omega, y, chi = rng.normal(0, 2), rng.normal(0.3, 1), rng.uniform(0.2, 3)
+        got = float(proximal_map(np.array(omega), np.array(y), chi, loss))
+        want = naive.prox_brute(_objective(omega, y, chi, loss), -30, 30)
+        f = _objective(omega, y, chi, loss)
+        if abs(f(got) - f(want)) < 1e-10 and abs(got - want) > PROX_BRUTE_ATOL:
+            continue  # a tie between the two pieces' minima: both are global minimisers
+        assert got == pytest.approx(want, abs=PROX_BRUTE_ATOL)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_proximal_map_is_affine_between_breakpoints(loss):
+    """The eta quadrature is exact only if h*(omega) is affine between consecutive breakpoints: check the
+    midpoint of three interior points of every interval, for labels of both signs (jump and clamp)."""
+    chi = 0.8
+    y = np.array([-1.5, -0.3, 0.2, 1.0, 2.5])
+    points = proximal_breakpoints(y, chi, loss)
+    for i, yy in enumerate(y):
+        cuts = np.sort(points[i][np.isfinite(points[i])])
+        edges = np.concatenate([[-20.0], cuts, [20.0]]) if cuts.size == 0 else np.concatenate(
+            [[cuts[0] - 20.0], cuts, [cuts[-1] + 20.0]])
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+            if hi - lo < 1e-9:
+                continue
+            t = lo + (hi - lo) * np.array([0.1, 0.5, 0.9])
+            h = proximal_map(t, np.full(3, yy), chi, loss)
+            assert h[1] == pytest.approx(0.5 * (h[0] + h[2]), abs=1e-12)
+
+
+def test_infinite_batch_limit_equals_pn_erm():
+    """M -> infinity: batch statistics are the training set's, and the stationarity in (gamma, beta) makes the
+    batch forces vanish, so the theory is pn ERM with gain = gamma/s_T and shift = beta - gamma m_T/s_T."""
+    alpha = 5.0
+    problem = Problem("relu", "pn", "erm", noise=0.5)
+    method = METHOD_TABLE["erm"](problem)
+    (point,) = list(solve_curve(method, np.array([alpha]), SolverSettings(branches="forward", tolerance=1e-11)))
+    assert point.converged
+    ref = point.observables
+    sol = solve_infinite_batch(alpha, 0.5)
+    assert sol.converged and sol.residual < 1e-12
+    got = np.array([sol.state[0], sol.state[1], sol.gain, sol.shift, sol.training_loss])
+    want = np.array([ref["R"], ref["chi"], ref["gamma"], ref["beta"], ref["eps_train"]])
+    np.testing.assert_allclose(got, want, rtol=0, atol=BN_MEANFIELD_INFINITE_ATOL)
+    assert abs(sol.state[6]) < 1e-12 and abs(sol.state[7]) < 1e-12  # F_m = F_s = 0 at the solution
