@@ -74,14 +74,43 @@ def spline_eval(coef, lo, dx, x):
     return ((c0 * t + c1) * t + c2) * t + c3, (3 * c0 * t + 2 * c1) * t + c2, 6 * c0 * t + 2 * c1
 
 
+@jit_inline
+def _prox_objective(ca, cc, lo, dx, h, om, yy, chi):
+    """(h - om)^2/(2 chi) + c(h) - yy a1(h) with the splines of :func:`spline_proximal_map`."""
+    return (h - om) ** 2 / (2 * chi) + spline_eval(cc, lo, dx, h)[0] - yy * spline_eval(ca, lo, dx, h)[0]
+
+
+@jit_inline
+def _golden_minimum(ca, cc, lo, dx, left, right, om, yy, chi):
+    """A local minimiser of the objective in [left, right] by golden-section search to width 1e-12 (the caller's
+    bracket has an interior point at most as high as both ends)."""
+    ratio = 0.5 * (math.sqrt(5.0) - 1.0)
+    a, b = left, right
+    c = b - ratio * (b - a)
+    d = a + ratio * (b - a)
+    fc = _prox_objective(ca, cc, lo, dx, c, om, yy, chi)
+    fd = _prox_objective(ca, cc, lo, dx, d, om, yy, chi)
+    while b - a > 1e-12:
+        if fc <= fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = _prox_objective(ca, cc, lo, dx, c, om, yy, chi)
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = _prox_objective(ca, cc, lo, dx, d, om, yy, chi)
+    return 0.5 * (a + b)
+
+
 @jit
 def spline_proximal_map(omega, y, chi, grid, ca, cc, out):
     """h* = argmin_h (h - omega)^2/(2 chi) + c(h) - y a1(h) for every (omega, y), written into ``out``.
 
     a1 and c = a2/2 + B are cubic splines (coefficients ``ca``, ``cc``) on the uniform ``grid``. Every discrete local
-    minimum of the objective on the grid is refined by Newton steps (each step clipped to one grid spacing, stopped
-    where the curvature is not positive) and the lowest refined minimum is kept: l_eff need not be convex, so h* may
-    jump between branches.
+    minimum of the objective on the grid is refined by Newton steps (each step clipped to one grid spacing); where
+    the curvature is not positive (Newton has no descent step) by golden-section search within one grid spacing
+    either side instead. The lowest refined minimum is kept: l_eff need not be convex, so h* may jump between
+    branches.
     """
     lo = grid[0]
     dx = grid[1] - grid[0]
@@ -90,9 +119,7 @@ def spline_proximal_map(omega, y, chi, grid, ca, cc, out):
     for s in range(omega.size):
         om, yy = omega[s], y[s]
         for k in range(n):
-            va = spline_eval(ca, lo, dx, grid[k])[0]
-            vc = spline_eval(cc, lo, dx, grid[k])[0]
-            cost[k] = (grid[k] - om) ** 2 / (2 * chi) + vc - yy * va
+            cost[k] = _prox_objective(ca, cc, lo, dx, grid[k], om, yy, chi)
         best_v = 1e300
         best_h = grid[0]
         for k in range(n):
@@ -106,15 +133,14 @@ def spline_proximal_map(omega, y, chi, grid, ca, cc, out):
                     grad = (h - om) / chi + dc - yy * da
                     curv = 1 / chi + ddc - yy * dda
                     if curv <= 0:
+                        h = _golden_minimum(ca, cc, lo, dx, grid[k] - dx, grid[k] + dx, om, yy, chi)
                         break
                     h_new = min(max(h - grad / curv, grid[k] - dx), grid[k] + dx)
                     if abs(h_new - h) < 1e-13:
                         h = h_new
                         break
                     h = h_new
-                va = spline_eval(ca, lo, dx, h)[0]
-                vc = spline_eval(cc, lo, dx, h)[0]
-                v = (h - om) ** 2 / (2 * chi) + vc - yy * va
+                v = _prox_objective(ca, cc, lo, dx, h, om, yy, chi)
                 if v < best_v:
                     best_v = v
                     best_h = h

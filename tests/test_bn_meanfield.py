@@ -1,12 +1,16 @@
 """The mean-field theory of real bn (statmech_bn/theory/bn_meanfield.py): its exact proximal map against brute force,
 its breakpoints against the map itself, and its M = infinity limit against pn ERM (theory/erm.py)."""
 
+import dataclasses
+
 import naive
 import numpy as np
 import pytest
-from tolerances import BN_MEANFIELD_INFINITE_ATOL, PROX_BRUTE_ATOL
+from scipy.interpolate import CubicSpline
+from tolerances import BN_MEANFIELD_INFINITE_ATOL, L_EFF_BRUTE_ATOL, PROX_BRUTE_ATOL
 
 from statmech_bn.theory import METHOD_TABLE, Problem, SolverSettings, solve_curve
+from statmech_bn.theory.bn_finite_m import effective_loss, effective_loss_tables, finite_batch_rule, proximal_fields
 from statmech_bn.theory.bn_meanfield import EffectiveLoss, proximal_breakpoints, proximal_map, solve_infinite_batch
 
 LOSSES = [EffectiveLoss(1.3, -0.2), EffectiveLoss(0.7, 0.4, e1=0.05, e2=-0.1), EffectiveLoss(2.0, 0.1, e1=-0.2, e2=0.3)]
@@ -66,3 +70,38 @@ def test_infinite_batch_limit_equals_pn_erm():
     want = np.array([ref["R"], ref["chi"], ref["gamma"], ref["beta"], ref["eps_train"]])
     np.testing.assert_allclose(got, want, rtol=0, atol=BN_MEANFIELD_INFINITE_ATOL)
     assert abs(sol.state[6]) < 1e-12 and abs(sol.state[7]) < 1e-12  # F_m = F_s = 0 at the solution
+
+
+def _small_rule_and_tables(seed=3):
+    rule = finite_batch_rule(4, 0.5, seed, n_outer=4, n_eta=4, n_batches=200, n_grid=41, h_max=4.0)
+    h = np.random.default_rng(seed).normal(0.1, 0.9, rule.weight.size)
+    return rule, h, effective_loss_tables(rule, h, 0.8, 0.2)
+
+
+def test_finite_m_effective_loss_is_the_mean_over_explicit_batches():
+    rule, h, tables = _small_rule_and_tables()
+    mates = rule.batches[:, 1:]
+    for k in (0, 7, 20, 33, 40):
+        for y in (-1.0, 0.3, 2.0):
+            got = float(effective_loss(tables, rule.grid, rule.grid[k], y))
+            want = naive.bn_effective_loss(rule.grid[k], y, h[mates], rule.y[mates], 0.8, 0.2)
+            assert got == pytest.approx(want, abs=L_EFF_BRUTE_ATOL)
+
+
+def test_finite_m_proximal_map_is_the_global_minimiser():
+    """The Newton-refined grid minima of the kernel against brute force on the same spline l_eff (SciPy's
+    CubicSpline evaluated independently of the kernel's spline evaluation; the y^2/2 constant dropped)."""
+    rule, _, (a1, a2, mates) = _small_rule_and_tables()
+    own, cost = CubicSpline(rule.grid, a1), CubicSpline(rule.grid, 0.5 * a2 + mates)
+    rng = np.random.default_rng(5)
+    picks = rng.choice(rule.y.size, 12, replace=False)
+    omega, chi = rng.uniform(-3.0, 3.0, 12), 0.7
+    sub = dataclasses.replace(rule, y=rule.y[picks])
+    got = proximal_fields(sub, omega, chi, (a1, a2, mates))
+    for i in range(12):
+        def objective(x, i=i):
+            return (x - omega[i]) ** 2 / (2 * chi) + float(cost(x)) - sub.y[i] * float(own(x))
+        want = naive.prox_brute(objective, -4.0, 4.0, points=2001)
+        if abs(objective(got[i]) - objective(want)) < 1e-10 and abs(got[i] - want) > PROX_BRUTE_ATOL:
+            continue  # two tied minima: both are global minimisers
+        assert got[i] == pytest.approx(want, abs=PROX_BRUTE_ATOL)

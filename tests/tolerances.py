@@ -171,3 +171,9 @@ PROX_BRUTE_ATOL = 1e-7
 """Exact proximal map of a two-piece quadratic against brute force (grid of 40,001 points on [-30, 30], then bounded
 Brent around the best grid point): Brent's bounded search stops within xatol + sqrt(eps) |h| <= 1.5e-8 (1 + |h|),
 and the test's minimisers have |h| < 5; a wrong branch or clip point is off by >= 1e-3."""
+
+L_EFF_BRUTE_ATOL = 1e-12
+"""The finite-M effective loss from its tables (statmech_bn/theory/bn_finite_m.py, at the table's grid nodes, where
+the cubic spline interpolates exactly) against explicit batches summed one by one (tests/naive.py): sums of a few
+hundred O(1) terms in a different order, round-off ~1e-14; a wrong term (own loss, a mate's loss, the std's divisor)
+is off by >= 1e-3."""
