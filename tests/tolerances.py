@@ -177,3 +177,17 @@ L_EFF_BRUTE_ATOL = 1e-12
 the cubic spline interpolates exactly) against explicit batches summed one by one (tests/naive.py): sums of a few
 hundred O(1) terms in a different order, round-off ~1e-14; a wrong term (own loss, a mate's loss, the std's divisor)
 is off by >= 1e-3."""
+
+BN_FINITE_M_LARGE_M_ATOL = 0.04
+"""The finite-M mean-field theory (statmech_bn/theory/bn_finite_m.py) at M = 256 against its M = infinity limit, pn
+ERM (theory/erm.py), at alpha = 5, relu, noise 0.5, in R, gain gamma/s_T, shift beta - gamma m_T/s_T and the
+training loss, with the test's cheap settings (8 outer / 16 eta nodes, 250 batches, tolerance 1e-5): measured at
+most 0.016 over batch seeds 1-3 (gain: -0.006, -0.016, +0.002). Budget: the O(1/M) term, measured with finer
+settings (12/32 nodes, 641 grid points, 250 batches) at M = 64 -> 256 as R +0.013 -> +0.005, gain -0.08 -> -0.023,
+shift +0.055 -> +0.010, training loss +0.0085 -> +0.0025 (like M^-0.65 .. M^-1.2), plus the batch-seed spread
+(0.018 in gain) and the coarse quadrature's shift (<= 0.02); at M = 64 the gain is off by 0.056-0.077, above it."""
+
+BN_FINITE_M_LARGE_M_CHI_ATOL = 0.06
+"""chi of the same comparison: measured -0.034 .. -0.039 over seeds 1-3, almost all the coarse eta quadrature's error
+(16 Gauss-Legendre nodes on [-8, 8] across the proximal map's jumps, which converge like 1/n_eta^2 .. 1/n_eta): with
+32 eta and 12 outer nodes it is +0.0033 / +0.0040 (seeds 1, 2)."""
