@@ -2,6 +2,9 @@
 its breakpoints against the map itself, and its M = infinity limit against pn ERM (theory/erm.py)."""
 
 import dataclasses
+import json
+import math
+from pathlib import Path
 
 import naive
 import numpy as np
@@ -11,10 +14,14 @@ from tolerances import (
     BN_FINITE_M_LARGE_M_ATOL,
     BN_FINITE_M_LARGE_M_CHI_ATOL,
     BN_MEANFIELD_INFINITE_ATOL,
+    FINITE_M_RESEARCH_TABLE_ATOL,
+    FINITE_M_SGD_RTOL,
+    FINITE_M_SGD_SIGMAS,
     L_EFF_BRUTE_ATOL,
     PROX_BRUTE_ATOL,
 )
 
+from statmech_bn.analysis.extrapolate import extrapolate_files
 from statmech_bn.theory import METHOD_TABLE, Problem, SolverSettings, solve_curve
 from statmech_bn.theory.bn_finite_m import (
     effective_loss,
@@ -141,3 +148,35 @@ def test_finite_m_approaches_pn_erm_at_large_batch_size(pn_erm_alpha5):
     np.testing.assert_allclose(got, want, rtol=0, atol=BN_FINITE_M_LARGE_M_ATOL)
     assert sol.chi == pytest.approx(ref["chi"], abs=BN_FINITE_M_LARGE_M_CHI_ATOL)
     assert gaps[256] <= 0.5 * gaps[64]
+
+
+def _sgd_extrapolations():
+    paths = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / "data" / "sgd_extrapolation").glob("*.h5"))
+    return extrapolate_files(paths)
+
+
+@pytest.mark.slow
+def test_finite_m_theory_matches_sgd_extrapolations():
+    """eps_g, gamma and R of the finite-M theory (production settings: 24/64 nodes, 20,000 batches; mean of batch
+    seeds 1 and 2) against sim_sgd extrapolated N -> infinity (N = 500-4000) at M = 4, alpha 3 and 8, and M = 16,
+    alpha 8; batch seed 1 at M = 4, alpha 3 also against the research script's stored result."""
+    sgd = _sgd_extrapolations()
+    stored = {(row["M"], row["alpha"]): row for row in (
+        json.loads(line.split("RESULT", 1)[1].split(" cpu")[0]) for line in
+        (Path(__file__).resolve().parents[1] / "docs" / "bn_meanfield" / "table_seed1.jsonl").read_text().splitlines()
+        if line.startswith("RESULT"))}
+    for batch_size, alpha in ((4, 3.0), (4, 8.0), (16, 8.0)):
+        runs = [solve_finite_batch(batch_size, alpha, 0.5, seed=seed) for seed in (1, 2)]
+        assert all(run.converged for run in runs)
+        if (batch_size, alpha) == (4, 3.0):
+            row = stored[(4.0, 3.0)]
+            got = [runs[0].R, runs[0].chi, runs[0].gamma, runs[0].beta, runs[0].eps_g]
+            np.testing.assert_allclose(got, [row[k] for k in ("R", "chi", "gamma", "beta", "eps_g")], rtol=0,
+                                       atol=FINITE_M_RESEARCH_TABLE_ATOL)
+        (entry,) = [v for (curve, a), v in sgd.items() if curve.endswith(f"-M{batch_size}") and a == alpha]
+        for ours, theirs in (("eps_g", "eps_gen"), ("gamma", "gamma"), ("R", "R")):
+            values = [getattr(run, ours) for run in runs]
+            theory, theory_sem = 0.5 * (values[0] + values[1]), 0.5 * abs(values[0] - values[1])
+            fit = entry[theirs][3]
+            bound = max(FINITE_M_SGD_RTOL * abs(fit.value), FINITE_M_SGD_SIGMAS * math.hypot(fit.value_sem, theory_sem))
+            assert abs(theory - fit.value) <= bound, (batch_size, alpha, ours, theory, fit.value, fit.value_sem)

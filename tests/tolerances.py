@@ -191,3 +191,18 @@ BN_FINITE_M_LARGE_M_CHI_ATOL = 0.06
 """chi of the same comparison: measured -0.034 .. -0.039 over seeds 1-3, almost all the coarse eta quadrature's error
 (16 Gauss-Legendre nodes on [-8, 8] across the proximal map's jumps, which converge like 1/n_eta^2 .. 1/n_eta): with
 32 eta and 12 outer nodes it is +0.0033 / +0.0040 (seeds 1, 2)."""
+
+FINITE_M_RESEARCH_TABLE_ATOL = 1e-7
+"""The package's finite-M solver against the research script it replaced (docs/bn_meanfield/table_seed1.jsonl, same
+settings and batch seed): measured 1.1e-9 in R, 1.9e-9 in gamma, 2.8e-10 in eps_g at M = 4, alpha = 3 (fastmath
+contraction in the kernels and the proximal map's golden-section fallback where the spline curvature is not
+positive); any change of the equations or of the batch draws moves the point by >= 1e-4 (the batch-seed spread)."""
+
+FINITE_M_SGD_RTOL = 0.05
+"""The finite-M theory against the SGD extrapolations N -> infinity (data/sgd_extrapolation) in eps_g, gamma and R at
+the points where docs/bn_meanfield/FINDINGS.md finds agreement (M = 4, alpha 3 and 8; M = 16, alpha 8): the claim is
+agreement within 5 %, or (the alternative bound FINITE_M_SGD_SIGMAS) within the combined statistical error."""
+
+FINITE_M_SGD_SIGMAS = 3.0
+"""Standard errors of |theory - SGD| allowed instead of FINITE_M_SGD_RTOL: sqrt(sem_SGD^2 + sem_MF^2), sem_SGD of
+the 1/N fit (statmech_bn.analysis.extrapolate), sem_MF = |x_seed1 - x_seed2|/2 of the mean of two batch seeds."""
