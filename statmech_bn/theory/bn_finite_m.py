@@ -172,12 +172,28 @@ def solve_finite_batch(batch_size: int, alpha: float, noise: float = 0.5, seed: 
                        n_eta: int = 64, n_batches: int = 20_000, n_grid: int = 161, h_max: float = 8.0,
                        start=(0.6, 1.0, 0.8, 0.0), damping: float = 0.5, iterations: int = 300, tol: float = 1e-6,
                        callback: Callable | None = None) -> FiniteBatchSolution:
-    """Damped fixed-point iteration of the finite-M map from ``start`` = (R, chi, gamma, beta).
+    """Damped fixed-point iteration of the finite-M map (module docstring; relu, square loss, noise > 0).
 
     Each step: h* from the current tables, (R, chi) by :func:`overlap_update`, (gamma, beta) by :func:`fit_scalars`;
     (R, chi, gamma, beta) and the tables (recomputed at the new h*) are mixed as damping * old + (1 - damping) * new.
-    Stops when the largest change |new - old| (chi's relative) is below ``tol``. ``callback(iteration, R, chi, gamma,
-    beta, F, change)`` is called after every step. The first tables use h = omega.
+    The first tables use h = omega.
+
+    Parameters
+    ----------
+    batch_size, alpha, noise : M, P/N and the label noise.
+    seed : integer seed of the batch draws (``numpy.random.default_rng(seed)``); stored in the result.
+    n_outer, n_eta, n_batches, n_grid, h_max : see :func:`finite_batch_rule` (defaults: FINDINGS.md's table, where
+        the batch seeds spread by ~1e-3 in eps_g and the quadrature by less).
+    start : (R, chi, gamma, beta) to start from.
+    damping, iterations, tol : mixing weight of the old state, the most steps, and the stopping threshold on the
+        largest change |new - old| of (R, chi / chi, gamma, beta).
+    callback : called as ``callback(iteration, R, chi, gamma, beta, F, change)`` after every step.
+
+    Returns
+    -------
+    FiniteBatchSolution
+        ``converged`` is False when ``iterations`` steps ended above ``tol`` (FINDINGS.md: alpha = 1 at M >= 16,
+        alpha = 2 at M = 64).
     """
     from .problem import Problem, generalization_error
 
