@@ -171,3 +171,38 @@ PROX_BRUTE_ATOL = 1e-7
 """Exact proximal map of a two-piece quadratic against brute force (grid of 40,001 points on [-30, 30], then bounded
 Brent around the best grid point): Brent's bounded search stops within xatol + sqrt(eps) |h| <= 1.5e-8 (1 + |h|),
 and the test's minimisers have |h| < 5; a wrong branch or clip point is off by >= 1e-3."""
+
+L_EFF_BRUTE_ATOL = 1e-12
+"""The finite-M effective loss from its tables (statmech_bn/theory/bn_finite_m.py, at the table's grid nodes, where
+the cubic spline interpolates exactly) against explicit batches summed one by one (tests/naive.py): sums of a few
+hundred O(1) terms in a different order, round-off ~1e-14; a wrong term (own loss, a mate's loss, the std's divisor)
+is off by >= 1e-3."""
+
+BN_FINITE_M_LARGE_M_ATOL = 0.04
+"""The finite-M mean-field theory (statmech_bn/theory/bn_finite_m.py) at M = 256 against its M = infinity limit, pn
+ERM (theory/erm.py), at alpha = 5, relu, noise 0.5, in R, gain gamma/s_T, shift beta - gamma m_T/s_T and the
+training loss, with the test's cheap settings (8 outer / 16 eta nodes, 250 batches, tolerance 1e-5): measured at
+most 0.016 over batch seeds 1-3 (gain: -0.006, -0.016, +0.002). Budget: the O(1/M) term, measured with finer
+settings (12/32 nodes, 641 grid points, 250 batches) at M = 64 -> 256 as R +0.013 -> +0.005, gain -0.08 -> -0.023,
+shift +0.055 -> +0.010, training loss +0.0085 -> +0.0025 (like M^-0.65 .. M^-1.2), plus the batch-seed spread
+(0.018 in gain) and the coarse quadrature's shift (<= 0.02); at M = 64 the gain is off by 0.056-0.077, above it."""
+
+BN_FINITE_M_LARGE_M_CHI_ATOL = 0.06
+"""chi of the same comparison: measured -0.034 .. -0.039 over seeds 1-3, almost all the coarse eta quadrature's error
+(16 Gauss-Legendre nodes on [-8, 8] across the proximal map's jumps, which converge like 1/n_eta^2 .. 1/n_eta): with
+32 eta and 12 outer nodes it is +0.0033 / +0.0040 (seeds 1, 2)."""
+
+FINITE_M_RESEARCH_TABLE_ATOL = 1e-7
+"""The package's finite-M solver against the research script it replaced (docs/bn_meanfield/table_seed1.jsonl, same
+settings and batch seed): measured 1.1e-9 in R, 1.9e-9 in gamma, 2.8e-10 in eps_g at M = 4, alpha = 3 (fastmath
+contraction in the kernels and the proximal map's golden-section fallback where the spline curvature is not
+positive); any change of the equations or of the batch draws moves the point by >= 1e-4 (the batch-seed spread)."""
+
+FINITE_M_SGD_RTOL = 0.05
+"""The finite-M theory against the SGD extrapolations N -> infinity (data/sgd_extrapolation) in eps_g, gamma and R at
+the points where docs/bn_meanfield/FINDINGS.md finds agreement (M = 4, alpha 3 and 8; M = 16, alpha 8): the claim is
+agreement within 5 %, or (the alternative bound FINITE_M_SGD_SIGMAS) within the combined statistical error."""
+
+FINITE_M_SGD_SIGMAS = 3.0
+"""Standard errors of |theory - SGD| allowed instead of FINITE_M_SGD_RTOL: sqrt(sem_SGD^2 + sem_MF^2), sem_SGD of
+the 1/N fit (statmech_bn.analysis.extrapolate), sem_MF = |x_seed1 - x_seed2|/2 of the mean of two batch seeds."""
