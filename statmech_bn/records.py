@@ -105,6 +105,14 @@ THEORY_SCHEMA = Schema(SWEEP, "theory", "alpha", {
                       "found at this load, e.g. relu ERM with pn at alpha <= 4, noise 0.5, where gamma grows without "
                       "bound); false for every converged point"),
 })
+MEAN_FIELD_SCHEMA = Schema(SWEEP, "theory", "alpha", {
+    **THEORY_SCHEMA.fields,
+    "seed": Field(INT, "seed of the Monte-Carlo batches", description="numpy.random.default_rng seed of the "
+                  "batch-mates of bn's finite-M mean field (bn_regularizer mean_field), derived from simulation.seed, "
+                  "the curve's physics and alpha; reproduces the point bit for bit"),
+})
+"""A theory curve of bn solved by the finite-M mean field (:mod:`statmech_bn.theory.bn_finite_m`): the theory
+fields (those it has no counterpart of are NaN; the curve's descriptions say which) plus the seed of each point."""
 SIMULATION_SCHEMA = Schema(SWEEP, "simulation", "alpha", {
     "alpha": ALPHA,
     "eps_gen": Field(F, "generalization error, mean over seeds", description=EPS_GEN.description + "; eps_g(R, gain, "

@@ -54,6 +54,21 @@ def _sim(name):
     return _default(SimulationSettings, name)
 
 
+@dataclass(frozen=True)
+class MeanFieldSettings:
+    """Numerical settings of bn's finite-M mean field (``bn_regularizer = "mean_field"``): the arguments ``n_batches``,
+    ``n_outer``, ``n_eta`` and ``n_grid`` of :func:`statmech_bn.theory.bn_finite_m.solve_finite_batch`, whose
+    defaults these are (FINDINGS.md's table: seed spread ~1e-3 in eps_g)."""
+
+    batches: int = 20_000
+    outer_nodes: int = 24
+    eta_nodes: int = 64
+    grid: int = 161
+
+    def solver_arguments(self) -> dict:
+        return {"n_batches": self.batches, "n_outer": self.outer_nodes, "n_eta": self.eta_nodes, "n_grid": self.grid}
+
+
 SCHEMA = Schema(
     "sweep",
     "generalization curves eps_g(alpha): replica theory (gibbs, high_temperature, erm) and finite-N simulations "
@@ -92,7 +107,9 @@ SCHEMA = Schema(
             "curve (bn: M >= 3)", many=True, low=1, flag="--batch-size"),
         Key("model.bn_regularizer", str, ["gamma_decay"], "the penalty of the bn theory: gamma_decay (the paper's "
             "zeta(M) gamma^2, zeta(M) at the solution) or expansion (the whole O(1/M) gap zeta gamma^2 + first-order "
-            "term, self-consistently)", many=True, choices=tuple(BN_REGULARIZERS), flag="--bn-regularizer"),
+            "term, self-consistently), or mean_field (not a penalty: the finite-M mean field of real bn, "
+            "statmech_bn.theory.bn_finite_m; erm, relu and noise > 0 only; ~10 CPU s per point at M = 4)",
+            many=True, choices=tuple(BN_REGULARIZERS), flag="--bn-regularizer"),
         Key("alpha.values", float, None, "the loads, listed (replaces start/stop/num/spacing)", many=True, low=0.0,
             low_open=True, optional=True),
         Key("alpha.start", float, 0.5, "smallest load", low=0.0, low_open=True),
@@ -118,11 +135,21 @@ SCHEMA = Schema(
             high=MAX_HERMITE_NODES),
         Key("quadrature.erm_replica_nodes", int, _quad("erm_replica_nodes"), "replica-field nodes of erm (relu: "
             "split between the kinks of the proximal map)", low=1, high=MAX_HERMITE_NODES),
+        *(Key(f"quadrature.mean_field_{name}", int, None, f"bn_regularizer mean_field: {text} (default "
+              f"{_default(MeanFieldSettings, name)})", low=low,
+              high=high, optional=True)
+          for name, text, low, high in (
+              ("batches", "Monte-Carlo batches of batch-mates (the cost grows like it, the seed spread like "
+               "1/sqrt of it)", 10, 10_000_000),
+              ("outer_nodes", "Gauss-Legendre nodes per piece of the (u, xi) average", 2, 360),
+              ("eta_nodes", "Gauss-Legendre nodes of the replica noise eta", 2, 1000),
+              ("grid", "points of the h-grid of the effective-loss tables", 8, 100_000))),
         Key("simulation.size", int, _sim("size"), "width N of the simulated block", low=10, flag="--size"),
         Key("simulation.seeds", int, _sim("seeds"), "independent seeds (teacher, data, start) per load", low=2,
             high=100_000, flag="--seeds"),
-        Key("simulation.seed", int, _sim("seed"), "master seed; each point's seeds derive from it, the curve's "
-            "physics and alpha, and are stored", low=0, high=2**63 - 1, flag="--seed"),
+        Key("simulation.seed", int, _sim("seed"), "master seed; each point's seeds (simulations, and the batches "
+            "of bn_regularizer mean_field) derive from it, the curve's physics and alpha, and are stored", low=0,
+            high=2**63 - 1, flag="--seed"),
         Key("simulation.inits", int, _sim("inits"), "sim_erm: starts per seed (the lowest energy is kept)", low=1,
             high=1000),
         Key("simulation.gtol", float, _sim("gtol"), "sim_erm: tolerance on the largest component of the "
@@ -197,6 +224,13 @@ class CurveSpec(PhysicsKeyed):
             out["reg"] = p.bn_regularizer
         return out
 
+    @property
+    def mean_field(self) -> bool:
+        """Whether the curve is solved by bn's finite-M mean field (bn_regularizer mean_field) instead of a saddle
+        point."""
+        p = self.problem
+        return p.norm.penalty is Penalty.BATCH_ZETA and p.method == "erm" and p.bn_regularizer == "mean_field"
+
     def attributes(self) -> dict:
         p = self.problem
         return {"activation": p.activation, "normalizer": p.normalizer, "method": p.method,
@@ -215,6 +249,7 @@ class SweepConfig(RunConfig):
     solver: SolverSettings = SolverSettings()
     curves: tuple[CurveSpec, ...] = ()
     simulation: SimulationSettings = SimulationSettings()
+    mean_field: MeanFieldSettings = MeanFieldSettings()
 
 
 def _alpha_overrides(raw: dict, overrides: dict) -> dict:
@@ -245,11 +280,14 @@ def build_config(raw: dict, overrides: dict | None = None) -> SweepConfig:
     solver = SolverSettings(*(get(resolved, f"solver.{f.name}") for f in fields(SolverSettings)))
     quadrature = QuadratureSettings(*(get(resolved, f"quadrature.{f.name}") for f in fields(QuadratureSettings)))
     simulation = SimulationSettings(*(get(resolved, f"simulation.{f.name}") for f in fields(SimulationSettings)))
+    mean_field = MeanFieldSettings(*(get(resolved, f"quadrature.mean_field_{f.name}") if
+                                     has(resolved, f"quadrature.mean_field_{f.name}") else f.default
+                                     for f in fields(MeanFieldSettings)))
     curves = _curves(resolved, quadrature, alphas, simulation)
     workers = common.resolve_workers(get(resolved, "run.workers"))
     check_limit("the number of points (curves x loads)", len(curves) * alphas.size, resolved, "max_points")
     _check_memory(curves, alphas, simulation, workers, resolved)
-    return SweepConfig(resolved, resolved["output"], workers, alphas, solver, curves, simulation)
+    return SweepConfig(resolved, resolved["output"], workers, alphas, solver, curves, simulation, mean_field)
 
 
 def _alphas(resolved: dict) -> np.ndarray:
@@ -274,7 +312,7 @@ def _curves(resolved: dict, quadrature: QuadratureSettings, alphas: np.ndarray,
     names = ("activation", "normalizer", "method", "temperature", "zeta", "weight_decay", "noise", "batch_size",
              "bn_regularizer")
     axes = [list(dict.fromkeys(model[name])) for name in names]
-    acts, norms, methods, temps, zetas, decays, noises, batches, _ = axes
+    acts, norms, methods, temps, zetas, decays, noises, batches, regularizers = axes
     combinations = int(np.prod([len(a) for a in axes], dtype=float))
     if combinations > GRID_SCAN_LIMIT:
         check_limit("the size of the [model] grid", combinations, resolved, "max_curves")
@@ -284,6 +322,7 @@ def _curves(resolved: dict, quadrature: QuadratureSettings, alphas: np.ndarray,
                 raise UserInputError(f"config: method {method!r} is not defined for activation {act!r} "
                                      f"(allowed: {', '.join(allowed_methods(act))})")
     _check_pairs(acts, norms, methods, zetas, decays, batches)
+    _check_mean_field(acts, norms, methods, noises, regularizers)
     if "sim_sgd" in methods:
         samples = max(int(round(alphas[0] * simulation.size)), 2)
         if max(batches) > samples:
@@ -340,6 +379,27 @@ def _check_pairs(acts, norms, methods, zetas, decays, batches) -> None:
             raise UserInputError(f"config: sim_sgd of {name} needs model.batch_size >= {record.min_sgd_batch} (got "
                                  f"{min(batches)}: at M = 2 the batch-normalized fields are +-1 whatever w is, and "
                                  "w never learns)")
+
+
+def _check_mean_field(acts, norms, methods, noises, regularizers) -> None:
+    """bn_regularizer mean_field is bn's finite-M mean field (:mod:`statmech_bn.theory.bn_finite_m`): the ERM theory of
+    relu with label noise only; refuse it for any other theory curve the grid would make."""
+    if "mean_field" not in regularizers or not any(NORMALIZERS[n].penalty is Penalty.BATCH_ZETA for n in norms):
+        return
+    theories = [m for m in methods if m in THEORY_METHODS]
+    other = [m for m in theories if m != "erm"]
+    if other:
+        raise UserInputError(f"config: bn_regularizer 'mean_field' is the ERM (T -> 0) theory of bn: method "
+                             f"{other[0]!r} has none (use --method erm, or another --bn-regularizer)")
+    if not theories:
+        return
+    rough = [a for a in acts if a != "relu"]
+    if rough:
+        raise UserInputError(f"config: bn_regularizer 'mean_field' is derived for relu only (not {', '.join(rough)}): "
+                             "use --activation relu, or another --bn-regularizer")
+    if min(noises) == 0.0:
+        raise UserInputError("config: bn_regularizer 'mean_field' needs label noise: model.noise > 0 (add --noise, "
+                             "e.g. 0.5)")
 
 
 def _check_memory(curves, alphas: np.ndarray, simulation: SimulationSettings, workers: int, resolved: dict) -> None:

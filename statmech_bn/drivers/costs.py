@@ -37,6 +37,17 @@ def theory_point(activation: str, method: str, normalizer: str, noisy: bool, bra
     return seconds * (1.0 if branches == "both" else ONE_BRANCH) * (BN_THEORY_FACTOR if self_consistent else 1.0)
 
 
+MEAN_FIELD_SECONDS = 10.0
+"""CPU seconds of one point of bn's finite-M mean field at M = 4 with the default settings (20_000 batches, a
+161-point grid): 10.6 s at alpha = 3 and 7.4 s at alpha = 8 (noise 0.5, about 40 iterations); its tables cost
+batches x M x grid per iteration."""
+
+
+def mean_field_point(batch_size: int, settings) -> float:
+    """One point of bn's finite-M mean field (:class:`statmech_bn.config.sweep.MeanFieldSettings`)."""
+    return MEAN_FIELD_SECONDS * (settings.batches / 20_000) * (batch_size / 4) * (settings.grid / 161)
+
+
 def simulation_point(activation: str, method: str, alpha: float, settings, batch_size: int = 1) -> float:
     """All seeds of one load of a finite-N simulation."""
     n = settings.size

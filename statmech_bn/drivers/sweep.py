@@ -6,16 +6,23 @@ parallel and the parent keeps, per point, the one :func:`statmech_bn.theory.solv
 simulation point is one task per seed; the parent merges the seeds into the point's record. Every seed derives from
 the master seed, the curve's physics and alpha (:func:`statmech_bn.simulate.point_seeds`), so a point gives the same
 numbers whichever task order, worker or executor computes it.
+
+A bn erm curve with ``bn_regularizer = "mean_field"`` is solved by the finite-M mean field
+(:func:`statmech_bn.theory.bn_finite_m.solve_finite_batch`) instead of a saddle point: one task, one (forward) branch,
+each point warm-started from the previous converged point of the curve (or the solver's default start), its batch
+seed derived like a simulation's (:func:`mean_field_seed`) and stored (:data:`~statmech_bn.records.MEAN_FIELD_SCHEMA`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..config.sweep import CurveSpec, SweepConfig
-from ..records import SIMULATION_SCHEMA, THEORY_SCHEMA
+from ..config.sweep import CurveSpec, MeanFieldSettings, SweepConfig
+from ..records import MEAN_FIELD_SCHEMA, SIMULATION_SCHEMA, THEORY_SCHEMA
+from ..seeds import derive_seed
 from ..simulate import SIMULATION_TABLE, SimulationSettings, point_seeds
 from ..simulate import point_record as simulation_record
 from ..theory import METHOD_TABLE
@@ -63,6 +70,80 @@ class TheoryBranchTask:
             points = forward_branch(method, self.alphas, self.solver, self.start_index, warm)
         for point in points:
             emit(self.spec.name, point.index, point_record(point), self.part)
+
+
+def mean_field_seed(master: int, spec: CurveSpec, alpha: float) -> int:
+    """The batch seed of one mean-field point: a function of the master seed (``simulation.seed``), the curve's
+    physics and alpha only (:mod:`statmech_bn.seeds`)."""
+    return derive_seed(master, spec.key, float(alpha))
+
+
+MEAN_FIELD_NAN = {
+    "L": "NaN: bn is scale-invariant (no weight norm)",
+    "zeta_in_force": "NaN: the finite-M mean field puts no gamma decay into a saddle point (bn_regularizer mean_field)",
+    "penalty_in_force": "NaN: the finite-M mean field has no per-sample penalty; the batch enters through the "
+                        "effective loss l_eff (statmech_bn.theory.bn_finite_m)",
+}
+"""The theory fields a mean-field point has no value for, and what the curve's descriptions say of them."""
+MEAN_FIELD_DESCRIPTIONS = {
+    **MEAN_FIELD_NAN,
+    "eps_gen": "eps_g = E[(relu(u) - relu(gamma lambda + beta))^2]/2 of the student deployed with population "
+               "statistics, label noise excluded (finite-M mean field of real bn)",
+    "eps_train": "the batch loss F = E[(y - relu(gamma z + beta))^2/2] with z the batch-normalized field, over the "
+                 "Monte-Carlo batches at the fixed point, label noise included",
+    "q": "1: the mean field is T -> 0 (ERM)",
+    "free_energy": "alpha F: the minimised batch loss per input dimension (F is eps_train)",
+    "residual": "largest change max|new - old| of (R, chi/chi, gamma, beta) under one undamped step of the mean-field "
+                "map at the last iterate (converged: below 1e-6)",
+    "iterations": "steps of the damped mean-field iteration (solve_finite_batch)",
+    "branch": "0: the mean field runs one forward branch",
+}
+
+
+def mean_field_record(solution, seed: int) -> dict:
+    """A :class:`~statmech_bn.theory.bn_finite_m.FiniteBatchSolution` as the store's fields (NaN where it has no
+    counterpart, :data:`MEAN_FIELD_NAN`)."""
+    observables = {"eps_gen": solution.eps_g, "eps_train": solution.training_loss, "R": solution.R, "q": 1.0,
+                   "gamma": solution.gamma, "beta": solution.beta, "chi": solution.chi,
+                   "free_energy": solution.alpha * solution.training_loss, **dict.fromkeys(MEAN_FIELD_NAN, math.nan)}
+    record = {"alpha": solution.alpha, **observables, "residual": solution.residual,
+              "iterations": solution.iterations, "branch": 0, "converged": bool(solution.converged),
+              "diverged": diverged(observables, bool(solution.converged)), "seed": int(seed)}
+    missing = set(MEAN_FIELD_SCHEMA.names) - set(record)
+    if missing:
+        raise KeyError(f"the mean field did not provide {sorted(missing)}")
+    return record
+
+
+@dataclass(frozen=True)
+class MeanFieldCurveTask:
+    """Points ``start_index`` on of a bn curve by the finite-M mean field, in order along alpha; each warm-started
+    from the previous converged point (from ``warm_record`` for the first, when resuming), else from the solver's
+    default start."""
+
+    spec: CurveSpec
+    alphas: np.ndarray
+    settings: MeanFieldSettings
+    master_seed: int
+    start_index: int
+    warm_record: dict | None
+
+    def run(self, emit) -> None:
+        from ..theory.bn_finite_m import solve_finite_batch
+
+        p = self.spec.problem
+        warm = None
+        if self.warm_record is not None:
+            warm = tuple(float(self.warm_record[k]) for k in ("R", "chi", "gamma", "beta"))
+        for index in range(self.start_index, self.alphas.size):
+            alpha = float(self.alphas[index])
+            seed = mean_field_seed(self.master_seed, self.spec, alpha)
+            start = {} if warm is None or not all(map(math.isfinite, warm)) else {"start": warm}
+            solution = solve_finite_batch(p.batch_size, alpha, p.noise, seed, **self.settings.solver_arguments(),
+                                          **start)
+            if solution.converged:
+                warm = (solution.R, solution.chi, solution.gamma, solution.beta)
+            emit(self.spec.name, index, mean_field_record(solution, seed))
 
 
 def choose_branch(index: int, records: list[dict]) -> dict:
@@ -128,6 +209,12 @@ def curve_attributes(spec: CurveSpec, config: SweepConfig) -> dict:
     attrs = spec.attributes()
     if spec.is_simulation:
         return {**attrs, **SIMULATION_TABLE[spec.problem.method].attributes(config.simulation)}
+    if spec.mean_field:
+        settings = config.mean_field
+        return {**attrs, "solver": "statmech_bn.theory.bn_finite_m.solve_finite_batch", "solver_branches_run":
+                "forward", "mean_field_batches": settings.batches, "mean_field_outer_nodes": settings.outer_nodes,
+                "mean_field_eta_nodes": settings.eta_nodes, "mean_field_grid": settings.grid,
+                "master_seed": config.simulation.seed}
     attrs["solver_damping"] = config.solver.damping
     attrs["solver_tolerance"] = config.solver.tolerance
     attrs["solver_max_iterations"] = config.solver.max_iterations
@@ -149,6 +236,13 @@ def plans(config: SweepConfig) -> list[CurvePlan]:
             extra = {"N": config.simulation.size, "seeds": config.simulation.seeds}
             schema, n_seeds = SIMULATION_SCHEMA, config.simulation.seeds
             descriptions = SIMULATION_TABLE[p.method].descriptions
+        elif spec.mean_field:
+            def tasks(start, last, spec=spec):
+                return [MeanFieldCurveTask(spec, alphas, config.mean_field, config.simulation.seed, start, last)]
+
+            parts, merge, extra, schema, n_seeds = 1, None, {}, MEAN_FIELD_SCHEMA, 0
+            cost = costs.mean_field_point(p.batch_size, config.mean_field)
+            descriptions = MEAN_FIELD_DESCRIPTIONS
         else:
             tasks, parts = _theory_tasks(spec, config)
             merge = choose_branch if parts == 2 else None
@@ -161,4 +255,5 @@ def plans(config: SweepConfig) -> list[CurvePlan]:
     return out
 
 
-__all__ = ["SimulationSeedTask", "TheoryBranchTask", "choose_branch", "curve_attributes", "plans", "point_record"]
+__all__ = ["MeanFieldCurveTask", "SimulationSeedTask", "TheoryBranchTask", "choose_branch", "curve_attributes",
+           "mean_field_record", "mean_field_seed", "plans", "point_record"]
