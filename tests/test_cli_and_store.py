@@ -15,7 +15,7 @@ import pytest
 from statmech_bn import __version__
 from statmech_bn.cli import main
 from statmech_bn.config import build_config, parse_toml
-from statmech_bn.records import SIMULATION_SCHEMA, SWEEP, THEORY_SCHEMA
+from statmech_bn.records import MEAN_FIELD_SCHEMA, SIMULATION_SCHEMA, SWEEP, THEORY_SCHEMA
 from statmech_bn.store import CurveStore, read_curves
 
 FIELDS = THEORY_SCHEMA.names
@@ -279,3 +279,65 @@ def test_a_runaway_saddle_point_is_stored_as_diverged(tmp_path, capsys):
     capsys.readouterr()
     assert main(["info", str(tmp_path / "runaway.h5")]) == 0
     assert "1 converged, 1 diverged (no finite saddle point)" in capsys.readouterr().out
+
+
+MEAN_FIELD_CHEAP = {"batches": 400, "outer_nodes": 8, "eta_nodes": 16, "grid": 61}
+"""Cheap settings of bn's finite-M mean field (~0.2 CPU s per point): the test checks the wiring (the stored values
+are those of a direct solve_finite_batch call), not the accuracy, which tests/test_bn_meanfield.py covers."""
+
+
+def test_bn_mean_field_sweep_stores_solve_finite_batch_with_its_seed(tmp_path):
+    """``--bn-regularizer mean_field`` stores, per load, exactly what solve_finite_batch gives at the stored seed
+    (derived from the master seed, the curve's physics and alpha) warm-started from the previous converged point;
+    one forward branch, the fields it has no value for NaN."""
+    from statmech_bn.drivers.sweep import mean_field_seed
+    from statmech_bn.theory.bn_finite_m import solve_finite_batch
+
+    flags = ["--activation", "relu", "--normalizer", "bn", "--method", "erm", "--batch-size", "4",
+             "--bn-regularizer", "mean_field", "--noise", "0.5", "--alpha", "3,8", "--workers", "1", "-o", "mf.h5",
+             "--no-progress", *(a for k, v in MEAN_FIELD_CHEAP.items()
+                                for a in ("--set", f"quadrature.mean_field_{k}={v}"))]
+    assert run_cli(flags, tmp_path) == 0
+    config = build_config({}, {"model.activation": ["relu"], "model.normalizer": ["bn"], "model.method": ["erm"],
+                               "model.batch_size": [4], "model.bn_regularizer": ["mean_field"],
+                               "model.noise": [0.5], "alpha.values": [3.0, 8.0]})
+    (spec,) = config.curves
+    (curve,) = read_curves(str(tmp_path / "mf.h5")).values()
+    assert curve["attrs"]["solver_branches_run"] == "forward" and curve["attrs"]["bn_regularizer"] == "mean_field"
+    arguments = {"n_batches": 400, "n_outer": 8, "n_eta": 16, "n_grid": 61}
+    start = {}
+    for i, alpha in enumerate((3.0, 8.0)):
+        seed = mean_field_seed(config.simulation.seed, spec, alpha)
+        assert curve["seed"][i] == seed
+        direct = solve_finite_batch(4, alpha, 0.5, seed, **arguments, **start)
+        # the same calls in the same order on one thread: equal to rounding (1e-12 leaves room for BLAS dot order)
+        for field, value in (("eps_gen", direct.eps_g), ("R", direct.R), ("gamma", direct.gamma),
+                             ("beta", direct.beta), ("chi", direct.chi), ("eps_train", direct.training_loss),
+                             ("residual", direct.residual)):
+            np.testing.assert_allclose(curve[field][i], value, rtol=1e-12, atol=1e-15, err_msg=field)
+        assert curve["iterations"][i] == direct.iterations and curve["converged"][i] == direct.converged
+        assert np.isnan([curve[f][i] for f in ("L", "zeta_in_force", "penalty_in_force")]).all()
+        assert curve["q"][i] == 1.0 and curve["branch"][i] == 0
+        if direct.converged:
+            start = {"start": (direct.R, direct.chi, direct.gamma, direct.beta)}
+    assert start, "no converged point: the warm start was not exercised"
+
+
+def test_a_non_converged_mean_field_point_is_stored_as_not_converged():
+    from statmech_bn.drivers.sweep import mean_field_record
+    from statmech_bn.theory.bn_finite_m import solve_finite_batch
+
+    solution = solve_finite_batch(4, 3.0, 0.5, 1, n_batches=100, n_outer=6, n_eta=8, n_grid=41, iterations=2)
+    record = mean_field_record(solution, 1)
+    assert not solution.converged and record["converged"] is False and record["seed"] == 1
+    assert set(record) == set(MEAN_FIELD_SCHEMA.names)
+
+
+def test_mean_field_settings_defaults_are_solve_finite_batch_defaults():
+    import inspect
+
+    from statmech_bn.config.sweep import MeanFieldSettings
+    from statmech_bn.theory.bn_finite_m import solve_finite_batch
+
+    defaults = {k: p.default for k, p in inspect.signature(solve_finite_batch).parameters.items()}
+    assert all(defaults[k] == v for k, v in MeanFieldSettings().solver_arguments().items())
