@@ -135,9 +135,8 @@ SCHEMA = Schema(
             high=MAX_HERMITE_NODES),
         Key("quadrature.erm_replica_nodes", int, _quad("erm_replica_nodes"), "replica-field nodes of erm (relu: "
             "split between the kinks of the proximal map)", low=1, high=MAX_HERMITE_NODES),
-        *(Key(f"quadrature.mean_field_{name}", int, None, f"bn_regularizer mean_field: {text} (default "
-              f"{_default(MeanFieldSettings, name)})", low=low,
-              high=high, optional=True)
+        *(Key(f"quadrature.mean_field_{name}", int, _default(MeanFieldSettings, name), f"bn_regularizer "
+              f"mean_field: {text}", low=low, high=high)
           for name, text, low, high in (
               ("batches", "Monte-Carlo batches of batch-mates (the cost grows like it, the seed spread like "
                "1/sqrt of it)", 10, 10_000_000),
@@ -280,8 +279,7 @@ def build_config(raw: dict, overrides: dict | None = None) -> SweepConfig:
     solver = SolverSettings(*(get(resolved, f"solver.{f.name}") for f in fields(SolverSettings)))
     quadrature = QuadratureSettings(*(get(resolved, f"quadrature.{f.name}") for f in fields(QuadratureSettings)))
     simulation = SimulationSettings(*(get(resolved, f"simulation.{f.name}") for f in fields(SimulationSettings)))
-    mean_field = MeanFieldSettings(*(get(resolved, f"quadrature.mean_field_{f.name}") if
-                                     has(resolved, f"quadrature.mean_field_{f.name}") else f.default
+    mean_field = MeanFieldSettings(*(get(resolved, f"quadrature.mean_field_{f.name}")
                                      for f in fields(MeanFieldSettings)))
     curves = _curves(resolved, quadrature, alphas, simulation)
     workers = common.resolve_workers(get(resolved, "run.workers"))
