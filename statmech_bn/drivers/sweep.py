@@ -33,13 +33,18 @@ from .loop import CurvePlan
 
 def point_record(point) -> dict:
     """Flatten a :class:`~statmech_bn.theory.solver.PointResult` into the store's fields."""
-    record = {"alpha": point.alpha, "residual": point.residual, "iterations": point.iterations,
-              "converged": point.converged, "branch": point.branch}
-    record.update(point.observables)
-    record["diverged"] = diverged(point.observables, point.converged)
-    missing = set(THEORY_SCHEMA.names) - set(record)
+    return _theory_record(point.alpha, point.observables, point.residual, point.iterations, point.converged,
+                          point.branch, THEORY_SCHEMA, "a method")
+
+
+def _theory_record(alpha, observables: dict, residual, iterations, converged, branch, schema, who: str,
+                   **extra) -> dict:
+    """The store's fields of a theory point, checked to cover ``schema``."""
+    record = {"alpha": alpha, "residual": residual, "iterations": iterations, "converged": converged,
+              "branch": branch, **observables, "diverged": diverged(observables, converged), **extra}
+    missing = set(schema.names) - set(record)
     if missing:
-        raise KeyError(f"a method did not provide {sorted(missing)}")
+        raise KeyError(f"{who} did not provide {sorted(missing)}")
     return record
 
 
@@ -106,13 +111,8 @@ def mean_field_record(solution, seed: int) -> dict:
     observables = {"eps_gen": solution.eps_g, "eps_train": solution.training_loss, "R": solution.R, "q": 1.0,
                    "gamma": solution.gamma, "beta": solution.beta, "chi": solution.chi,
                    "free_energy": solution.alpha * solution.training_loss, **dict.fromkeys(MEAN_FIELD_NAN, math.nan)}
-    record = {"alpha": solution.alpha, **observables, "residual": solution.residual,
-              "iterations": solution.iterations, "branch": 0, "converged": bool(solution.converged),
-              "diverged": diverged(observables, bool(solution.converged)), "seed": int(seed)}
-    missing = set(MEAN_FIELD_SCHEMA.names) - set(record)
-    if missing:
-        raise KeyError(f"the mean field did not provide {sorted(missing)}")
-    return record
+    return _theory_record(solution.alpha, observables, solution.residual, solution.iterations,
+                          bool(solution.converged), 0, MEAN_FIELD_SCHEMA, "the mean field", seed=int(seed))
 
 
 @dataclass(frozen=True)
