@@ -148,10 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
                                        "+ gamma decay; learning rates; generalization against pn and none; bn -> pn "
                                        "as M grows), write their HDF5 files and figures and report.md with one row "
                                        "per claim: the claim, the setting, what was measured with error bars, and "
-                                       "the verdict. About 3 min on two cores (--quick: under a minute). A rerun "
+                                       "the verdict. About 8 min on two cores (--quick: about 16 s). A rerun "
                                        "resumes. Default output folder: reproduce.")
     repro.add_argument("-o", "--output", default="reproduce", help="output folder (default: reproduce)")
-    repro.add_argument("--quick", action="store_true", help="the small configs (*.quick.toml): under a minute")
+    repro.add_argument("--quick", action="store_true", help="the small configs (*.quick.toml): about 16 s")
     repro.add_argument("--workers", type=int, default=0, help="worker processes (0: one per available CPU)")
     repro.add_argument("--quiet", action="store_true", help="print nothing but errors")
     repro.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
