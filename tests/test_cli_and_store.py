@@ -286,6 +286,14 @@ MEAN_FIELD_CHEAP = {"batches": 400, "outer_nodes": 8, "eta_nodes": 16, "grid": 6
 are those of a direct solve_finite_batch call), not the accuracy, which tests/test_bn_meanfield.py covers."""
 
 
+def _mean_field_flags(output: str) -> list[str]:
+    """A two-point mean-field sweep (bn M = 4, alpha 3 and 8) at the cheap settings, one worker."""
+    return ["--activation", "relu", "--normalizer", "bn", "--method", "erm", "--batch-size", "4",
+            "--bn-regularizer", "mean_field", "--noise", "0.5", "--alpha", "3,8", "--workers", "1", "-o", output,
+            "--no-progress", *(a for k, v in MEAN_FIELD_CHEAP.items()
+                               for a in ("--set", f"quadrature.mean_field_{k}={v}"))]
+
+
 def test_bn_mean_field_sweep_stores_solve_finite_batch_with_its_seed(tmp_path):
     """``--bn-regularizer mean_field`` stores, per load, exactly what solve_finite_batch gives at the stored seed
     (derived from the master seed, the curve's physics and alpha) warm-started from the previous converged point;
@@ -293,11 +301,7 @@ def test_bn_mean_field_sweep_stores_solve_finite_batch_with_its_seed(tmp_path):
     from statmech_bn.drivers.sweep import mean_field_seed
     from statmech_bn.theory.bn_finite_m import solve_finite_batch
 
-    flags = ["--activation", "relu", "--normalizer", "bn", "--method", "erm", "--batch-size", "4",
-             "--bn-regularizer", "mean_field", "--noise", "0.5", "--alpha", "3,8", "--workers", "1", "-o", "mf.h5",
-             "--no-progress", *(a for k, v in MEAN_FIELD_CHEAP.items()
-                                for a in ("--set", f"quadrature.mean_field_{k}={v}"))]
-    assert run_cli(flags, tmp_path) == 0
+    assert run_cli(_mean_field_flags("mf.h5"), tmp_path) == 0
     config = build_config({}, {"model.activation": ["relu"], "model.normalizer": ["bn"], "model.method": ["erm"],
                                "model.batch_size": [4], "model.bn_regularizer": ["mean_field"],
                                "model.noise": [0.5], "alpha.values": [3.0, 8.0]})
@@ -321,6 +325,24 @@ def test_bn_mean_field_sweep_stores_solve_finite_batch_with_its_seed(tmp_path):
         if direct.converged:
             start = {"start": (direct.R, direct.chi, direct.gamma, direct.beta)}
     assert start, "no converged point: the warm start was not exercised"
+
+
+def test_a_killed_mean_field_sweep_resumes_to_the_same_values(tmp_path):
+    """Dropping the last point, as a kill would, and rerunning: the resumed point warm-starts from the stored one
+    and equals the uninterrupted run's (same seed, same start)."""
+    assert run_cli(_mean_field_flags("whole.h5"), tmp_path) == 0
+    assert run_cli(_mean_field_flags("killed.h5"), tmp_path) == 0
+    with h5py.File(tmp_path / "killed.h5", "r+") as f:
+        for group in f["curves"].values():
+            group.attrs["n_points"] = 1
+            group.attrs["complete"] = False
+    assert run_cli(_mean_field_flags("killed.h5"), tmp_path) == 0
+    (whole,) = read_curves(str(tmp_path / "whole.h5")).values()
+    (resumed,) = read_curves(str(tmp_path / "killed.h5")).values()
+    assert resumed["attrs"]["complete"] and len(resumed["alpha"]) == 2
+    for field in whole:
+        if field != "attrs":
+            np.testing.assert_allclose(resumed[field], whole[field], rtol=1e-12, atol=1e-15, err_msg=field)
 
 
 def test_a_non_converged_mean_field_point_is_stored_as_not_converged():
