@@ -1,13 +1,14 @@
 """Kernels of the finite-M mean-field theory of real bn (:mod:`statmech_bn.theory.bn_finite_m`).
 
-Conventions: relu student, square loss l(y, z) = (y - relu(z))^2/2, batch statistics the batch mean and the biased
-batch std (divisor M) without epsilon. A batch is the sample at h (the field of interest) and M - 1 batch-mates
-(hm, ym) drawn from the training-field law; :func:`batch_mate_tables` averages over ``n_batches`` such draws.
+Conventions: student activation g (relu, linear or erf, by its code in :mod:`.codes`), square loss
+l(y, z) = (y - g(z))^2/2, batch statistics the batch mean and the biased batch std (divisor M) without epsilon. A
+batch is the sample at h (the field of interest) and M - 1 batch-mates (hm, ym) drawn from the training-field law;
+:func:`batch_mate_tables` averages over ``n_batches`` such draws.
 
 The per-sample effective loss (docs/bn_meanfield/FINDINGS.md, issue #16) is
 
     l_eff(h, y) = y^2/2 - y a1(h) + a2(h)/2 + B(h),
-    a1 = E[relu(z_1)],  a2 = E[relu(z_1)^2],  B = E[sum_{j>1} (y_j - relu(z_j))^2/2],
+    a1 = E[g(z_1)],  a2 = E[g(z_1)^2],  B = E[sum_{j>1} (y_j - g(z_j))^2/2],
     z_j = gamma (h_j - mu_B)/sigma_B + beta,   h_1 = h,
 
 the own loss plus the loss the sample causes its batch-mates through the batch statistics.
@@ -18,20 +19,22 @@ import math
 import numpy as np
 
 from ._jit import jit, jit_inline
+from .activations import activation
 
 
 @jit
-def batch_mate_tables(grid, hm, ym, gamma, beta, batch_size, a1, a2, mates):
+def batch_mate_tables(code, grid, hm, ym, gamma, beta, batch_size, a1, a2, mates):
     """(a1, a2, B) of l_eff at the fields ``grid``, averaged over the batch-mate draws, written into the outputs.
 
     Parameters
     ----------
+    code : the student activation g (:mod:`.codes`).
     grid : (G,) fields h of the sample of interest.
     hm, ym : (n_batches, M - 1) the batch-mates' fields and labels.
     gamma, beta : bn's scale and shift.
     batch_size : M (float).
-    a1, a2, mates : (G,) outputs: the means over batches of relu(z_1), relu(z_1)^2 and of the batch-mates' summed
-        loss sum_{j>1} (y_j - relu(z_j))^2/2.
+    a1, a2, mates : (G,) outputs: the means over batches of g(z_1), g(z_1)^2 and of the batch-mates' summed
+        loss sum_{j>1} (y_j - g(z_j))^2/2.
     """
     nb, nm = hm.shape
     s1 = np.zeros(nb)
@@ -49,12 +52,12 @@ def batch_mate_tables(grid, hm, ym, gamma, beta, batch_size, a1, a2, mates):
             mu = (g + s1[b]) / batch_size
             var = (g * g + s2[b]) / batch_size - mu * mu
             sd = math.sqrt(max(var, 1e-300))
-            o = max(gamma * (g - mu) / sd + beta, 0.0)
+            o = activation(code, gamma * (g - mu) / sd + beta)
             t1 += o
             t2 += o * o
             acc = 0.0
             for j in range(nm):
-                r = ym[b, j] - max(gamma * (hm[b, j] - mu) / sd + beta, 0.0)
+                r = ym[b, j] - activation(code, gamma * (hm[b, j] - mu) / sd + beta)
                 acc += r * r
             t3 += 0.5 * acc
         a1[k] = t1 / nb

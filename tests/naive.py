@@ -510,14 +510,20 @@ def prox_brute(objective, lo: float, hi: float, points: int = 40_001) -> float:
     return float(res.x) if res.fun <= values[k] else float(grid[k])
 
 
-def bn_effective_loss(h: float, y: float, mates_h, mates_y, gamma: float, beta: float) -> float:
+def relu(x):
+    """max(x, 0) on arrays."""
+    return np.maximum(x, 0.0)
+
+
+def bn_effective_loss(h: float, y: float, mates_h, mates_y, gamma: float, beta: float, g=relu) -> float:
     """Real bn's per-sample effective loss by its definition: for every explicit batch b (the sample (h, y) and its
     batch-mates (mates_h[b], mates_y[b])), normalize the M fields by the batch mean and the biased batch std, sum the
-    M square losses (y_j - relu(gamma z_j + beta))^2/2; the mean over the batches."""
+    M square losses (y_j - g(gamma z_j + beta))^2/2 (g a NumPy activation, relu by default); the mean over the
+    batches."""
     total = 0.0
     for fields, labels in zip(mates_h, mates_y, strict=True):
         fields = np.concatenate([[h], fields])
         labels = np.concatenate([[y], labels])
         z = (fields - fields.mean()) / np.sqrt(np.mean((fields - fields.mean()) ** 2))
-        total += 0.5 * float(np.sum((labels - np.maximum(gamma * z + beta, 0.0)) ** 2))
+        total += 0.5 * float(np.sum((labels - g(gamma * z + beta)) ** 2))
     return total / len(mates_h)

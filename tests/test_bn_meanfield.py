@@ -9,6 +9,7 @@ from pathlib import Path
 import naive
 import numpy as np
 import pytest
+from scipy import special
 from scipy.interpolate import CubicSpline
 from tolerances import (
     BN_FINITE_M_LARGE_M_ATOL,
@@ -18,6 +19,7 @@ from tolerances import (
     FINITE_M_SGD_RTOL,
     FINITE_M_SGD_SIGMAS,
     L_EFF_BRUTE_ATOL,
+    LABEL_RULE_MOMENT_ATOL,
     PROX_BRUTE_ATOL,
 )
 
@@ -30,7 +32,13 @@ from statmech_bn.theory.bn_finite_m import (
     proximal_fields,
     solve_finite_batch,
 )
-from statmech_bn.theory.bn_meanfield import EffectiveLoss, proximal_breakpoints, proximal_map, solve_infinite_batch
+from statmech_bn.theory.bn_meanfield import (
+    EffectiveLoss,
+    label_rule,
+    proximal_breakpoints,
+    proximal_map,
+    solve_infinite_batch,
+)
 
 LOSSES = [EffectiveLoss(1.3, -0.2), EffectiveLoss(0.7, 0.4, e1=0.05, e2=-0.1), EffectiveLoss(2.0, 0.1, e1=-0.2, e2=0.3)]
 
@@ -74,14 +82,19 @@ def test_proximal_map_is_affine_between_breakpoints(loss):
             assert h[1] == pytest.approx(0.5 * (h[0] + h[2]), abs=1e-12)
 
 
-@pytest.fixture(scope="module")
-def pn_erm_alpha5():
-    """relu pn ERM at alpha = 5, noise 0.5 (theory/erm.py): the observables."""
-    problem = Problem("relu", "pn", "erm", noise=0.5)
+def _pn_erm_alpha5(activation):
+    """pn ERM at alpha = 5, noise 0.5 (theory/erm.py): the observables."""
+    problem = Problem(activation, "pn", "erm", noise=0.5)
     method = METHOD_TABLE["erm"](problem)
     (point,) = list(solve_curve(method, np.array([5.0]), SolverSettings(branches="forward", tolerance=1e-11)))
     assert point.converged
     return point.observables
+
+
+@pytest.fixture(scope="module")
+def pn_erm_alpha5():
+    """relu pn ERM at alpha = 5, noise 0.5: the observables."""
+    return _pn_erm_alpha5("relu")
 
 
 def test_infinite_batch_limit_equals_pn_erm(pn_erm_alpha5):
@@ -96,19 +109,36 @@ def test_infinite_batch_limit_equals_pn_erm(pn_erm_alpha5):
     assert abs(sol.state[6]) < 1e-12 and abs(sol.state[7]) < 1e-12  # F_m = F_s = 0 at the solution
 
 
-def _small_rule_and_tables(seed=3):
-    rule = finite_batch_rule(4, 0.5, seed, n_outer=4, n_eta=4, n_batches=200, n_grid=41, h_max=4.0)
+def _small_rule_and_tables(seed=3, activation="relu"):
+    rule = finite_batch_rule(4, 0.5, seed, n_outer=4, n_eta=4, n_batches=200, n_grid=41, h_max=4.0,
+                             activation=activation)
     h = np.random.default_rng(seed).normal(0.1, 0.9, rule.weight.size)
     return rule, h, effective_loss_tables(rule, h, 0.8, 0.2)
 
 
-def test_finite_m_effective_loss_is_the_mean_over_explicit_batches():
-    rule, h, tables = _small_rule_and_tables()
+NUMPY_ACTIVATIONS = {"relu": naive.relu, "linear": lambda x: x, "erf": lambda x: special.erf(x / math.sqrt(2.0))}
+
+
+@pytest.mark.parametrize(("activation", "second_moment"), [("relu", 0.5), ("linear", 1.0), ("erf", 1.0 / 3.0)])
+def test_label_rule_moments(activation, second_moment):
+    """E[y] and E[y^2] of y = g(u) + 0.5 xi by the label rule against closed forms: E[g(u)^2] = 1/2 (relu), 1
+    (linear), (2/pi) arcsin(1/2) = 1/3 (erf; Williams 1997), E[g(u)] = 1/sqrt(2 pi) (relu), 0 (odd g)."""
+    u, xi, y, w = label_rule(0.5, 24, activation)
+    np.testing.assert_allclose(y, NUMPY_ACTIVATIONS[activation](u) + 0.5 * xi, rtol=0, atol=1e-15)
+    mean = 1.0 / math.sqrt(2.0 * math.pi) if activation == "relu" else 0.0
+    got = [w.sum(), w @ y, w @ (y * y)]
+    np.testing.assert_allclose(got, [1.0, mean, second_moment + 0.25], rtol=0, atol=LABEL_RULE_MOMENT_ATOL)
+
+
+@pytest.mark.parametrize("activation", NUMPY_ACTIVATIONS)
+def test_finite_m_effective_loss_is_the_mean_over_explicit_batches(activation):
+    rule, h, tables = _small_rule_and_tables(activation=activation)
     mates = rule.batches[:, 1:]
+    teacher = NUMPY_ACTIVATIONS[activation]
     for k in (0, 7, 20, 33, 40):
         for y in (-1.0, 0.3, 2.0):
             got = float(effective_loss(tables, rule.grid, rule.grid[k], y))
-            want = naive.bn_effective_loss(rule.grid[k], y, h[mates], rule.y[mates], 0.8, 0.2)
+            want = naive.bn_effective_loss(rule.grid[k], y, h[mates], rule.y[mates], 0.8, 0.2, g=teacher)
             assert got == pytest.approx(want, abs=L_EFF_BRUTE_ATOL)
 
 
@@ -131,16 +161,22 @@ def test_finite_m_proximal_map_is_the_global_minimiser():
         assert got[i] == pytest.approx(want, abs=PROX_BRUTE_ATOL)
 
 
-def test_finite_m_approaches_pn_erm_at_large_batch_size(pn_erm_alpha5):
+@pytest.mark.parametrize("activation", ["relu", "linear", "erf"])
+def test_finite_m_approaches_pn_erm_at_large_batch_size(activation):
     """At M = 256 the finite-M theory is within its O(1/M) term (plus batch noise and coarse quadrature) of the
     M = infinity limit, pn ERM in (R, chi, gain = gamma/s_T, shift = beta - gamma m_T/s_T, training loss), and the
-    gap in (R, gain, shift, training loss) is at most half that at M = 64 (measured ratio 4.8-10 over seeds 1-3)."""
-    ref = pn_erm_alpha5
+    gap in (R, gain, shift, training loss) is at most half that at M = 64 (measured ratio 4.8-10 over seeds 1-3 for
+    relu, 0.43 linear, 0.44 erf). For linear the limit is ordinary least squares: eps_g = sigma^2/(2 (alpha - 1)),
+    training loss sigma^2 (1 - 1/alpha)/2 (checked here too)."""
+    ref = _pn_erm_alpha5(activation)
+    if activation == "linear":
+        assert ref["eps_gen"] == pytest.approx(0.25 / 8.0, abs=1e-9)
+        assert ref["eps_train"] == pytest.approx(0.25 * 0.8 / 2.0, abs=1e-9)
     want = np.array([ref["R"], ref["gamma"], ref["beta"], ref["eps_train"]])
     gaps = {}
     for batch_size in (64, 256):
-        sol = solve_finite_batch(batch_size, 5.0, 0.5, seed=1, n_outer=8, n_eta=16, n_batches=64_000 // batch_size,
-                                 tol=1e-5)
+        sol = solve_finite_batch(batch_size, 5.0, 0.5, seed=1, activation=activation, n_outer=8, n_eta=16,
+                                 n_batches=64_000 // batch_size, tol=1e-5)
         assert sol.converged and sol.seed == 1 and sol.batch_size == batch_size
         gain = sol.gamma / sol.h_std
         got = np.array([sol.R, gain, sol.beta - gain * sol.h_mean, sol.training_loss])

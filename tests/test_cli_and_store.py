@@ -286,23 +286,24 @@ MEAN_FIELD_CHEAP = {"batches": 400, "outer_nodes": 8, "eta_nodes": 16, "grid": 6
 are those of a direct solve_finite_batch call), not the accuracy, which tests/test_bn_meanfield.py covers."""
 
 
-def _mean_field_flags(output: str) -> list[str]:
+def _mean_field_flags(output: str, activation: str = "relu") -> list[str]:
     """A two-point mean-field sweep (bn M = 4, alpha 3 and 8) at the cheap settings, one worker."""
-    return ["--activation", "relu", "--normalizer", "bn", "--method", "erm", "--batch-size", "4",
+    return ["--activation", activation, "--normalizer", "bn", "--method", "erm", "--batch-size", "4",
             "--bn-regularizer", "mean_field", "--noise", "0.5", "--alpha", "3,8", "--workers", "1", "-o", output,
             "--no-progress", *(a for k, v in MEAN_FIELD_CHEAP.items()
                                for a in ("--set", f"quadrature.mean_field_{k}={v}"))]
 
 
-def test_bn_mean_field_sweep_stores_solve_finite_batch_with_its_seed(tmp_path):
+@pytest.mark.parametrize("activation", ["relu", "linear", "erf"])
+def test_bn_mean_field_sweep_stores_solve_finite_batch_with_its_seed(tmp_path, activation):
     """``--bn-regularizer mean_field`` stores, per load, exactly what solve_finite_batch gives at the stored seed
     (derived from the master seed, the curve's physics and alpha) warm-started from the previous converged point;
     one forward branch, the fields it has no value for NaN."""
     from statmech_bn.drivers.sweep import mean_field_seed
     from statmech_bn.theory.bn_finite_m import solve_finite_batch
 
-    assert run_cli(_mean_field_flags("mf.h5"), tmp_path) == 0
-    config = build_config({}, {"model.activation": ["relu"], "model.normalizer": ["bn"], "model.method": ["erm"],
+    assert run_cli(_mean_field_flags("mf.h5", activation), tmp_path) == 0
+    config = build_config({}, {"model.activation": [activation], "model.normalizer": ["bn"], "model.method": ["erm"],
                                "model.batch_size": [4], "model.bn_regularizer": ["mean_field"],
                                "model.noise": [0.5], "alpha.values": [3.0, 8.0]})
     (spec,) = config.curves
@@ -313,7 +314,7 @@ def test_bn_mean_field_sweep_stores_solve_finite_batch_with_its_seed(tmp_path):
     for i, alpha in enumerate((3.0, 8.0)):
         seed = mean_field_seed(config.simulation.seed, spec, alpha)
         assert curve["seed"][i] == seed
-        direct = solve_finite_batch(4, alpha, 0.5, seed, **arguments, **start)
+        direct = solve_finite_batch(4, alpha, 0.5, seed, activation=activation, **arguments, **start)
         # the same calls in the same order on one thread: equal to rounding (1e-12 leaves room for BLAS dot order)
         for field, value in (("eps_gen", direct.eps_g), ("R", direct.R), ("gamma", direct.gamma),
                              ("beta", direct.beta), ("chi", direct.chi), ("eps_train", direct.training_loss),

@@ -128,8 +128,6 @@ BAD_INPUTS = [
      "bn_regularizer 'mean_field' is the ERM (T -> 0) theory of bn: method 'gibbs' has none"),
     ("bn-mean-field-high-t", [*SWEEP, "--normalizer", "bn", "--bn-regularizer", "mean_field", "--noise", "0.5",
                               "--method", "erm,high_temperature"], None, "method 'high_temperature' has none"),
-    ("bn-mean-field-erf", [*SWEEP, "--normalizer", "bn", "--bn-regularizer", "mean_field", "--noise", "0.5",
-                           "--method", "erm", "--activation", "relu,erf"], None, "derived for relu only (not erf)"),
     ("bn-mean-field-noise0", [*SWEEP, "--normalizer", "bn", "--bn-regularizer", "mean_field", "--method", "erm"],
      None, "bn_regularizer 'mean_field' needs label noise: model.noise > 0"),
     ("bn-sim-erm", [*SWEEP, "--normalizer", "bn", "--method", "sim_erm"], None, "simulated by sim_sgd"),

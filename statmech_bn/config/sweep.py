@@ -108,7 +108,8 @@ SCHEMA = Schema(
         Key("model.bn_regularizer", str, ["gamma_decay"], "the penalty of the bn theory: gamma_decay (the paper's "
             "zeta(M) gamma^2, zeta(M) at the solution) or expansion (the whole O(1/M) gap zeta gamma^2 + first-order "
             "term, self-consistently), or mean_field (not a penalty: the finite-M mean field of real bn, "
-            "statmech_bn.theory.bn_finite_m; erm, relu and noise > 0 only; ~10 CPU s per point at M = 4)",
+            "statmech_bn.theory.bn_finite_m; erm, relu, linear or erf, and noise > 0 only; ~10 CPU s per point at "
+            "M = 4)",
             many=True, choices=tuple(BN_REGULARIZERS), flag="--bn-regularizer"),
         Key("alpha.values", float, None, "the loads, listed (replaces start/stop/num/spacing)", many=True, low=0.0,
             low_open=True, optional=True),
@@ -320,7 +321,7 @@ def _curves(resolved: dict, quadrature: QuadratureSettings, alphas: np.ndarray,
                 raise UserInputError(f"config: method {method!r} is not defined for activation {act!r} "
                                      f"(allowed: {', '.join(allowed_methods(act))})")
     _check_pairs(acts, norms, methods, zetas, decays, batches)
-    _check_mean_field(acts, norms, methods, noises, regularizers)
+    _check_mean_field(norms, methods, noises, regularizers)
     if "sim_sgd" in methods:
         samples = max(int(round(alphas[0] * simulation.size)), 2)
         if max(batches) > samples:
@@ -379,9 +380,10 @@ def _check_pairs(acts, norms, methods, zetas, decays, batches) -> None:
                                  "w never learns)")
 
 
-def _check_mean_field(acts, norms, methods, noises, regularizers) -> None:
-    """bn_regularizer mean_field is bn's finite-M mean field (:mod:`statmech_bn.theory.bn_finite_m`): the ERM theory of
-    relu with label noise only; refuse it for any other theory curve the grid would make."""
+def _check_mean_field(norms, methods, noises, regularizers) -> None:
+    """bn_regularizer mean_field is bn's finite-M mean field (:mod:`statmech_bn.theory.bn_finite_m`): an ERM theory
+    with label noise only (of every activation ERM allows: relu, linear, erf); refuse it for any other theory curve
+    the grid would make."""
     if "mean_field" not in regularizers or not any(NORMALIZERS[n].penalty is Penalty.BATCH_ZETA for n in norms):
         return
     theories = [m for m in methods if m in THEORY_METHODS]
@@ -391,10 +393,6 @@ def _check_mean_field(acts, norms, methods, noises, regularizers) -> None:
                              f"{other[0]!r} has none (use --method erm, or another --bn-regularizer)")
     if not theories:
         return
-    rough = [a for a in acts if a != "relu"]
-    if rough:
-        raise UserInputError(f"config: bn_regularizer 'mean_field' is derived for relu only (not {', '.join(rough)}): "
-                             "use --activation relu, or another --bn-regularizer")
     if min(noises) == 0.0:
         raise UserInputError("config: bn_regularizer 'mean_field' needs label noise: model.noise > 0 (add --noise, "
                              "e.g. 0.5)")

@@ -92,9 +92,9 @@ MEAN_FIELD_NAN = {
 """The theory fields a mean-field point has no value for, and what the curve's descriptions say of them."""
 MEAN_FIELD_DESCRIPTIONS = {
     **MEAN_FIELD_NAN,
-    "eps_gen": "eps_g = E[(relu(u) - relu(gamma lambda + beta))^2]/2 of the student deployed with population "
+    "eps_gen": "eps_g = E[(g(u) - g(gamma lambda + beta))^2]/2 of the student deployed with population "
                "statistics, label noise excluded (finite-M mean field of real bn)",
-    "eps_train": "the batch loss F = E[(y - relu(gamma z + beta))^2/2] with z the batch-normalized field, over the "
+    "eps_train": "the batch loss F = E[(y - g(gamma z + beta))^2/2] with z the batch-normalized field, over the "
                  "Monte-Carlo batches at the fixed point, label noise included",
     "q": "1: the mean field is T -> 0 (ERM)",
     "free_energy": "alpha F: the minimised batch loss per input dimension (F is eps_train)",
@@ -139,8 +139,8 @@ class MeanFieldCurveTask:
             alpha = float(self.alphas[index])
             seed = mean_field_seed(self.master_seed, self.spec, alpha)
             start = {} if warm is None or not all(map(math.isfinite, warm)) else {"start": warm}
-            solution = solve_finite_batch(p.batch_size, alpha, p.noise, seed, **self.settings.solver_arguments(),
-                                          **start)
+            solution = solve_finite_batch(p.batch_size, alpha, p.noise, seed, activation=p.activation,
+                                          **self.settings.solver_arguments(), **start)
             if solution.converged:
                 warm = (solution.R, solution.chi, solution.gamma, solution.beta)
             emit(self.spec.name, index, mean_field_record(solution, seed))

@@ -1,9 +1,10 @@
 """Mean-field theory of real batch normalization at finite batch size M (issue #16).
 
-Conventions: relu student and teacher, square loss l(y, z) = (y - relu(z))^2/2, labels y = relu(u) + noise xi;
+Conventions: student and teacher of one activation g (relu, linear or erf; relu where not said), square loss
+l(y, z) = (y - g(z))^2/2, labels y = g(u) + noise xi;
 training uses the batch mean and the biased batch std (divisor M, no epsilon) of the field h = w.x/sqrt(N) on the
 sphere |w|^2 = N; deployment uses the population statistics of fresh Gaussian inputs (mean 0, std 1), so the
-deployed student is relu(gamma lambda + beta) and eps_g = E[(relu(u) - relu(gamma lambda + beta))^2]/2 (label noise
+deployed student is g(gamma lambda + beta) and eps_g = E[(g(u) - g(gamma lambda + beta))^2]/2 (label noise
 excluded, :func:`statmech_bn.theory.problem.generalization_error`).
 
 Equations (docs/bn_meanfield/FINDINGS.md; the M = infinity limit and the argument are in
@@ -45,6 +46,7 @@ import numpy as np
 from scipy import optimize
 from scipy.interpolate import CubicSpline
 
+from ..model import ACTIVATIONS
 from ..quadrature import legendre
 from .bn_meanfield import label_rule
 
@@ -52,11 +54,30 @@ ETA_CUT = 8.0
 """Half-width of the Gauss-Legendre rule of the replica noise eta."""
 
 
+def _relu_and_slope(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.maximum(x, 0.0), (x > 0.0).astype(float)
+
+
+def _linear_and_slope(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return x, np.ones_like(x)
+
+
+def _erf_and_slope(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from scipy.special import erf
+
+    return erf(x / math.sqrt(2.0)), math.sqrt(2.0 / math.pi) * np.exp(-0.5 * x * x)
+
+
+_OUTPUT_AND_SLOPE = {"relu": _relu_and_slope, "linear": _linear_and_slope, "erf": _erf_and_slope}
+"""(g(x), g'(x)) on arrays for the activations the finite-M mean field is derived for (differentiable ones: the
+(gamma, beta) fit is by gradients; relu's slope at the kink taken as 0)."""
+
+
 @dataclass(frozen=True)
 class FiniteBatchRule:
     """The fixed parts of the finite-M map: quadrature sample (u, eta, y, weight summing to 1), the batches
     (indices into the sample, shape (n_batches, M); column 0 is the sample of interest, the rest its batch-mates),
-    the uniform h-grid of the l_eff tables, M and the batch seed."""
+    the uniform h-grid of the l_eff tables, M, the batch seed and the activation's name."""
 
     u: np.ndarray
     eta: np.ndarray
@@ -66,14 +87,16 @@ class FiniteBatchRule:
     grid: np.ndarray
     batch_size: int
     seed: int
+    activation: str = "relu"
 
 
 def finite_batch_rule(batch_size: int, noise: float, seed: int, n_outer: int = 24, n_eta: int = 64,
-                      n_batches: int = 20_000, n_grid: int = 161, h_max: float = 8.0) -> FiniteBatchRule:
-    """The quadrature sample (``n_outer`` nodes per piece of (u, xi), ``n_eta`` in eta), ``n_batches`` batches of
-    ``batch_size`` indices drawn with ``numpy.random.default_rng(seed)`` and the table grid (``n_grid`` points on
-    [-h_max, h_max])."""
-    u, _, y, w = label_rule(noise, n_outer)
+                      n_batches: int = 20_000, n_grid: int = 161, h_max: float = 8.0,
+                      activation: str = "relu") -> FiniteBatchRule:
+    """The quadrature sample (``n_outer`` nodes per piece of (u, xi), ``n_eta`` in eta; labels of the teacher
+    ``activation``), ``n_batches`` batches of ``batch_size`` indices drawn with ``numpy.random.default_rng(seed)``
+    and the table grid (``n_grid`` points on [-h_max, h_max])."""
+    u, _, y, w = label_rule(noise, n_outer, activation)
     x, we = legendre(n_eta)
     eta = ETA_CUT * x
     we = ETA_CUT * we * np.exp(-0.5 * eta * eta) / math.sqrt(2.0 * math.pi)
@@ -83,7 +106,7 @@ def finite_batch_rule(batch_size: int, noise: float, seed: int, n_outer: int = 2
     batches = np.minimum(np.searchsorted(np.cumsum(weight), rng.random((n_batches, int(batch_size)))),
                          weight.size - 1)
     return FiniteBatchRule(np.repeat(u, n_eta), np.tile(eta, u.size), np.repeat(y, n_eta), weight, batches,
-                           np.linspace(-h_max, h_max, n_grid), int(batch_size), int(seed))
+                           np.linspace(-h_max, h_max, n_grid), int(batch_size), int(seed), activation)
 
 
 def effective_loss_tables(rule: FiniteBatchRule, h: np.ndarray, gamma: float,
@@ -94,8 +117,8 @@ def effective_loss_tables(rule: FiniteBatchRule, h: np.ndarray, gamma: float,
 
     mates = rule.batches[:, 1:]
     out = [np.empty(rule.grid.size) for _ in range(3)]
-    batch_mate_tables(rule.grid, np.ascontiguousarray(h[mates]), np.ascontiguousarray(rule.y[mates]), gamma, beta,
-                      float(rule.batch_size), *out)
+    batch_mate_tables(ACTIVATIONS[rule.activation].code, rule.grid, np.ascontiguousarray(h[mates]),
+                      np.ascontiguousarray(rule.y[mates]), gamma, beta, float(rule.batch_size), *out)
     return out[0], out[1], out[2]
 
 
@@ -118,16 +141,17 @@ def proximal_fields(rule: FiniteBatchRule, omega: np.ndarray, chi: float, tables
 
 
 def fit_scalars(rule: FiniteBatchRule, h: np.ndarray, gamma: float, beta: float) -> tuple[float, float, float]:
-    """(gamma, beta, F) minimising the batch loss F = E[(y - relu(gamma z + beta))^2/2] over the batches at fixed
+    """(gamma, beta, F) minimising the batch loss F = E[(y - g(gamma z + beta))^2/2] over the batches at fixed
     fields ``h`` (z the batch-normalized field, every member of a batch a sample), by BFGS from (gamma, beta)."""
     hb = h[rule.batches]
     z = ((hb - hb.mean(1, keepdims=True)) / hb.std(1, keepdims=True)).ravel()
     yy = rule.y[rule.batches].ravel()
+    output_and_slope = _OUTPUT_AND_SLOPE[rule.activation]
 
     def fun(p):
-        hh = p[0] * z + p[1]
-        r = yy - np.maximum(hh, 0.0)
-        d = -r * (hh > 0)
+        out, slope = output_and_slope(p[0] * z + p[1])
+        r = yy - out
+        d = -r * slope
         return 0.5 * np.mean(r * r), np.array([np.mean(d * z), np.mean(d)])
 
     res = optimize.minimize(fun, [gamma, beta], jac=True, method="BFGS", options={"gtol": 1e-10})
@@ -168,11 +192,12 @@ class FiniteBatchSolution:
     seed: int
 
 
-def solve_finite_batch(batch_size: int, alpha: float, noise: float = 0.5, seed: int = 1, *, n_outer: int = 24,
+def solve_finite_batch(batch_size: int, alpha: float, noise: float = 0.5, seed: int = 1, *,
+                       activation: str = "relu", n_outer: int = 24,
                        n_eta: int = 64, n_batches: int = 20_000, n_grid: int = 161, h_max: float = 8.0,
                        start=(0.6, 1.0, 0.8, 0.0), damping: float = 0.5, iterations: int = 300, tol: float = 1e-6,
                        callback: Callable | None = None) -> FiniteBatchSolution:
-    """Damped fixed-point iteration of the finite-M map (module docstring; relu, square loss, noise > 0).
+    """Damped fixed-point iteration of the finite-M map (module docstring; square loss, noise > 0).
 
     Each step: h* from the current tables, (R, chi) by :func:`overlap_update`, (gamma, beta) by :func:`fit_scalars`;
     (R, chi, gamma, beta) and the tables (recomputed at the new h*) are mixed as damping * old + (1 - damping) * new.
@@ -182,6 +207,7 @@ def solve_finite_batch(batch_size: int, alpha: float, noise: float = 0.5, seed: 
     ----------
     batch_size, alpha, noise : M, P/N and the label noise.
     seed : integer seed of the batch draws (``numpy.random.default_rng(seed)``); stored in the result.
+    activation : "relu", "linear" or "erf", teacher and student.
     n_outer, n_eta, n_batches, n_grid, h_max : see :func:`finite_batch_rule` (defaults: FINDINGS.md's table, where
         the batch seeds spread by ~1e-3 in eps_g and the quadrature by less).
     start : (R, chi, gamma, beta) to start from.
@@ -197,7 +223,9 @@ def solve_finite_batch(batch_size: int, alpha: float, noise: float = 0.5, seed: 
     """
     from .problem import Problem, generalization_error
 
-    rule = finite_batch_rule(batch_size, noise, seed, n_outer, n_eta, n_batches, n_grid, h_max)
+    if activation not in _OUTPUT_AND_SLOPE:
+        raise ValueError(f"the finite-M mean field is derived for {', '.join(_OUTPUT_AND_SLOPE)} (not {activation!r})")
+    rule = finite_batch_rule(batch_size, noise, seed, n_outer, n_eta, n_batches, n_grid, h_max, activation)
     overlap, chi, gamma, beta = (float(v) for v in start)
     h = overlap * rule.u + math.sqrt(1.0 - overlap**2) * rule.eta
     tables = effective_loss_tables(rule, h, gamma, beta)
@@ -219,7 +247,7 @@ def solve_finite_batch(batch_size: int, alpha: float, noise: float = 0.5, seed: 
             break
     m = float(np.dot(rule.weight, h))
     s = math.sqrt(float(np.dot(rule.weight, (h - m) ** 2)))
-    problem = Problem("relu", "pn", "erm", noise=noise)
+    problem = Problem(activation, "pn", "erm", noise=noise)
     eps_g = generalization_error(problem, problem.rules(), overlap, gamma, beta)
     return FiniteBatchSolution(float(overlap), float(chi), float(gamma), float(beta), eps_g, loss, m, s, change, it,
                                change < tol, int(batch_size), float(alpha), int(seed))

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
+from ..model import ACTIVATIONS
 from ..quadrature import TAIL_CUT, legendre
 
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
@@ -67,29 +68,32 @@ def _density(x):
     return np.exp(-0.5 * x * x) / _SQRT_2PI
 
 
-def label_rule(noise: float, nodes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Nodes (u, xi, y) and weights of E over u, xi ~ N(0, 1) with y = relu(u) + noise xi.
+def label_rule(noise: float, nodes: int, activation: str = "relu") -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                           np.ndarray]:
+    """Nodes (u, xi, y) and weights of E over u, xi ~ N(0, 1) with y = g(u) + noise xi, g the teacher ``activation``.
 
     Gauss-Legendre with ``nodes`` points on each of u in [-TAIL_CUT, 0], [0, TAIL_CUT] and, for every u, on xi below
-    and above the zero of y (the integrand is smooth on each piece once eta is averaged; needs noise > 0).
+    and above the zero of y (for relu the teacher's kink and the clamped labels y = 0, where the integrand is not
+    smooth; for a smooth g the same pieces, which only cost nothing in accuracy; needs noise > 0).
 
     Returns
     -------
-    u, xi, y, weight : 1-d arrays of equal length (weights sum to 1 - 4e-19).
+    u, xi, y, weight : 1-d arrays of equal length (weights sum to 1 up to the rule's error: 9e-12 at 24 nodes).
     """
     if not noise > 0.0:
         raise ValueError("the M = infinity mean-field rule needs label noise > 0")
+    g = ACTIVATIONS[activation].numpy
     pieces = [_gauss_legendre(lo, hi, nodes) for lo, hi in ((-TAIL_CUT, 0.0), (0.0, TAIL_CUT))]
     u = np.concatenate([p[0] for p in pieces])
     wu = np.concatenate([p[1] for p in pieces]) * _density(u)
-    xi0 = np.maximum(-np.maximum(u, 0.0) / noise, -TAIL_CUT)
+    xi0 = np.clip(-g(u) / noise, -TAIL_CUT, TAIL_CUT)
     below = _gauss_legendre(np.full_like(u, -TAIL_CUT), xi0, nodes)
     above = _gauss_legendre(xi0, np.full_like(u, TAIL_CUT), nodes)
     xi = np.concatenate([below[0], above[0]], axis=1)
     w = wu[:, None] * np.concatenate([below[1], above[1]], axis=1) * _density(xi)
     uu = np.broadcast_to(u[:, None], xi.shape)
     keep = w.ravel() > 0.0
-    y = np.maximum(uu, 0.0) + noise * xi
+    y = g(uu) + noise * xi
     return uu.ravel()[keep], xi.ravel()[keep], y.ravel()[keep], w.ravel()[keep]
 
 
