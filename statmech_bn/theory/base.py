@@ -91,6 +91,14 @@ class SaddlePointMethod:
         evaluation of the map confirms it to the tolerance."""
         return None
 
+    def solve_branch(self, alphas: np.ndarray, start: np.ndarray, settings) -> tuple | None:
+        """Every load of one continuation branch (``alphas`` in the branch's order, ``start`` its warm start) in one
+        kernel call, as per-load lists (states, residuals, iterations, converged flags, observables), where the
+        method has such a kernel (a closed-form problem solved by the same rules as the generic continuation of
+        :mod:`.solver`, which stays its reference); None otherwise (the default): the solver then continues point by
+        point."""
+        return None
+
     def state_from_record(self, record: dict[str, float]) -> np.ndarray:
         """The state of a stored point (a resumed curve's warm start)."""
         return np.array([record[field] for field in self._state])

@@ -235,9 +235,13 @@ class ChordJacobian:
         return self.matrix
 
 
+NEWTON_MAX_MOVE = 0.25
+"""Largest move of a Newton step on the O(1) parameters, times 1 + |p| (:func:`newton_ascent_step`)."""
+
+
 def newton_ascent_step(gradient: Callable[[np.ndarray], np.ndarray], params: np.ndarray,
                        grad_at_params: np.ndarray, relative_step: float = 1e-6,
-                       max_relative_move: float = 0.25, chord: ChordJacobian | None = None) -> np.ndarray:
+                       max_relative_move: float = NEWTON_MAX_MOVE, chord: ChordJacobian | None = None) -> np.ndarray:
     """One Newton step towards a stationary point of a function whose gradient is given.
 
     The Jacobian of the gradient is taken by forward differences, fresh or from ``chord`` (it only steers
@@ -286,11 +290,20 @@ def _sweep(method, alphas: np.ndarray, order: np.ndarray, settings: SolverSettin
            state: np.ndarray, branch: int) -> Iterator[PointResult]:
     """Continuation: each point starts from the last converged one (never from a failed iterate).
 
+    A method whose whole branch has a kernel (:meth:`~statmech_bn.theory.base.SaddlePointMethod.solve_branch`, ridge
+    regression) solves it in one call, by the same rules; the iteration below stays its reference (the tests).
+
     ``method.warm_start`` nudges that state off the exactly invariant set R = 0 (the student ignoring
     the teacher), which the iteration could otherwise never leave even where it is unstable. A converged point of a
     scale-invariant student with gamma < 0 is replaced by its mirror image (``method.mirror``), solved again from
     there: the same student, stored with gamma >= 0.
     """
+    whole = method.solve_branch(alphas[order], state, settings)
+    if whole is not None:  # the branch in one kernel call (a closed-form problem): the same points
+        for index, alpha, *fields in zip(order.tolist(), alphas[order].tolist(), *whole, strict=True):
+            value, residual, iterations, converged, obs = fields
+            yield PointResult(index, alpha, obs, value, residual, iterations, converged, branch)
+        return
     last_good = state
     history: list[tuple[float, np.ndarray]] = []  # (log alpha, state) of the last consecutive converged points
     moving = method.moving_slots(state.size)
