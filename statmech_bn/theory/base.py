@@ -64,6 +64,10 @@ class SaddlePointMethod:
         and its starting state, so a resumed curve, or a branch run as its own task, gives the same bits."""
         self._chord = ChordJacobian()
 
+    def hold_jacobian(self):
+        """A context within which the Newton steps' chord Jacobian is held (:meth:`ChordJacobian.hold`)."""
+        return self._chord.hold()
+
     def mirror(self, x: np.ndarray) -> np.ndarray | None:
         """The state (-R, -gamma) of a scale-invariant student with gamma < 0: w -> -w with gamma -> -gamma is the same
         student, so the mirror image is a fixed point too, and the one kept is that with gamma >= 0 (the simulations'
