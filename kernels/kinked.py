@@ -16,7 +16,7 @@ replica fields (tau, eta) cannot resolve features that narrow and oblique, so th
 
 Every rule is a :func:`.panels.feature_rule`, graded only where a feature is narrow, so broad states cost a few dozen
 nodes per axis; on the whole line, where the narrowest feature is only moderately narrow (HERMITE_WIDTHS), one
-Gauss-Hermite rule of 20 to 64 nodes replaces the graded pieces (:func:`.panels.hermite_feature_rule` for the outer
+Gauss-Hermite rule of 16 to 64 nodes replaces the graded pieces (:func:`.panels.hermite_feature_rule` for the outer
 rule, :func:`.panels.adaptive_feature_rule` for the labels). The tau-weighted slot uses E[tau; branch | w] in closed
 form (truncated-normal means). The reference is the tensor Gauss rule of :func:`.saddle.gibbs_sums_by_quadrature` at
 many nodes and nested adaptive quadrature in tests/test_kinked.py.
