@@ -53,6 +53,8 @@ class SaddlePointMethod:
         if self._temperature_error and problem.temperature <= 0.0:
             raise ValueError(self._temperature_error)
         self.problem = problem
+        self._batch_zeta = problem.norm.penalty is Penalty.BATCH_ZETA  # looked up once: asked at every evaluation
+        self._full_expansion = problem.full_expansion
         self.zeta = problem.gamma_decay(0.0, 1.0, 0.0)
         self._chord = ChordJacobian()
         self._fixed_scale = problem.act.gain_free
@@ -112,7 +114,7 @@ class SaddlePointMethod:
 
     def _set_zeta(self, x: np.ndarray) -> None:
         """Self-consistent gamma decay (bn): zeta evaluated at the current state."""
-        if self.problem.norm.penalty is Penalty.BATCH_ZETA:
+        if self._batch_zeta:
             self.zeta = self.problem.gamma_decay(x[0], x[self._gamma_slot], x[self._gamma_slot + 1])
 
     def _penalty(self, x: np.ndarray) -> tuple[float, float, float, float]:
@@ -123,7 +125,7 @@ class SaddlePointMethod:
         if self._gamma_slot is None:
             return 0.0, 0.0, 0.0, 0.0  # none: its weight decay is part of its geometry's equations
         gamma, beta = x[self._gamma_slot], x[self._gamma_slot + 1]
-        if self.problem.full_expansion:
+        if self._full_expansion:
             from .decomposition import expansion_penalty
 
             value, grad = expansion_penalty(self.problem.activation, x[0], gamma, beta, self.problem.batch_size)

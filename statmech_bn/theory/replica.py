@@ -56,6 +56,7 @@ class GibbsSaddle(SaddlePointMethod):
     def __init__(self, problem: Problem):
         super().__init__(problem)
         self.beta_t = 1.0 / problem.temperature
+        self._code = problem.code
         self._recent: dict[bytes, np.ndarray] = {}
 
     def _sums(self, x):
@@ -66,9 +67,9 @@ class GibbsSaddle(SaddlePointMethod):
         if kept is not None:
             return kept.copy()
         r = self.rules
-        p = self.problem
+        code = self._code
         m, q, v, gamma, beta = self._fields(x)
-        gibbs_sums(p.code, p.code, m, q, v, gamma, beta, self.beta_t, p.noise, r.tau_x, r.tau_w,
+        gibbs_sums(code, code, m, q, v, gamma, beta, self.beta_t, self.problem.noise, r.tau_x, r.tau_w,
                    r.eta_x, r.eta_w, r.xi_x, r.xi_w, r.feature_x, r.feature_w, r.tail_x, r.tail_w, self._out)
         if RECENT_SUMS > 0:
             if len(self._recent) >= RECENT_SUMS:
