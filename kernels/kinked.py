@@ -40,7 +40,9 @@ COARSE_MASS = 1e-10
 normal density, without refinement: its error there (~1e-4 relative for sign's switch of width 0.5 in the label's
 standard variable, singular 0.8 off the real axis) adds at most ~1e-12 to sums of order one (summands below ~1e2); on
 the replayed benchmark states no sum moved by more than 1e-13 against the refined rule, and sign with noise is 7%
-faster per call."""
+faster per call. relu's noisy labels above its kink (weight times P(tau > 0 | w)) take it too, whose normal step
+P(tau > 0 | y) it leaves unrefined: on the 1,440 replayed states of the noise 0.5 benchmark curve the sums moved by at
+most 2.2e-13 (1.4e-13 relative to 1 + |sum|), with 2.8% fewer label nodes."""
 NEGLIGIBLE_MASS = 1e-18
 """A branch of the teacher's label given w (its sign) whose probability times the outer weight is below this is left
 out: with summands below ~1e3 its share of the sums is below 1e-15 (it skips 8% of relu's and 14% of sign's label
@@ -257,7 +259,9 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
             else:  # relu above its kink with noise: y ~ N(mu, S^2) times P(tau > 0 | y), tau | y ~ N(mc, sc^2)
                 centers[0] = -mu * big_s / (sigma * sigma)  # P(tau > 0 | y) = Phi(mc/sc), a normal step at mc = 0,
                 widths[0] = noise / sigma  # width noise/sigma
-                count = _label_features(student, a, s, b, beta_t, switch, mu, big_s, centers, widths, 1)
+                count = 0  # below COARSE_MASS: the plain rule, as the labels below the kink
+                if weight * p >= COARSE_MASS:
+                    count = _label_features(student, a, s, b, beta_t, switch, mu, big_s, centers, widths, 1)
                 n = adaptive_feature_rule(-math.inf, math.inf, centers, widths, count, 1, legendre_x, legendre_w,
                                           tail_x, tail_w, nodes, node_w)
                 sc = sigma * noise / big_s
