@@ -13,11 +13,11 @@ time of its first point, measured apart.
 
 The ridge comparison: linear/none ERM (weight decay lambda, label-noise variance Delta = sigma^2), 50 loads
 alpha = 0.2..5, solved by the package (in-process, the observables of every point included; the saddle point is
-unique, so one continuation, and each point is ERM's closed-form ridge state, confirmed by one evaluation of the
-saddle-point map) and by a plain
-NumPy state-evolution fixed point of the same problem as the Gaussian-covariate-model codes iterate it (identity
-covariance, teacher norm 1: V = 1/(lambda + Vh), m = mh V, q = (mh^2 + qh) V^2 with Vh = mh = alpha/(1 + V),
-qh = alpha (1 - 2m + q + Delta)/(1 + V)^2; eps_g = (1 - 2m + q)/2), each against the Marchenko-Pastur closed form.
+unique, so one continuation, and the whole branch is one kernel call, kernels/ridge.py: each point ERM's closed-form
+ridge state, confirmed by one evaluation of the saddle-point map) and by a plain NumPy state-evolution fixed point
+of the same problem as the Gaussian-covariate-model codes iterate it (identity covariance, teacher norm 1:
+V = 1/(lambda + Vh), m = mh V, q = (mh^2 + qh) V^2 with Vh = mh = alpha/(1 + V), qh = alpha (1 - 2m + q + Delta)/
+(1 + V)^2; eps_g = (1 - 2m + q)/2), each against the Marchenko-Pastur closed form.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def numpy_state_evolution(alphas: np.ndarray, ridge: float, variance: float, tol
 
 def ridge_comparison(repeats: int) -> None:
     print("\nridge (linear/none ERM), 50 loads alpha = 0.2..5, in-process, best of", repeats)
-    print(f"{'lambda':>6s} {'Delta':>5s} {'package (s)':>11s} {'NumPy SE (s)':>12s} {'ratio':>7s} "
+    print(f"{'lambda':>6s} {'Delta':>5s} {'package (ms)':>12s} {'NumPy SE (ms)':>13s} {'ratio':>7s} "
           f"{'package err':>11s} {'NumPy SE err':>12s}")
     for ridge in (0.01, 0.1, 1.0):
         for variance in (0.0, 0.25):
@@ -97,7 +97,7 @@ def ridge_comparison(repeats: int) -> None:
             numpy_eps: list = []
             theirs = best_of(lambda r=ridge, d=variance, out=numpy_eps: out.append(
                 numpy_state_evolution(RIDGE_ALPHAS, r, d)), repeats)
-            print(f"{ridge:6g} {variance:5g} {ours:11.4f} {theirs:12.4f} {theirs / ours:6.2f}x "
+            print(f"{ridge:6g} {variance:5g} {1e3 * ours:12.3f} {1e3 * theirs:13.3f} {theirs / ours:6.2f}x "
                   f"{np.max(np.abs(eps - exact)):11.1e} {np.max(np.abs(numpy_eps[-1] - exact)):12.1e}")
 
 

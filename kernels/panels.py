@@ -53,21 +53,22 @@ softplus((u - c)/w), log Phi((u - c)/w), the inverse Mills ratio and Phi((u - c)
 3e-10 at w = 12)."""
 
 
-HERMITE_ORDERS = (20, 24, 32, 40, 48, 64)
-HERMITE_WIDTHS = (1.6, 1.4, 1.15, 1.0, 0.9, 0.75)
+HERMITE_ORDERS = (16, 20, 24, 28, 32, 36, 40, 44, 48, 56, 64)
+HERMITE_WIDTHS = (1.94, 1.6, 1.4, 1.25, 1.15, 1.06, 1.0, 0.93, 0.9, 0.78, 0.75)
 """Where a feature is narrower than FEATURE_BROAD but no narrower than HERMITE_WIDTHS[-1] and the interval is the whole
 line, :func:`hermite_feature_rule` and :func:`adaptive_feature_rule` take the Gauss-Hermite rule of the normal density
 of the lowest order of HERMITE_ORDERS whose width (the same position) is at most the narrowest feature's, instead of
 graded pieces and two tails (52 nodes or more, typically 70-140). Measured worst error (softplus, log Phi, Phi and the
 inverse Mills ratio of (u - c)/w, 57 centres c in [-7, 7], against adaptive quadrature, relative to 1 + E|f|) at each
-order's width: 6e-14, 6e-14, 5e-14, 4e-14, 2e-14, 5e-14 (at 0.9 times it: 1e-12 to 2e-12). Rules of 80 and 96 nodes
-(calibrated widths 0.65 and 0.58: 7e-14, 8e-14) missed relu's Gibbs sums with noise by up to 1.3e-9 as outer rules, and
-are not used."""
-HERMITE_STEP_WIDTHS = (1.2, 1.02, 0.81, 0.69, 0.61, 0.51)
+order's width: 6e-14, 6e-14, 5e-14, 4e-14, 2e-14, 5e-14 for 20, 24, 32, 40, 48, 64 nodes (at 0.9 times it: 1e-12 to
+2e-12); the orders 16, 28, 36, 44 and 56 (fewer nodes for features between those widths) at the least width where that
+error is 6.4e-14 or less (bisection, rounded up). Rules of 80 and 96 nodes (calibrated widths 0.65 and 0.58: 7e-14,
+8e-14) missed relu's Gibbs sums with noise by up to 1.3e-9 as outer rules, and are not used."""
+HERMITE_STEP_WIDTHS = (1.49, 1.2, 1.02, 0.9, 0.81, 0.75, 0.69, 0.65, 0.61, 0.56, 0.51)
 """The same for a feature that is a normal step Phi((u - c)/w) (an entire function: the rules resolve narrower ones),
 the first ``steps`` features of those rules: the least width at which the order's worst error on Phi((u - c)/w) and on
 its integral (u - c)/w Phi((u - c)/w) + phi((u - c)/w), 141 centres c in [-7, 7], relative to 1 + E|f|, is 1e-13 or
-less (bisection; 5e-13 to 1e-12 at 0.95 times it)."""
+less (bisection, rounded up; 5e-13 to 1e-12 at 0.95 times it)."""
 
 
 def hermite_table(orders):

@@ -9,6 +9,7 @@ import pytest
 
 from statmech_bn.theory import METHOD_TABLE, Problem, SolverSettings
 from statmech_bn.theory import solver as solver_module
+from statmech_bn.theory.replica import RECENT_SUMS
 from statmech_bn.theory.solver import accelerated_fixed_point, damped_fixed_point, forward_branch
 
 SLOW = 0.995
@@ -97,3 +98,57 @@ def test_secant_prediction_extrapolates_straight_stretches_only():
     assert _secant_prediction(history[1:], 0.35) is None
     bent = [(t, np.array([math.sqrt(0.25 - t), 1.0])) for t in ts]  # a square-root fold at t = 0.25
     assert _secant_prediction(bent, 0.3) is None
+
+
+def test_a_held_chord_jacobian_is_neither_refreshed_nor_aged():
+    chord = solver_module.ChordJacobian(refresh_every=2)
+    calls = []
+
+    def gradient(p):
+        calls.append(p.copy())
+        return 2.0 * p
+
+    params = np.array([1.0])
+    first = chord.get(gradient, params, gradient(params), 1e-6)
+    with chord.hold():
+        for _ in range(5):
+            assert chord.get(gradient, params, gradient(params), 1e-6) is first
+    assert chord.age == 1 and len(calls) == 1 + 1 + 5  # one refresh, then only the callers' own gradients
+    chord.get(gradient, params, gradient(params), 1e-6)
+    assert chord.age == 2
+    assert chord.get(gradient, params, gradient(params), 1e-6) is not first  # aged out once released
+
+
+KEPT_SUMS = RECENT_SUMS
+
+
+def _relu_gibbs_points(monkeypatch, hold: bool, memo: bool):
+    """A short relu Gibbs continuation (noise 0.5) across the learning transition and the kernel calls it took."""
+    import statmech_bn.theory.replica as replica
+
+    calls = []
+    real = replica.gibbs_sums
+
+    def counted(*args):
+        calls.append(args[2:9])
+        return real(*args)
+
+    monkeypatch.setattr(replica, "gibbs_sums", counted)
+    method = METHOD_TABLE["gibbs"](Problem("relu", "pn_gd", "gibbs", temperature=0.5, zeta=0.1, noise=0.5))
+    if not hold:
+        monkeypatch.setattr(method, "hold_jacobian", solver_module.nullcontext)
+    monkeypatch.setattr(replica, "RECENT_SUMS", KEPT_SUMS if memo else 0)
+    points = list(forward_branch(method, np.geomspace(0.5, 20.0, 8), SolverSettings(branches="forward")))
+    return points, len(calls)
+
+
+def test_held_jacobian_and_kept_sums_change_no_bit_of_the_points(monkeypatch):
+    """The stability check with the chord Jacobian held, and the Gibbs sums of recent states kept, give the same
+    points to the last bit (no escape happens on this curve), with fewer evaluations of the sums."""
+    plain, plain_calls = _relu_gibbs_points(monkeypatch, hold=False, memo=False)
+    fast, fast_calls = _relu_gibbs_points(monkeypatch, hold=True, memo=True)
+    assert all(p.converged for p in fast)
+    for a, b in zip(fast, plain, strict=True):
+        assert a.observables == b.observables and a.iterations == b.iterations
+        np.testing.assert_array_equal(a.state, b.state)
+    assert fast_calls < 0.9 * plain_calls

@@ -53,6 +53,8 @@ class SaddlePointMethod:
         if self._temperature_error and problem.temperature <= 0.0:
             raise ValueError(self._temperature_error)
         self.problem = problem
+        self._batch_zeta = problem.norm.penalty is Penalty.BATCH_ZETA  # looked up once: asked at every evaluation
+        self._full_expansion = problem.full_expansion
         self.zeta = problem.gamma_decay(0.0, 1.0, 0.0)
         self._chord = ChordJacobian()
         self._fixed_scale = problem.act.gain_free
@@ -63,6 +65,10 @@ class SaddlePointMethod:
         """Forget what the previous point left behind (the chord Jacobian): a point then depends only on its alpha
         and its starting state, so a resumed curve, or a branch run as its own task, gives the same bits."""
         self._chord = ChordJacobian()
+
+    def hold_jacobian(self):
+        """A context within which the Newton steps' chord Jacobian is held (:meth:`ChordJacobian.hold`)."""
+        return self._chord.hold()
 
     def mirror(self, x: np.ndarray) -> np.ndarray | None:
         """The state (-R, -gamma) of a scale-invariant student with gamma < 0: w -> -w with gamma -> -gamma is the same
@@ -91,6 +97,14 @@ class SaddlePointMethod:
         evaluation of the map confirms it to the tolerance."""
         return None
 
+    def solve_branch(self, alphas: np.ndarray, start: np.ndarray, settings) -> tuple | None:
+        """Every load of one continuation branch (``alphas`` in the branch's order, ``start`` its warm start) in one
+        kernel call, as per-load lists (states, residuals, iterations, converged flags, observables), where the
+        method has such a kernel (a closed-form problem solved by the same rules as the generic continuation of
+        :mod:`.solver`, which stays its reference); None otherwise (the default): the solver then continues point by
+        point."""
+        return None
+
     def state_from_record(self, record: dict[str, float]) -> np.ndarray:
         """The state of a stored point (a resumed curve's warm start)."""
         return np.array([record[field] for field in self._state])
@@ -100,7 +114,7 @@ class SaddlePointMethod:
 
     def _set_zeta(self, x: np.ndarray) -> None:
         """Self-consistent gamma decay (bn): zeta evaluated at the current state."""
-        if self.problem.norm.penalty is Penalty.BATCH_ZETA:
+        if self._batch_zeta:
             self.zeta = self.problem.gamma_decay(x[0], x[self._gamma_slot], x[self._gamma_slot + 1])
 
     def _penalty(self, x: np.ndarray) -> tuple[float, float, float, float]:
@@ -111,7 +125,7 @@ class SaddlePointMethod:
         if self._gamma_slot is None:
             return 0.0, 0.0, 0.0, 0.0  # none: its weight decay is part of its geometry's equations
         gamma, beta = x[self._gamma_slot], x[self._gamma_slot + 1]
-        if self.problem.full_expansion:
+        if self._full_expansion:
             from .decomposition import expansion_penalty
 
             value, grad = expansion_penalty(self.problem.activation, x[0], gamma, beta, self.problem.batch_size)

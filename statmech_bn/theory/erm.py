@@ -27,10 +27,12 @@ import numpy as np
 
 from ..kernels.codes import ERF, LINEAR
 from ..kernels.erf_erm import MEMO_NODES
+from ..kernels.ridge import RIDGE_OBSERVABLES, RIDGE_STATE_SIZE, ridge_curve, ridge_exact_state
 from ..kernels.saddle import ERM_NOISE_MEMO_LINES, ERM_NOISE_SPLIT_C, erm_sums_memo
 from ..quadrature import TAIL_CUT, gauss_hermite
 from .base import SaddlePointMethod
-from .problem import Problem
+from .problem import SYMMETRY_BREAKING, Problem
+from .solver import NEWTON_MAX_MOVE, STALL_WINDOW
 
 ERF_NOISE_NODES = ((0.9, 8), (math.inf, 12))
 """Gauss-Hermite nodes of the label noise for an erf student, by c = gamma^2 chi: the first row (c_max, nodes) with
@@ -216,32 +218,30 @@ class FlatERM(ERMSaddle):
 
     def exact_state(self, alpha: float) -> np.ndarray | None:
         """Ridge regression (linear teacher and student, weight decay lambda, label-noise variance Delta): the fixed
-        point of :meth:`update` in closed form. With the linear channel's sums, V_hat = m_hat = alpha/(1 + chi), so
+        point of :meth:`update` in closed form (:func:`statmech_bn.kernels.ridge.ridge_exact_state`, which states
+        it); None where it does not exist (lambda = 0 with alpha <= 1: no unique minimiser)."""
+        if self.problem.code != LINEAR:
+            return None
+        out = np.empty(RIDGE_STATE_SIZE)
+        return out if ridge_exact_state(alpha, self.problem.weight_decay, self.problem.noise, out) else None
 
-            chi = 1/(lambda + alpha/(1 + chi))  <=>  lambda chi^2 + (lambda + alpha - 1) chi - 1 = 0,
-            m = alpha chi/(1 + chi),  Q = (m^2 + k (1 - 2m + Delta))/(1 - k),  k = alpha chi^2/(1 + chi)^2,  beta = 0
-
-        (the state evolution of Engel & Van den Broeck 2001, ch. 4; equivalent to the Marchenko-Pastur form of
-        Hastie et al. 2019, which the tests hold it against). None where it does not exist: lambda = 0 with
-        alpha <= 1 (no unique minimiser), or k >= 1."""
-        p = self.problem
-        if p.code != LINEAR:
+    def solve_branch(self, alphas: np.ndarray, start: np.ndarray, settings) -> tuple | None:
+        """Ridge regression (linear/none): the whole branch by :func:`statmech_bn.kernels.ridge.ridge_curve`, per
+        load the closed-form state confirmed by one evaluation of :meth:`update`, else the damped iteration with the
+        solver's stop rule (from the last converged state, nudged off m = 0 as :meth:`warm_start` does). Other
+        activations have no closed-form averages and keep the generic solver."""
+        if self.problem.code != LINEAR:
             return None
-        ridge = p.weight_decay
-        b = ridge + alpha - 1.0
-        if ridge > 0.0:
-            root = math.sqrt(b * b + 4.0 * ridge)
-            chi = 2.0 / (b + root) if b > 0.0 else (root - b) / (2.0 * ridge)  # the form without cancellation
-        elif b > 0.0:
-            chi = 1.0 / b
-        else:
-            return None
-        m = alpha * chi / (1.0 + chi)
-        k = alpha * chi * chi / (1.0 + chi) ** 2
-        if not k < 1.0:
-            return None
-        big_q = (m * m + k * (1.0 - 2.0 * m + p.noise**2)) / (1.0 - k)
-        return np.array([m, big_q, chi, 0.0])
+        n = alphas.size
+        states, residuals = np.empty((n, RIDGE_STATE_SIZE)), np.empty(n)
+        iterations, converged = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.bool_)
+        observables = np.empty((n, len(RIDGE_OBSERVABLES)))
+        ridge_curve(np.ascontiguousarray(alphas, dtype=float), self.problem.weight_decay, self.problem.noise,
+                    np.array(start, dtype=float), True, NEWTON_MAX_MOVE, settings.damping, settings.tolerance,
+                    settings.max_iterations, STALL_WINDOW, SYMMETRY_BREAKING, states, residuals, iterations,
+                    converged, observables)
+        return (list(states), residuals.tolist(), iterations.tolist(), converged.tolist(),
+                [dict(zip(RIDGE_OBSERVABLES, row, strict=True)) for row in observables.tolist()])
 
 
 ERMSaddle.geometries = (SphereERM, FlatERM)
