@@ -62,8 +62,11 @@ from .erf_gibbs import GRID_MAX_BETA, GRID_MAX_POINTS, erf_grid_lines
 from .kinked import MAX_NODES, gibbs_add, kinked_gibbs_sums
 from .linear_channel import linear_erm_sums, linear_gibbs_sums, linear_loss_sums
 from .panels import (
+    FEATURE_BROAD,
     FEATURE_CUT,
+    FEATURE_PIECE,
     TAIL_ORDERS,
+    _graded_pieces,
     _normal_tail,
     feature_rule,
     feature_rule_capacity,
@@ -151,12 +154,26 @@ ERM_LABEL_MIN_S = 0.05
 the teacher field's step (ERM_LABEL_STEP) and hence its grid grow like 1/s. The noise 0.5 benchmark curve has s
 >= 0.2."""
 
-ERM_LABEL_Y_PIECE = (1.0, 0.35)
-"""The label rule's Legendre pieces (ERM_NOISE_LEGENDRE nodes) are at most min(ERM_LABEL_Y_PIECE[0] sigma,
-ERM_LABEL_Y_PIECE[1]) long in y: the labels' density varies on the scale sigma, the line averages on a scale of
-their own that shrinks with the slope gamma sqrt(q) and c. Measured against pieces of sigma/8: at the 76 states of
-every 25th call of the noise 0.5 benchmark curve 0.5 sigma: 1.3e-11, 0.75 sigma: 2.3e-9 (a state at c = 6.3); at
-gamma = 1.3, c = 3.4 (noise 0.5) 0.5 in y: 6.2e-10, 0.375: 1.4e-10, 0.25: 5.1e-11."""
+ERM_LABEL_Y_PIECE = (2.0, 0.7)
+ERM_LABEL_LEGENDRE = 8
+ERM_LABEL_TAIL = 1
+"""The label rule's Legendre pieces of ERM_LABEL_LEGENDRE nodes are at most min(ERM_LABEL_Y_PIECE[0] sigma,
+ERM_LABEL_Y_PIECE[1]) long in y (the labels' density varies on the scale sigma, the line averages on a scale of their
+own that shrinks with the slope gamma sqrt(q) and c), its tails take TAIL_ORDERS[ERM_LABEL_TAIL] (10) nodes. Measured
+worst errors against pieces of sigma/10 (8 nodes, 16-node tails) over 66 states at noise 0.5 (60 of the benchmark
+curve, 6 more with gamma up to 1.3, q = 1.7, m up to 0.995) and 36 at noise 0.3, with the other rules as set: pieces
+(sigma, 0.35) of 6 nodes, 16-node tails: 1.4e-10 / 6.9e-11 (2.1 / 3.3 ms a call); (2 sigma, 0.7) of 8 nodes, 10-node
+tails: 1.6e-10 / 7.0e-11 (1.7 / 2.5 ms); 8-node tails: 4.4e-10 / 6.4e-11; (2.5 sigma, 0.875) of 8 nodes: 4.5e-10 /
+1.6e-10. With 6 nodes, at gamma = 1.3, c = 3.4 (noise 0.5): pieces of 0.5 in y: 6.2e-10, 0.375: 1.4e-10; at the
+benchmark curve's states 0.75 sigma: 2.3e-9 (c = 6.3)."""
+
+_LABEL_LEGENDRE_X, _LABEL_LEGENDRE_W = np.polynomial.legendre.leggauss(ERM_LABEL_LEGENDRE)
+_LABEL_TAIL_FIRST = sum(TAIL_ORDERS[:ERM_LABEL_TAIL])
+
+ERM_LABEL_Z_CUT = 4.5
+"""The student field's rule of a label's line (:func:`_label_z_rule`) takes the Gauss rules of the normal tails beyond
+|z| = ERM_LABEL_Z_CUT (or beyond its narrow features, if farther): 10-30% fewer nodes than Legendre pieces out to
+FEATURE_CUT, the sums unchanged to 1e-13 at the states of ERM_LABEL_Y_PIECE (4.5 and 4.0 alike)."""
 
 ERM_LABEL_STEP = (0.6, 0.8)
 """The teacher field's step of the trapezoidal rule of W0, W1 (:func:`_label_line`): min(ERM_LABEL_STEP[0] sigma,
@@ -498,7 +515,8 @@ def _noise_split_rule(clean, noise, cusps, n_cusps, tail_x, tail_w, nodes, weigh
             end = x
         if end > start:
             first = filled
-            filled = _noise_pieces(start, end, ERM_NOISE_PIECE, nodes, weights, filled)
+            filled = _noise_pieces(start, end, ERM_NOISE_PIECE, _NOISE_LEGENDRE_X, _NOISE_LEGENDRE_W, nodes, weights,
+                                   filled)
             for t in range(first, filled):
                 weights[t] *= norm_pdf(nodes[t])
         start = end
@@ -508,16 +526,16 @@ def _noise_split_rule(clean, noise, cusps, n_cusps, tail_x, tail_w, nodes, weigh
 
 
 @jit
-def _noise_pieces(start, end, longest, nodes, weights, filled):
-    """Legendre pieces (ERM_NOISE_LEGENDRE nodes, at most ``longest`` long, equal) from start to end > start, no
-    density; appends after ``filled`` entries and returns the new count."""
+def _noise_pieces(start, end, longest, legendre_x, legendre_w, nodes, weights, filled):
+    """Legendre pieces (the rule legendre_x, legendre_w on [-1, 1], at most ``longest`` long, equal) from start to
+    end > start, no density; appends after ``filled`` entries and returns the new count."""
     pieces = int(math.ceil((end - start) / longest))
     half = 0.5 * (end - start) / pieces
     for p in range(pieces):
         mid = start + (2 * p + 1) * half
-        for k in range(ERM_NOISE_LEGENDRE):
-            nodes[filled] = mid + half * _NOISE_LEGENDRE_X[k]
-            weights[filled] = half * _NOISE_LEGENDRE_W[k]
+        for k in range(legendre_x.shape[0]):
+            nodes[filled] = mid + half * legendre_x[k]
+            weights[filled] = half * legendre_w[k]
             filled += 1
     return filled
 
@@ -542,7 +560,8 @@ def _noise_tail(start, direction, tail_x, tail_w, nodes, weights, filled):
 
 
 @jit
-def _label_rule(noise, cusps, n_cusps, longest, tail_x, tail_w, nodes, weights, centers):
+def _label_rule(noise, cusps, n_cusps, longest, legendre_x, legendre_w, tail_first, tail_order, tail_x, tail_w, nodes,
+                weights, centers):
     """The rule of the label y of :func:`erf_erm_label_sums` (no density): Legendre pieces (ERM_NOISE_LEGENDRE nodes,
     at most ``longest`` long) from lo = min(-1, cusps) to hi = max(1, cusps), split at the cusps (cusps[:n_cusps]
     ascending; those within |y| < 1 + FEATURE_CUT noise), and beyond lo and hi the Gauss rules of the normal tails in
@@ -557,7 +576,7 @@ def _label_rule(noise, cusps, n_cusps, longest, tail_x, tail_w, nodes, weights, 
         if abs(cusps[j]) < reach:
             lo = min(lo, cusps[j])
             hi = max(hi, cusps[j])
-    filled = _noise_tail(0.0, -1.0, tail_x, tail_w, nodes, weights, 0)
+    filled = _normal_tail(0.0, -1.0, tail_x, tail_w, tail_first, tail_order, nodes, weights, 0)
     for t in range(filled):
         nodes[t] = lo + noise * nodes[t]
         centers[t] = lo
@@ -569,7 +588,7 @@ def _label_rule(noise, cusps, n_cusps, longest, tail_x, tail_w, nodes, weights, 
             if not start < cusps[j] < hi:
                 continue
             end = cusps[j]
-        filled = _noise_pieces(start, end, longest, nodes, weights, filled)
+        filled = _noise_pieces(start, end, longest, legendre_x, legendre_w, nodes, weights, filled)
         start = end
         if start >= hi:
             break
@@ -577,7 +596,7 @@ def _label_rule(noise, cusps, n_cusps, longest, tail_x, tail_w, nodes, weights, 
         centers[t] = nodes[t]
         weights[t] /= noise * math.sqrt(2.0 * math.pi)
     last = filled
-    filled = _noise_tail(0.0, 1.0, tail_x, tail_w, nodes, weights, filled)
+    filled = _normal_tail(0.0, 1.0, tail_x, tail_w, tail_first, tail_order, nodes, weights, filled)
     for t in range(last, filled):
         nodes[t] = hi + noise * nodes[t]
         centers[t] = hi
@@ -594,7 +613,8 @@ def erf_erm_label_sums(m, q, chi, gamma, beta, noise, feature_x, feature_w, tail
     ``memo_line`` as in :func:`erf_erm_sums`, one row per label (none where there are fewer rows than labels)."""
     y_piece, step, z_piece = label_rule_sizes(m, q, gamma, noise)
     _label_sums(m, q, chi, gamma, beta, noise, feature_x, feature_w, tail_x, tail_w, out, memo, memo_line, y_piece,
-                step, z_piece)
+                step, z_piece, _LABEL_LEGENDRE_X, _LABEL_LEGENDRE_W, _LABEL_TAIL_FIRST,
+                TAIL_ORDERS[ERM_LABEL_TAIL], ERM_LABEL_Z_CUT)
 
 
 @jit
@@ -610,7 +630,7 @@ def label_rule_sizes(m, q, gamma, noise):
 
 @jit
 def _label_sums(m, q, chi, gamma, beta, noise, feature_x, feature_w, tail_x, tail_w, out, memo, memo_line, y_piece,
-                step, z_piece):
+                step, z_piece, label_x, label_w, tail_first, tail_order, z_cut):
     """:func:`erf_erm_label_sums` with the label rule's pieces at most ``y_piece`` long, the teacher field's step
     ``step`` and the student field's pieces at most ``z_piece`` long (the tests' references refine them)."""
     for i in range(N_SUMS):
@@ -622,11 +642,12 @@ def _label_sums(m, q, chi, gamma, beta, noise, feature_x, feature_w, tail_x, tai
     cusps = np.empty(MAX_CUSPS)
     n_cusps = erf_erm_cusps(c, cusps)
     pieces = int(2.0 * (1.0 + FEATURE_CUT * noise) / y_piece) + 2 + n_cusps
-    capacity = 2 * TAIL_ORDERS[0] + pieces * ERM_NOISE_LEGENDRE
+    capacity = 2 * tail_order + pieces * label_x.shape[0]
     ys = np.empty(capacity)
     yw = np.empty(capacity)
     yc = np.empty(capacity)
-    n_y = _label_rule(noise, cusps, n_cusps, y_piece, tail_x, tail_w, ys, yw, yc)
+    n_y = _label_rule(noise, cusps, n_cusps, y_piece, label_x, label_w, tail_first, tail_order, tail_x, tail_w, ys, yw,
+                      yc)
     # the teacher field on one grid tau_k = (k - half) step wide enough for every omega of the lines
     reach = ERM_LABEL_REACH * s
     half = int(math.ceil((abs(m) / root * FEATURE_CUT + reach) / step))
@@ -675,12 +696,31 @@ def _label_sums(m, q, chi, gamma, beta, noise, feature_x, feature_w, tail_x, tai
         for f in range(n_features):
             centers[f] = (centers[f] - beta) / slope
             widths[f] = widths[f] / abs(slope)
-        count = graded_rule(-FEATURE_CUT, FEATURE_CUT, centers, widths, n_features, feature_x, feature_w, nodes,
-                            weights, z_piece)
+        count = _label_z_rule(centers, widths, n_features, z_cut, z_piece, feature_x, feature_w, tail_x, tail_w, nodes,
+                              weights)
         order = ascending[:count] if slope > 0.0 else descending[capacity - count:]
         _label_line(y, yw[j], p0[j], p1[j], step, half, reach, m, q, s, root, gamma, beta, chi, c, nodes, weights,
                     order, jumps, n_jumps, stretch_lo, stretch_hi, kept, work, out,
                     memo[j] if remember else no_memo, memo_line[j] if remember else no_memo_line)
+
+
+@jit
+def _label_z_rule(centers, widths, count, cut, longest, feature_x, feature_w, tail_x, tail_w, nodes, weights):
+    """The rule of the student field z of one label's line (normal density included, nodes ascending): Legendre pieces
+    at most ``longest`` long graded toward the features (:func:`.panels.graded_rule`) on [-z_c, z_c], z_c the larger
+    of ``cut`` and 1.5 FEATURE_PIECE beyond every feature narrower than FEATURE_BROAD (at most FEATURE_CUT), and the
+    Gauss rules of the normal tails beyond (:func:`_noise_tail`, the order by the tail's mass). Returns the count."""
+    for f in range(count):
+        if widths[f] < FEATURE_BROAD:
+            cut = max(cut, abs(centers[f]) + 1.5 * FEATURE_PIECE)
+    if cut >= FEATURE_CUT:
+        return graded_rule(-FEATURE_CUT, FEATURE_CUT, centers, widths, count, feature_x, feature_w, nodes, weights,
+                           longest)
+    filled = _noise_tail(-cut, -1.0, tail_x, tail_w, nodes, weights, 0)
+    nodes[:filled] = nodes[:filled][::-1].copy()
+    weights[:filled] = weights[:filled][::-1].copy()
+    filled = _graded_pieces(-cut, cut, centers, widths, count, feature_x, feature_w, nodes, weights, filled, longest)
+    return _noise_tail(cut, 1.0, tail_x, tail_w, nodes, weights, filled)
 
 
 @jit

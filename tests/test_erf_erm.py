@@ -37,11 +37,13 @@ from statmech_bn.kernels.erf_erm import (
     smooth_line,
     smooth_rule,
 )
+from statmech_bn.kernels.panels import FEATURE_CUT, TAIL_ORDERS
 from statmech_bn.kernels.saddle import (
     ERM_LABEL_NOISE,
     ERM_NOISE_MEMO_LINES,
     N_SUMS,
     _label_sums,
+    _label_z_rule,
     erf_erm_sums,
     erm_sums,
     erm_sums_by_quadrature,
@@ -419,7 +421,8 @@ LABEL_STATES = [(0.480255602, 1.0, 19.1406688, 0.575797021, 0.0), (0.618796181, 
 
 
 def _label(state, noise, refine=1.0):
-    """erf_erm_label_sums at ``state`` (through erm_sums_memo), or with every rule ``refine`` times finer."""
+    """erf_erm_label_sums at ``state`` (through erm_sums_memo), or with every rule ``refine`` times finer (8 Legendre
+    nodes a piece of the label, 16-node tails, the student field by Legendre pieces out to FEATURE_CUT)."""
     m, q, chi, gamma, beta = state
     r = Problem("erf", "pn", "erm", noise=noise).rules(96)
     out = np.empty(N_SUMS)
@@ -429,8 +432,10 @@ def _label(state, noise, refine=1.0):
                       np.empty((0, 3, 0)), np.empty((0, 4)), False)
         return out
     y_piece, step, z_piece = label_rule_sizes(m, q, gamma, noise)
+    label_x, label_w = np.polynomial.legendre.leggauss(8)
     _label_sums(m, q, chi, gamma, beta, noise, r.feature_x, r.feature_w, r.tail_x, r.tail_w, out, np.empty((0, 3, 0)),
-                np.empty((0, 4)), y_piece / refine, step / refine, z_piece / refine)
+                np.empty((0, 4)), y_piece / refine, step / refine, z_piece / refine, label_x, label_w, 0,
+                TAIL_ORDERS[0], FEATURE_CUT)
     return out
 
 
@@ -476,3 +481,20 @@ def test_label_memo_leaves_the_sums_unchanged():
         erm_sums_memo(*args, want, np.empty((0, 3, 0)), np.empty((0, 4)), False)
         np.testing.assert_allclose(got, want, rtol=0.0, atol=ERF_ERM_MEMO_ATOL)
     assert np.count_nonzero(memo_line[:, 3] == -3.0) > 30
+
+
+@pytest.mark.parametrize("cut", [4.5, 6.0, FEATURE_CUT])
+def test_label_z_rule(cut):
+    """The student field's rule of a label's line: ascending nodes (the walk needs increasing a), the normal density's
+    mass and second moment, pieces out to a narrow feature beyond the cut (no tail rule across it)."""
+    r = Problem("erf", "pn", "erm", noise=0.5).rules(96)
+    nodes, weights = np.empty(1000), np.empty(1000)
+    centers, widths = np.array([0.3, 5.5, 5.5]), np.array([0.8, 0.0, 0.05])
+    for count in (0, 1, 3):
+        n = _label_z_rule(centers, widths, count, cut, 1.5, r.feature_x, r.feature_w, r.tail_x, r.tail_w, nodes,
+                          weights)
+        x, w = nodes[:n], weights[:n]
+        assert np.all(np.diff(x) > 0.0)
+        assert abs(w.sum() - 1.0) < 1e-14 and abs(w @ (x * x) - 1.0) < 1e-13
+        if count == 3:
+            assert np.any(np.abs(x - 5.5) < 0.05) and np.count_nonzero((x > 5.0) & (x < 7.0)) > 20
