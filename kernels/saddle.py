@@ -170,6 +170,17 @@ benchmark curve's states 0.75 sigma: 2.3e-9 (c = 6.3)."""
 _LABEL_LEGENDRE_X, _LABEL_LEGENDRE_W = np.polynomial.legendre.leggauss(ERM_LABEL_LEGENDRE)
 _LABEL_TAIL_FIRST = sum(TAIL_ORDERS[:ERM_LABEL_TAIL])
 
+ERM_LABEL_OUTER = 2.0
+"""Beyond |y| = 1 (the erf teacher's range, where the labels' density falls off like a normal tail) the label rule's
+pieces are ERM_LABEL_OUTER times longer (76 labels instead of 92 at c = 0.65, whose cusps lie at |y| ~ 3). Measured
+as ERM_LABEL_Y_PIECE: 1: 1.6e-10 / 7.0e-11; 2: 1.6e-10 / 8.4e-11; 3: 3.4e-9 / 1.0e-7."""
+
+ERM_LABEL_GRADE = 0.5
+"""The student field's rule of a label's line is graded toward the features of h*(a) (:func:`.erf_erm.erf_erm_branches`)
+narrower than this in z (a jump's split always): the pieces of at most ERM_LABEL_PIECE resolve the wider ones. Measured
+as ERM_LABEL_Y_PIECE: every feature (9), 1 and 0.5: 1.6e-10 / 8.4e-11; 0.25: 5.3e-10 / 4.3e-10; CPU 15% less at 0.5
+than with every feature."""
+
 ERM_LABEL_Z_CUT = 4.5
 """The student field's rule of a label's line (:func:`_label_z_rule`) takes the Gauss rules of the normal tails beyond
 |z| = ERM_LABEL_Z_CUT (or beyond its narrow features, if farther): 10-30% fewer nodes than Legendre pieces out to
@@ -179,11 +190,13 @@ ERM_LABEL_STEP = (0.6, 0.8)
 """The teacher field's step of the trapezoidal rule of W0, W1 (:func:`_label_line`): min(ERM_LABEL_STEP[0] sigma,
 ERM_LABEL_STEP[1] s); the rule converges geometrically in 1/step for the entire integrand (Gaussian of width s times
 the labels' density, structure on the scale sigma). Measured as above (step 0.02 reference; s >= 0.2): steps 0.1 and
-0.2 in tau: 1.3e-11 (the other rules' error), 0.3: 1.3e-11, 0.4: 6e-11."""
+0.2 in tau: 1.3e-11 (the other rules' error), 0.3: 1.3e-11, 0.4: 6e-11; with the final rules (as ERM_LABEL_Y_PIECE)
+0.6 sigma: 1.6e-10, 0.8 sigma: 9.3e-10 (but 20% less CPU)."""
 
-ERM_LABEL_REACH = 8.5
+ERM_LABEL_REACH = 7.5
 """The trapezoidal rule of the teacher field given omega spans ERM_LABEL_REACH s either side of its mean m omega/q:
-the Gaussian is below exp(-8.5^2/2) = 2e-16 of its peak beyond."""
+the Gaussian is below exp(-7.5^2/2) = 6.6e-13 of its peak beyond; the sums moved by 6e-14 from 7.5 to 9.5 (14 states,
+noise 0.5 and 0.3)."""
 
 ERM_LABEL_PIECE = (1.5, 0.9, 2.5)
 """The longest Legendre piece (in z, omega = sqrt(q) z) of the student field's graded rule per label (every line,
@@ -560,13 +573,14 @@ def _noise_tail(start, direction, tail_x, tail_w, nodes, weights, filled):
 
 
 @jit
-def _label_rule(noise, cusps, n_cusps, longest, legendre_x, legendre_w, tail_first, tail_order, tail_x, tail_w, nodes,
-                weights, centers):
-    """The rule of the label y of :func:`erf_erm_label_sums` (no density): Legendre pieces (ERM_NOISE_LEGENDRE nodes,
-    at most ``longest`` long) from lo = min(-1, cusps) to hi = max(1, cusps), split at the cusps (cusps[:n_cusps]
-    ascending; those within |y| < 1 + FEATURE_CUT noise), and beyond lo and hi the Gauss rules of the normal tails in
-    x = (y - hi)/noise (and (lo - y)/noise; :func:`_noise_tail`, 16 nodes: mass 1/2) with the normal density of x
-    in the weight (``centers``: hi or lo; the node's own y on the pieces, where the factor is 1): the sum over j of
+def _label_rule(noise, cusps, n_cusps, longest, outer_factor, legendre_x, legendre_w, tail_first, tail_order, tail_x,
+                tail_w, nodes, weights, centers):
+    """The rule of the label y of :func:`erf_erm_label_sums` (no density): Legendre pieces (legendre_x, legendre_w on
+    [-1, 1]; at most ``longest`` long, ``outer_factor`` times that beyond |y| = 1) from lo = min(-1, cusps) to
+    hi = max(1, cusps), split at -1, 1 and the cusps (cusps[:n_cusps] ascending; those within |y| < 1 + FEATURE_CUT
+    noise), and beyond lo and hi the ``tail_order``-node Gauss rules of the normal tails (columns from ``tail_first``
+    of ``tail_x``/``tail_w``) in x = (y - hi)/noise (and (lo - y)/noise) with the normal density of x in the weight
+    (``centers``: hi or lo; the node's own y on the pieces, where the factor is 1): the sum over j of
     weights[j] F(y_j) exp(-((y_j - g)^2 - (y_j - centers[j])^2)/(2 noise^2)) is the integral of F(y) phi_noise(y - g)
     dy. Returns the number of nodes."""
     reach = 1.0 + FEATURE_CUT * noise
@@ -580,18 +594,22 @@ def _label_rule(noise, cusps, n_cusps, longest, legendre_x, legendre_w, tail_fir
     for t in range(filled):
         nodes[t] = lo + noise * nodes[t]
         centers[t] = lo
+    points = np.empty(n_cusps + 3)
+    points[:n_cusps] = cusps[:n_cusps]
+    points[n_cusps] = -1.0
+    points[n_cusps + 1] = 1.0
+    points[n_cusps + 2] = hi
+    points.sort()
     start = lo
     first = filled
-    for j in range(n_cusps + 1):
-        end = hi
-        if j < n_cusps:
-            if not start < cusps[j] < hi:
-                continue
-            end = cusps[j]
-        filled = _noise_pieces(start, end, longest, legendre_x, legendre_w, nodes, weights, filled)
+    for j in range(points.shape[0]):
+        end = points[j]
+        if not start < end <= hi:
+            continue
+        outer = end <= -1.0 or start >= 1.0
+        filled = _noise_pieces(start, end, longest * outer_factor if outer else longest, legendre_x, legendre_w, nodes,
+                               weights, filled)
         start = end
-        if start >= hi:
-            break
     for t in range(first, filled):
         centers[t] = nodes[t]
         weights[t] /= noise * math.sqrt(2.0 * math.pi)
@@ -631,8 +649,10 @@ def label_rule_sizes(m, q, gamma, noise):
 @jit
 def _label_sums(m, q, chi, gamma, beta, noise, feature_x, feature_w, tail_x, tail_w, out, memo, memo_line, y_piece,
                 step, z_piece, label_x, label_w, tail_first, tail_order, z_cut):
-    """:func:`erf_erm_label_sums` with the label rule's pieces at most ``y_piece`` long, the teacher field's step
-    ``step`` and the student field's pieces at most ``z_piece`` long (the tests' references refine them)."""
+    """:func:`erf_erm_label_sums` with the label rule's pieces at most ``y_piece`` long (``label_x``/``label_w``:
+    Legendre nodes of a piece, ``tail_first``/``tail_order``: the columns of the tails' rules), the teacher field's
+    step ``step``, the student field's pieces at most ``z_piece`` long and its tails beyond ``z_cut`` (the tests'
+    references refine them)."""
     for i in range(N_SUMS):
         out[i] = 0.0
     c = gamma * gamma * chi
@@ -641,13 +661,13 @@ def _label_sums(m, q, chi, gamma, beta, noise, feature_x, feature_w, tail_x, tai
     slope = gamma * root
     cusps = np.empty(MAX_CUSPS)
     n_cusps = erf_erm_cusps(c, cusps)
-    pieces = int(2.0 * (1.0 + FEATURE_CUT * noise) / y_piece) + 2 + n_cusps
+    pieces = int(2.0 * (1.0 + FEATURE_CUT * noise) / y_piece) + 4 + n_cusps
     capacity = 2 * tail_order + pieces * label_x.shape[0]
     ys = np.empty(capacity)
     yw = np.empty(capacity)
     yc = np.empty(capacity)
-    n_y = _label_rule(noise, cusps, n_cusps, y_piece, label_x, label_w, tail_first, tail_order, tail_x, tail_w, ys, yw,
-                      yc)
+    n_y = _label_rule(noise, cusps, n_cusps, y_piece, ERM_LABEL_OUTER, label_x, label_w, tail_first, tail_order, tail_x,
+                      tail_w, ys, yw, yc)
     # the teacher field on one grid tau_k = (k - half) step wide enough for every omega of the lines
     reach = ERM_LABEL_REACH * s
     half = int(math.ceil((abs(m) / root * FEATURE_CUT + reach) / step))
@@ -693,11 +713,15 @@ def _label_sums(m, q, chi, gamma, beta, noise, feature_x, feature_w, tail_x, tai
             continue
         y = ys[j]
         n_features, n_jumps = erf_erm_branches(y, c, centers, widths, jumps, stretch_lo, stretch_hi, scratch)
+        kept_features = 0
         for f in range(n_features):
-            centers[f] = (centers[f] - beta) / slope
-            widths[f] = widths[f] / abs(slope)
-        count = _label_z_rule(centers, widths, n_features, z_cut, z_piece, feature_x, feature_w, tail_x, tail_w, nodes,
-                              weights)
+            width = widths[f] / abs(slope)
+            if width < ERM_LABEL_GRADE:
+                centers[kept_features] = (centers[f] - beta) / slope
+                widths[kept_features] = width
+                kept_features += 1
+        count = _label_z_rule(centers, widths, kept_features, z_cut, z_piece, feature_x, feature_w, tail_x, tail_w,
+                              nodes, weights)
         order = ascending[:count] if slope > 0.0 else descending[capacity - count:]
         _label_line(y, yw[j], p0[j], p1[j], step, half, reach, m, q, s, root, gamma, beta, chi, c, nodes, weights,
                     order, jumps, n_jumps, stretch_lo, stretch_hi, kept, work, out,
