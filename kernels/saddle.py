@@ -319,10 +319,10 @@ def _erm_add(student, y, tau, eta, omega, cross, weight, gamma, beta, chi, out):
 @jit
 def _erm_terms(tau, eta, omega, cross, weight, gamma, chi, a, c, envelope, h, dh, loss_h, out):
     """Add one node's terms (the Moreau envelope, its minimiser h* and dh*/da at a = gamma omega + beta) to the sums."""
+    _erm_node(weight, weight * tau, 0.0, omega, gamma, chi, a, c, envelope, h, loss_h, out)
     if cross > STEIN_FREE_MIN_CROSS:
-        _erm_node(weight, weight * tau, weight * eta / cross, omega, gamma, chi, a, c, envelope, h, loss_h, out)
+        out[3] += weight * eta * (gamma * ((h - a) / c)) / cross
     else:
-        _erm_node(weight, weight * tau, 0.0, omega, gamma, chi, a, c, envelope, h, loss_h, out)
         out[3] += weight * gamma * gamma * (dh - 1.0) / c
 
 
@@ -424,19 +424,8 @@ def erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, et
         order = order[::-1].copy()
         smooth_order = smooth_order[::-1].copy()
     capacity = feature_rule_capacity(MAX_LINE_FEATURES, feature_x.shape[0])
-    nodes = np.empty(capacity)
-    weights = np.empty(capacity)
-    ascending = np.arange(capacity)
-    descending = ascending[::-1].copy()
-    n = max(eta_x.shape[0], smooth_x.shape[0], capacity)
-    kept = np.empty(n, dtype=np.int64)
-    work = np.empty((5, n))
-    centers = np.empty(MAX_LINE_FEATURES)
-    widths = np.empty(MAX_LINE_FEATURES)
-    jumps = np.empty(2)
-    stretch_lo = np.empty(3)
-    stretch_hi = np.empty(3)
-    scratch = np.empty(BRANCH_SCRATCH)
+    (nodes, weights, ascending, descending, kept, work, centers, widths, jumps, stretch_lo, stretch_hi,
+     scratch) = _line_scratch(capacity, max(eta_x.shape[0], smooth_x.shape[0], capacity), 5)
     per_tau = memo.shape[0] // max(tau_x.shape[0], 1)
     remember = per_tau >= 1 and memo.shape[0] == tau_x.shape[0] * per_tau and memo_line.shape[0] == memo.shape[0]
     no_memo = np.empty((3, 0))
@@ -498,6 +487,17 @@ def erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, et
                 _erf_erm_rule(y, tau, line_w, m, cross, gamma, beta, chi, c, eta_x, eta_w, order, jumps, n_jumps,
                               stretch_lo, stretch_hi, ERM_NEGLIGIBLE_WEIGHT, kept, work, out, line_memo, line_state,
                               -2.0)
+
+
+@jit
+def _line_scratch(capacity, n, rows):
+    """Scratch of the line kernels (:func:`erf_erm_sums`, :func:`_label_sums`): a rule's nodes and weights
+    (``capacity``), the orders ascending and descending, ``n`` kept indices, ``rows`` x ``n`` work, and the arrays of
+    :func:`.erf_erm.erf_erm_branches` (centers, widths, jumps, stretch_lo, stretch_hi, scratch)."""
+    ascending = np.arange(capacity)
+    return (np.empty(capacity), np.empty(capacity), ascending, ascending[::-1].copy(), np.empty(n, dtype=np.int64),
+            np.empty((rows, n)), np.empty(MAX_LINE_FEATURES), np.empty(MAX_LINE_FEATURES), np.empty(2), np.empty(3),
+            np.empty(3), np.empty(BRANCH_SCRATCH))
 
 
 @jit
@@ -693,18 +693,8 @@ def _label_sums(m, q, chi, gamma, beta, noise, feature_x, feature_w, tail_x, tai
             largest = max(largest, p0[j, k] + abs(p1[j, k]))
         bound[j] = yw[j] * largest
     capacity = feature_rule_capacity(MAX_LINE_FEATURES, feature_x.shape[0])
-    nodes = np.empty(capacity)
-    weights = np.empty(capacity)
-    ascending = np.arange(capacity)
-    descending = ascending[::-1].copy()
-    kept = np.empty(capacity, dtype=np.int64)
-    work = np.empty((7, capacity))
-    centers = np.empty(MAX_LINE_FEATURES)
-    widths = np.empty(MAX_LINE_FEATURES)
-    jumps = np.empty(2)
-    stretch_lo = np.empty(3)
-    stretch_hi = np.empty(3)
-    scratch = np.empty(BRANCH_SCRATCH)
+    (nodes, weights, ascending, descending, kept, work, centers, widths, jumps, stretch_lo, stretch_hi,
+     scratch) = _line_scratch(capacity, capacity, 7)
     remember = memo.shape[0] >= n_y and memo_line.shape[0] == memo.shape[0]
     no_memo = np.empty((3, 0))
     no_memo_line = np.empty(4)
