@@ -143,11 +143,12 @@ NOISE_SPLIT_CAPACITY = (2 * TAIL_ORDERS[0]
 ERM_LABEL_NOISE = 0.3
 """Label noise (sigma, teacher erf of slope <= sqrt(2/pi)) from which erf's ERM sums take :func:`erf_erm_label_sums`:
 there the labels' density phi_sigma(y - g(tau)) is smooth enough in y and omega for the rules below. Measured worst
-error against the same kernel with every rule refined (label pieces 0.05 sigma, teacher step min(0.02, s/2), pieces
-of 0.25 in z) at eight states of the noise 0.5 benchmark curve (c = 0.07 to 6.3, s = 0.2 to 0.98): sigma = 0.5:
-5.9e-11, 0.4: 2.2e-11, 0.3: 1.7e-10, 0.25: 4.7e-10, 0.2: 1.5e-9, 0.15: 1.3e-8 (the density's bump in z, width
-~sigma, outgrows the pieces of ERM_LABEL_PIECE); the per-line kernel at the same states: 6.2e-8 (12 noise nodes at
-c = 1), 1.6e-9 at 0.3, 1e-11 at 0.2. CPU per call 1.7 ms at 0.5, 2.4 ms at 0.3 (the per-line kernel 1.4 to 20 ms)."""
+error against the per-line kernel (:func:`erf_erm_sums`, 24 Gauss-Hermite noise nodes split at the cusps) at the seven
+states of the tests (c = 0.07 to 6.35, s = 0.1 to 0.88, q = 1.7, gamma = -0.9): sigma = 0.5: 2.7e-10, 0.3: 6.0e-11,
+0.2: 3.7e-9, 0.15: 3.0e-8 (both at gamma = -0.9, c = 2.43; the label rule refined 4 times agrees with the per-line
+kernel to 1.7e-11 at 0.2: the rules below are too coarse there). Against every rule refined (pieces sigma/10 in y,
+0.25 in z, teacher step min(0.02, s/2)) over 22 states (the benchmark curve's and three more): 1.0e-10 at 0.5, 7.0e-11
+at 0.3. CPU per call ~1.8 ms at 0.5, ~2.1 ms at 0.3; the per-line kernel with its noise rule 1.2 to 43 ms."""
 
 ERM_LABEL_MIN_S = 0.05
 """Below this s = sqrt(1 - m^2/q) (the teacher field's spread given omega) erf's ERM sums keep the per-line kernel:
@@ -170,10 +171,12 @@ benchmark curve's states 0.75 sigma: 2.3e-9 (c = 6.3)."""
 _LABEL_LEGENDRE_X, _LABEL_LEGENDRE_W = np.polynomial.legendre.leggauss(ERM_LABEL_LEGENDRE)
 _LABEL_TAIL_FIRST = sum(TAIL_ORDERS[:ERM_LABEL_TAIL])
 
-ERM_LABEL_OUTER = 2.0
-"""Beyond |y| = 1 (the erf teacher's range, where the labels' density falls off like a normal tail) the label rule's
-pieces are ERM_LABEL_OUTER times longer (76 labels instead of 92 at c = 0.65, whose cusps lie at |y| ~ 3). Measured
-as ERM_LABEL_Y_PIECE: 1: 1.6e-10 / 7.0e-11; 2: 1.6e-10 / 8.4e-11; 3: 3.4e-9 / 1.0e-7."""
+ERM_LABEL_OUTER = (2.0, 3.0)
+"""Beyond |y| = 1 (the erf teacher's range, where the labels' density falls off like a normal tail on the scale sigma)
+the label rule's pieces are min(ERM_LABEL_OUTER[0] times as long, ERM_LABEL_OUTER[1] sigma) (76 labels instead of 92
+at c = 0.65, whose cusps lie at |y| ~ 3). Measured as ERM_LABEL_Y_PIECE: factor 1: 1.6e-10 / 7.0e-11; 2: 1.6e-10 /
+8.4e-11; 3: 3.4e-9 / 1.0e-7; and over the 22 states of ERM_LABEL_NOISE factor 2 alone: 2.8e-10 at sigma = 0.4, 5.2e-10
+at 0.3 (c ~ 0.6-0.8, cusps at |y| ~ 2.5); with the bound 3 sigma 7.9e-11 and 7.0e-11."""
 
 ERM_LABEL_GRADE = 0.5
 """The student field's rule of a label's line is graded toward the features of h*(a) (:func:`.erf_erm.erf_erm_branches`)
@@ -666,8 +669,8 @@ def _label_sums(m, q, chi, gamma, beta, noise, feature_x, feature_w, tail_x, tai
     ys = np.empty(capacity)
     yw = np.empty(capacity)
     yc = np.empty(capacity)
-    n_y = _label_rule(noise, cusps, n_cusps, y_piece, ERM_LABEL_OUTER, label_x, label_w, tail_first, tail_order, tail_x,
-                      tail_w, ys, yw, yc)
+    n_y = _label_rule(noise, cusps, n_cusps, y_piece, min(ERM_LABEL_OUTER[0], ERM_LABEL_OUTER[1] * noise / y_piece),
+                      label_x, label_w, tail_first, tail_order, tail_x, tail_w, ys, yw, yc)
     # the teacher field on one grid tau_k = (k - half) step wide enough for every omega of the lines
     reach = ERM_LABEL_REACH * s
     half = int(math.ceil((abs(m) / root * FEATURE_CUT + reach) / step))
