@@ -11,6 +11,23 @@ Quadrature rules come from the caller as (nodes, weights) pairs with weights tha
 Gaussian density and sum to one: ``tau`` (split at the teacher's kink), ``eta``, ``xi`` (a single node
 at 0 when there is no noise).
 
+With an erf teacher and wide label noise (sigma = ``noise`` >= ERM_LABEL_NOISE) erf's ERM sums change variables so
+that the proximal map, which depends on (y, omega) only, is solved on far fewer lines (:func:`erf_erm_label_sums`).
+omega = m tau + sqrt(q - m^2) eta is N(0, q), and given omega the teacher field is tau = (m/q) omega + s zeta,
+s = sqrt(1 - m^2/q), zeta ~ N(0, 1); with phi_sigma the N(0, sigma^2) density of the noise and g = erf(./sqrt 2),
+
+    E_{tau,xi,eta}[F] = int dy int domega N(omega; 0, q) E_zeta[phi_sigma(y - g(tau)) F(y, omega, tau, eta)].
+
+Every summand is a function of (y, omega) but slot 2 (tau f_w) and slot 3 (eta f_w/sqrt(q - m^2)), linear in tau and
+eta = (omega - m tau)/sqrt(q - m^2); so each node (y, omega) needs W0 = E_zeta[phi_sigma(y - g(tau))] and
+W1 = E_zeta[d/dtau phi_sigma(y - g(tau))] (Stein: E_zeta[zeta phi_sigma(y - g(tau))] = s W1), and
+
+    E_zeta[tau phi_sigma(.)] = (m/q) omega W0 + s^2 W1,
+    E_zeta[eta phi_sigma(.)]/sqrt(q - m^2) = (omega W0 - m W1)/q      (s^2 = (q - m^2)/q),
+
+with no division by sqrt(q - m^2) (exact, so slot 3 keeps the jumps of f_w). The label's rule is global (split at
+the cusps of :func:`.erf_erm.erf_erm_cusps`, which do not depend on tau), one line in omega per label.
+
 Every kernel fills ``out`` (length :data:`N_SUMS`) and returns nothing. ``gibbs_sums``, ``erm_sums`` and
 ``loss_sums`` take the closed forms of :mod:`.linear_channel` where teacher and student are linear and the
 ``*_by_quadrature`` kernels otherwise (and as the reference of the closed forms).
@@ -25,6 +42,8 @@ from .activations import activation
 from .channels import expected_loss, moreau, moreau_kinks
 from .codes import ERF, LINEAR, RELU, SIGN
 from .erf_erm import (
+    _INV_SQRT2,
+    _SQRT_2_OVER_PI,
     BRANCH_SCRATCH,
     ERM_SMOOTH_SLOPE,
     GIBBS_SMOOTH_SLOPE,
@@ -43,8 +62,11 @@ from .erf_gibbs import GRID_MAX_BETA, GRID_MAX_POINTS, erf_grid_lines
 from .kinked import MAX_NODES, gibbs_add, kinked_gibbs_sums
 from .linear_channel import linear_erm_sums, linear_gibbs_sums, linear_loss_sums
 from .panels import (
+    FEATURE_BROAD,
     FEATURE_CUT,
+    FEATURE_PIECE,
     TAIL_ORDERS,
+    _graded_pieces,
     _normal_tail,
     feature_rule,
     feature_rule_capacity,
@@ -117,6 +139,78 @@ _NOISE_LEGENDRE_X, _NOISE_LEGENDRE_W = np.polynomial.legendre.leggauss(ERM_NOISE
 NOISE_SPLIT_CAPACITY = (2 * TAIL_ORDERS[0]
                         + (int(2.0 * FEATURE_CUT / ERM_NOISE_PIECE) + 1 + MAX_CUSPS) * ERM_NOISE_LEGENDRE)
 """Most nodes of :func:`_noise_split_rule`."""
+
+ERM_LABEL_NOISE = 0.3
+"""Label noise (sigma, teacher erf of slope <= sqrt(2/pi)) from which erf's ERM sums take :func:`erf_erm_label_sums`:
+there the labels' density phi_sigma(y - g(tau)) is smooth enough in y and omega for the rules below. Measured worst
+error against the per-line kernel (:func:`erf_erm_sums`, 24 Gauss-Hermite noise nodes split at the cusps) at the seven
+states of the tests (c = 0.07 to 6.35, s = 0.1 to 0.88, q = 1.7, gamma = -0.9): sigma = 0.5: 2.7e-10, 0.3: 6.0e-11,
+0.2: 3.7e-9, 0.15: 3.0e-8 (both at gamma = -0.9, c = 2.43; the label rule refined 4 times agrees with the per-line
+kernel to 1.7e-11 at 0.2: the rules below are too coarse there). Against every rule refined (pieces sigma/10 in y,
+0.25 in z, teacher step min(0.02, s/2)) over 22 states (the benchmark curve's and three more): 1.0e-10 at 0.5, 7.0e-11
+at 0.3. CPU per call ~1.8 ms at 0.5, ~2.1 ms at 0.3; the per-line kernel with its noise rule 1.2 to 43 ms."""
+
+ERM_LABEL_MIN_S = 0.05
+"""Below this s = sqrt(1 - m^2/q) (the teacher field's spread given omega) erf's ERM sums keep the per-line kernel:
+the teacher field's step (ERM_LABEL_STEP) and hence its grid grow like 1/s. The noise 0.5 benchmark curve has s
+>= 0.2."""
+
+ERM_LABEL_Y_PIECE = (2.0, 0.7)
+ERM_LABEL_LEGENDRE = 8
+ERM_LABEL_TAIL = 1
+"""The label rule's Legendre pieces of ERM_LABEL_LEGENDRE nodes are at most min(ERM_LABEL_Y_PIECE[0] sigma,
+ERM_LABEL_Y_PIECE[1]) long in y (the labels' density varies on the scale sigma, the line averages on a scale of their
+own that shrinks with the slope gamma sqrt(q) and c), its tails take TAIL_ORDERS[ERM_LABEL_TAIL] (10) nodes. Measured
+worst errors against pieces of sigma/10 (8 nodes, 16-node tails) over 66 states at noise 0.5 (60 of the benchmark
+curve, 6 more with gamma up to 1.3, q = 1.7, m up to 0.995) and 36 at noise 0.3, with the other rules as set: pieces
+(sigma, 0.35) of 6 nodes, 16-node tails: 1.4e-10 / 6.9e-11 (2.1 / 3.3 ms a call); (2 sigma, 0.7) of 8 nodes, 10-node
+tails: 1.6e-10 / 7.0e-11 (1.7 / 2.5 ms); 8-node tails: 4.4e-10 / 6.4e-11; (2.5 sigma, 0.875) of 8 nodes: 4.5e-10 /
+1.6e-10. With 6 nodes, at gamma = 1.3, c = 3.4 (noise 0.5): pieces of 0.5 in y: 6.2e-10, 0.375: 1.4e-10; at the
+benchmark curve's states 0.75 sigma: 2.3e-9 (c = 6.3)."""
+
+_LABEL_LEGENDRE_X, _LABEL_LEGENDRE_W = np.polynomial.legendre.leggauss(ERM_LABEL_LEGENDRE)
+_LABEL_TAIL_FIRST = sum(TAIL_ORDERS[:ERM_LABEL_TAIL])
+
+ERM_LABEL_OUTER = (2.0, 3.0)
+"""Beyond |y| = 1 (the erf teacher's range, where the labels' density falls off like a normal tail on the scale sigma)
+the label rule's pieces are min(ERM_LABEL_OUTER[0] times as long, ERM_LABEL_OUTER[1] sigma) (76 labels instead of 92
+at c = 0.65, whose cusps lie at |y| ~ 3). Measured as ERM_LABEL_Y_PIECE: factor 1: 1.6e-10 / 7.0e-11; 2: 1.6e-10 /
+8.4e-11; 3: 3.4e-9 / 1.0e-7; and over the 22 states of ERM_LABEL_NOISE factor 2 alone: 2.8e-10 at sigma = 0.4, 5.2e-10
+at 0.3 (c ~ 0.6-0.8, cusps at |y| ~ 2.5); with the bound 3 sigma 7.9e-11 and 7.0e-11."""
+
+ERM_LABEL_GRADE = 0.5
+"""The student field's rule of a label's line is graded toward the features of h*(a) (:func:`.erf_erm.erf_erm_branches`)
+narrower than this in z (a jump's split always): the pieces of at most ERM_LABEL_PIECE resolve the wider ones. Measured
+as ERM_LABEL_Y_PIECE: every feature (9), 1 and 0.5: 1.6e-10 / 8.4e-11; 0.25: 5.3e-10 / 4.3e-10; CPU 15% less at 0.5
+than with every feature."""
+
+ERM_LABEL_Z_CUT = 4.5
+"""The student field's rule of a label's line (:func:`_label_z_rule`) takes the Gauss rules of the normal tails beyond
+|z| = ERM_LABEL_Z_CUT (or beyond its narrow features, if farther): 10-30% fewer nodes than Legendre pieces out to
+FEATURE_CUT, the sums unchanged to 1e-13 at the states of ERM_LABEL_Y_PIECE (4.5 and 4.0 alike)."""
+
+ERM_LABEL_STEP = (0.6, 0.8)
+"""The teacher field's step of the trapezoidal rule of W0, W1 (:func:`_label_line`): min(ERM_LABEL_STEP[0] sigma,
+ERM_LABEL_STEP[1] s); the rule converges geometrically in 1/step for the entire integrand (Gaussian of width s times
+the labels' density, structure on the scale sigma). Measured as above (step 0.02 reference; s >= 0.2): steps 0.1 and
+0.2 in tau: 1.3e-11 (the other rules' error), 0.3: 1.3e-11, 0.4: 6e-11; with the final rules (as ERM_LABEL_Y_PIECE)
+0.6 sigma: 1.6e-10, 0.8 sigma: 9.3e-10 (but 20% less CPU)."""
+
+ERM_LABEL_REACH = 7.5
+"""The trapezoidal rule of the teacher field given omega spans ERM_LABEL_REACH s either side of its mean m omega/q:
+the Gaussian is below exp(-7.5^2/2) = 6.6e-13 of its peak beyond; the sums moved by 6e-14 from 7.5 to 9.5 (14 states,
+noise 0.5 and 0.3)."""
+
+ERM_LABEL_PIECE = (1.5, 0.9, 2.5)
+"""The longest Legendre piece (in z, omega = sqrt(q) z) of the student field's graded rule per label (every line,
+:func:`.panels.graded_rule`; the labels' density W0 is a bump in z, which Gauss-Hermite rules integrate poorly):
+min(ERM_LABEL_PIECE[0], ERM_LABEL_PIECE[1]/|gamma sqrt(q)| (in a), ERM_LABEL_PIECE[2] times the bump's width
+sqrt(s^2 + sigma^2 pi/2) sqrt(q)/|m|). Measured against pieces of 0.3: on the benchmark curve's states 1.5 everywhere:
+1.3e-11, 3.0: 5e-7, 4.0: 2e-5 (at s ~ 0.2, the narrowest bump); at m = 0.995, noise 0.3: 1.5 7.7e-10, with the bump's
+bound 6.7e-13; at gamma sqrt(q) = 1.3, m = 1.2, q = 1.7: 1.5 1.7e-10, with the bound in a 1.7e-12. With all three
+rules' bounds the worst error against every rule refined (pieces sigma/10 in y, 0.25 in z, teacher step min(0.02,
+s/2)) was 1.4e-10 over 84 states at noise 0.5 (76 of the benchmark curve, 8 more with gamma up to 1.3, q = 1.7, m up
+to 0.995) and 6.9e-11 over 46 at noise 0.3."""
 
 NEGLIGIBLE_WEIGHT = 1e-20
 """erf's sums (:func:`erf_erm_sums`, and :func:`gibbs_sums` for erf) skip the nodes (tau, x, eta) whose product weight
@@ -228,15 +322,23 @@ def _erm_add(student, y, tau, eta, omega, cross, weight, gamma, beta, chi, out):
 @jit
 def _erm_terms(tau, eta, omega, cross, weight, gamma, chi, a, c, envelope, h, dh, loss_h, out):
     """Add one node's terms (the Moreau envelope, its minimiser h* and dh*/da at a = gamma omega + beta) to the sums."""
+    _erm_node(weight, weight * tau, 0.0, omega, gamma, chi, a, c, envelope, h, loss_h, out)
+    if cross > STEIN_FREE_MIN_CROSS:
+        out[3] += weight * eta * (gamma * ((h - a) / c)) / cross
+    else:
+        out[3] += weight * gamma * gamma * (dh - 1.0) / c
+
+
+@jit
+def _erm_node(weight, tau_weight, eta_weight, omega, gamma, chi, a, c, envelope, h, loss_h, out):
+    """Add one node's terms with f_w = gamma (h* - a)/c: slots 2 and 3 as tau_weight f_w and eta_weight f_w (the
+    weights of E[tau f_w] and of the Stein form E[eta f_w]/sqrt(q - m^2)), the others with ``weight``."""
     g_a = (h - a) / c
     f = gamma * g_a
     out[0] -= weight * envelope
     out[1] += weight * f * f
-    out[2] += weight * tau * f
-    if cross > STEIN_FREE_MIN_CROSS:
-        out[3] += weight * eta * f / cross
-    else:
-        out[3] += weight * gamma * gamma * (dh - 1.0) / c
+    out[2] += tau_weight * f
+    out[3] += eta_weight * f
     out[4] += weight * (omega * g_a + gamma * chi * g_a * g_a)
     out[5] += weight * g_a
     out[6] += weight * loss_h
@@ -265,6 +367,10 @@ def erm_sums_memo(student, teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w,
     if student == LINEAR and teacher == LINEAR:
         linear_erm_sums(m, q, chi, gamma, beta, noise, out)
     elif student == ERF and gamma * gamma * chi > 0.0 and math.isfinite(m + q + chi + gamma + beta + noise):
+        if label_path(teacher, m, q, noise):
+            erf_erm_label_sums(m, q, chi, gamma, beta, noise, feature_x, feature_w, tail_x, tail_w, out, memo,
+                               memo_line)
+            return
         erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, feature_x,
                      feature_w, tail_x, tail_w, out, memo, memo_line, noise_split)
     elif student == RELU and gamma != 0.0 and q - m * m > STEIN_FREE_MIN_CROSS * STEIN_FREE_MIN_CROSS:
@@ -272,6 +378,13 @@ def erm_sums_memo(student, teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w,
     else:
         erm_sums_by_quadrature(student, teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x,
                                xi_w, piece_x, piece_w, cut, out)
+
+
+@jit
+def label_path(teacher, m, q, noise):
+    """True where erf's ERM sums take :func:`erf_erm_label_sums`: an erf teacher, noise >= ERM_LABEL_NOISE and
+    1 - m^2/q >= ERM_LABEL_MIN_S^2."""
+    return teacher == ERF and noise >= ERM_LABEL_NOISE and q > 0.0 and 1.0 - m * m / q >= ERM_LABEL_MIN_S**2
 
 
 @jit
@@ -314,19 +427,8 @@ def erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, et
         order = order[::-1].copy()
         smooth_order = smooth_order[::-1].copy()
     capacity = feature_rule_capacity(MAX_LINE_FEATURES, feature_x.shape[0])
-    nodes = np.empty(capacity)
-    weights = np.empty(capacity)
-    ascending = np.arange(capacity)
-    descending = ascending[::-1].copy()
-    n = max(eta_x.shape[0], smooth_x.shape[0], capacity)
-    kept = np.empty(n, dtype=np.int64)
-    work = np.empty((5, n))
-    centers = np.empty(MAX_LINE_FEATURES)
-    widths = np.empty(MAX_LINE_FEATURES)
-    jumps = np.empty(2)
-    stretch_lo = np.empty(3)
-    stretch_hi = np.empty(3)
-    scratch = np.empty(BRANCH_SCRATCH)
+    (nodes, weights, ascending, descending, kept, work, centers, widths, jumps, stretch_lo, stretch_hi,
+     scratch) = _line_scratch(capacity, max(eta_x.shape[0], smooth_x.shape[0], capacity), 5)
     per_tau = memo.shape[0] // max(tau_x.shape[0], 1)
     remember = per_tau >= 1 and memo.shape[0] == tau_x.shape[0] * per_tau and memo_line.shape[0] == memo.shape[0]
     no_memo = np.empty((3, 0))
@@ -391,6 +493,17 @@ def erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, et
 
 
 @jit
+def _line_scratch(capacity, n, rows):
+    """Scratch of the line kernels (:func:`erf_erm_sums`, :func:`_label_sums`): a rule's nodes and weights
+    (``capacity``), the orders ascending and descending, ``n`` kept indices, ``rows`` x ``n`` work, and the arrays of
+    :func:`.erf_erm.erf_erm_branches` (centers, widths, jumps, stretch_lo, stretch_hi, scratch)."""
+    ascending = np.arange(capacity)
+    return (np.empty(capacity), np.empty(capacity), ascending, ascending[::-1].copy(), np.empty(n, dtype=np.int64),
+            np.empty((rows, n)), np.empty(MAX_LINE_FEATURES), np.empty(MAX_LINE_FEATURES), np.empty(2), np.empty(3),
+            np.empty(3), np.empty(BRANCH_SCRATCH))
+
+
+@jit
 def _noise_split_rule(clean, noise, cusps, n_cusps, tail_x, tail_w, nodes, weights):
     """Nodes and weights (normal density included) of the standard label noise xi for the teacher label ``clean``,
     split at the cusps' xi = (y - clean)/noise (cusps[:n_cusps] ascending, noise > 0) within |xi| < FEATURE_CUT:
@@ -417,19 +530,30 @@ def _noise_split_rule(clean, noise, cusps, n_cusps, tail_x, tail_w, nodes, weigh
                 continue
             end = x
         if end > start:
-            pieces = int(math.ceil((end - start) / ERM_NOISE_PIECE))
-            half = 0.5 * (end - start) / pieces
-            for p in range(pieces):
-                mid = start + (2 * p + 1) * half
-                for k in range(ERM_NOISE_LEGENDRE):
-                    x = mid + half * _NOISE_LEGENDRE_X[k]
-                    nodes[filled] = x
-                    weights[filled] = half * _NOISE_LEGENDRE_W[k] * norm_pdf(x)
-                    filled += 1
+            first = filled
+            filled = _noise_pieces(start, end, ERM_NOISE_PIECE, _NOISE_LEGENDRE_X, _NOISE_LEGENDRE_W, nodes, weights,
+                                   filled)
+            for t in range(first, filled):
+                weights[t] *= norm_pdf(nodes[t])
         start = end
         if start >= hi:
             break
     return _noise_tail(hi, 1.0, tail_x, tail_w, nodes, weights, filled)
+
+
+@jit
+def _noise_pieces(start, end, longest, legendre_x, legendre_w, nodes, weights, filled):
+    """Legendre pieces (the rule legendre_x, legendre_w on [-1, 1], at most ``longest`` long, equal) from start to
+    end > start, no density; appends after ``filled`` entries and returns the new count."""
+    pieces = int(math.ceil((end - start) / longest))
+    half = 0.5 * (end - start) / pieces
+    for p in range(pieces):
+        mid = start + (2 * p + 1) * half
+        for k in range(legendre_x.shape[0]):
+            nodes[filled] = mid + half * legendre_x[k]
+            weights[filled] = half * legendre_w[k]
+            filled += 1
+    return filled
 
 
 @jit
@@ -452,6 +576,220 @@ def _noise_tail(start, direction, tail_x, tail_w, nodes, weights, filled):
 
 
 @jit
+def _label_rule(noise, cusps, n_cusps, longest, outer_factor, legendre_x, legendre_w, tail_first, tail_order, tail_x,
+                tail_w, nodes, weights, centers):
+    """The rule of the label y of :func:`erf_erm_label_sums` (no density): Legendre pieces (legendre_x, legendre_w on
+    [-1, 1]; at most ``longest`` long, ``outer_factor`` times that beyond |y| = 1) from lo = min(-1, cusps) to
+    hi = max(1, cusps), split at -1, 1 and the cusps (cusps[:n_cusps] ascending; those within |y| < 1 + FEATURE_CUT
+    noise), and beyond lo and hi the ``tail_order``-node Gauss rules of the normal tails (columns from ``tail_first``
+    of ``tail_x``/``tail_w``) in x = (y - hi)/noise (and (lo - y)/noise) with the normal density of x in the weight
+    (``centers``: hi or lo; the node's own y on the pieces, where the factor is 1): the sum over j of
+    weights[j] F(y_j) exp(-((y_j - g)^2 - (y_j - centers[j])^2)/(2 noise^2)) is the integral of F(y) phi_noise(y - g)
+    dy. Returns the number of nodes."""
+    reach = 1.0 + FEATURE_CUT * noise
+    lo = -1.0
+    hi = 1.0
+    for j in range(n_cusps):
+        if abs(cusps[j]) < reach:
+            lo = min(lo, cusps[j])
+            hi = max(hi, cusps[j])
+    filled = _normal_tail(0.0, -1.0, tail_x, tail_w, tail_first, tail_order, nodes, weights, 0)
+    for t in range(filled):
+        nodes[t] = lo + noise * nodes[t]
+        centers[t] = lo
+    points = np.empty(n_cusps + 3)
+    points[:n_cusps] = cusps[:n_cusps]
+    points[n_cusps] = -1.0
+    points[n_cusps + 1] = 1.0
+    points[n_cusps + 2] = hi
+    points.sort()
+    start = lo
+    first = filled
+    for j in range(points.shape[0]):
+        end = points[j]
+        if not start < end <= hi:
+            continue
+        outer = end <= -1.0 or start >= 1.0
+        filled = _noise_pieces(start, end, longest * outer_factor if outer else longest, legendre_x, legendre_w, nodes,
+                               weights, filled)
+        start = end
+    for t in range(first, filled):
+        centers[t] = nodes[t]
+        weights[t] /= noise * math.sqrt(2.0 * math.pi)
+    last = filled
+    filled = _normal_tail(0.0, 1.0, tail_x, tail_w, tail_first, tail_order, nodes, weights, filled)
+    for t in range(last, filled):
+        nodes[t] = hi + noise * nodes[t]
+        centers[t] = hi
+    return filled
+
+
+@jit
+def erf_erm_label_sums(m, q, chi, gamma, beta, noise, feature_x, feature_w, tail_x, tail_w, out, memo, memo_line):
+    """:func:`erf_erm_sums` for an erf teacher and student with label noise (noise > 0, q > m^2), the proximal map
+    solved on one line of the student field omega per label y (the change of variables of :data:`ERM_LABEL_NOISE`):
+    the label y by :func:`_label_rule` split at the cusps (:func:`.erf_erm.erf_erm_cusps`), omega = sqrt(q) z by a
+    :func:`.panels.graded_rule` in z graded toward the narrow features of h*(a) (:func:`.erf_erm.erf_erm_branches`),
+    the teacher field given omega by the trapezoidal rule of step ERM_LABEL_STEP (:func:`_label_line`). ``memo``/
+    ``memo_line`` as in :func:`erf_erm_sums`, one row per label (none where there are fewer rows than labels)."""
+    y_piece, step, z_piece = label_rule_sizes(m, q, gamma, noise)
+    _label_sums(m, q, chi, gamma, beta, noise, feature_x, feature_w, tail_x, tail_w, out, memo, memo_line, y_piece,
+                step, z_piece, _LABEL_LEGENDRE_X, _LABEL_LEGENDRE_W, _LABEL_TAIL_FIRST,
+                TAIL_ORDERS[ERM_LABEL_TAIL], ERM_LABEL_Z_CUT)
+
+
+@jit
+def label_rule_sizes(m, q, gamma, noise):
+    """(longest piece of the label y, the teacher field's step, longest piece in z) of :func:`erf_erm_label_sums`:
+    ERM_LABEL_Y_PIECE, ERM_LABEL_STEP, ERM_LABEL_PIECE."""
+    s = math.sqrt(1.0 - m * m / q)
+    bump = math.sqrt(s * s + noise * noise / (2.0 / math.pi)) * math.sqrt(q) / abs(m) if m != 0.0 else math.inf
+    return (min(ERM_LABEL_Y_PIECE[0] * noise, ERM_LABEL_Y_PIECE[1]), min(ERM_LABEL_STEP[0] * noise,
+            ERM_LABEL_STEP[1] * s), min(ERM_LABEL_PIECE[0], ERM_LABEL_PIECE[1] / abs(gamma * math.sqrt(q)),
+                                        ERM_LABEL_PIECE[2] * bump))
+
+
+@jit
+def _label_sums(m, q, chi, gamma, beta, noise, feature_x, feature_w, tail_x, tail_w, out, memo, memo_line, y_piece,
+                step, z_piece, label_x, label_w, tail_first, tail_order, z_cut):
+    """:func:`erf_erm_label_sums` with the label rule's pieces at most ``y_piece`` long (``label_x``/``label_w``:
+    Legendre nodes of a piece, ``tail_first``/``tail_order``: the columns of the tails' rules), the teacher field's
+    step ``step``, the student field's pieces at most ``z_piece`` long and its tails beyond ``z_cut`` (the tests'
+    references refine them)."""
+    for i in range(N_SUMS):
+        out[i] = 0.0
+    c = gamma * gamma * chi
+    root = math.sqrt(q)
+    s = math.sqrt(max(1.0 - m * m / q, 0.0))
+    slope = gamma * root
+    cusps = np.empty(MAX_CUSPS)
+    n_cusps = erf_erm_cusps(c, cusps)
+    pieces = int(2.0 * (1.0 + FEATURE_CUT * noise) / y_piece) + 4 + n_cusps
+    capacity = 2 * tail_order + pieces * label_x.shape[0]
+    ys = np.empty(capacity)
+    yw = np.empty(capacity)
+    yc = np.empty(capacity)
+    n_y = _label_rule(noise, cusps, n_cusps, y_piece, min(ERM_LABEL_OUTER[0], ERM_LABEL_OUTER[1] * noise / y_piece),
+                      label_x, label_w, tail_first, tail_order, tail_x, tail_w, ys, yw, yc)
+    # the teacher field on one grid tau_k = (k - half) step wide enough for every omega of the lines
+    reach = ERM_LABEL_REACH * s
+    half = int(math.ceil((abs(m) / root * FEATURE_CUT + reach) / step))
+    n_tau = 2 * half + 1
+    p0 = np.empty((n_y, n_tau))
+    p1 = np.empty((n_y, n_tau))
+    g = np.empty(n_tau)
+    dg = np.empty(n_tau)
+    for k in range(n_tau):
+        tau = (k - half) * step
+        g[k] = math.erf(tau * _INV_SQRT2)
+        dg[k] = _SQRT_2_OVER_PI * math.exp(-0.5 * tau * tau)
+    inv_var = 1.0 / (noise * noise)
+    bound = np.empty(n_y)
+    for j in range(n_y):
+        y = ys[j]
+        shift = (y - yc[j]) ** 2
+        largest = 0.0
+        for k in range(n_tau):
+            r = y - g[k]
+            p0[j, k] = math.exp(-0.5 * (r * r - shift) * inv_var)
+            p1[j, k] = p0[j, k] * r * dg[k] * inv_var
+            largest = max(largest, p0[j, k] + abs(p1[j, k]))
+        bound[j] = yw[j] * largest
+    capacity = feature_rule_capacity(MAX_LINE_FEATURES, feature_x.shape[0])
+    (nodes, weights, ascending, descending, kept, work, centers, widths, jumps, stretch_lo, stretch_hi,
+     scratch) = _line_scratch(capacity, capacity, 7)
+    remember = memo.shape[0] >= n_y and memo_line.shape[0] == memo.shape[0]
+    no_memo = np.empty((3, 0))
+    no_memo_line = np.empty(4)
+    for j in range(n_y):
+        if bound[j] < ERM_NEGLIGIBLE_WEIGHT:
+            continue
+        y = ys[j]
+        n_features, n_jumps = erf_erm_branches(y, c, centers, widths, jumps, stretch_lo, stretch_hi, scratch)
+        kept_features = 0
+        for f in range(n_features):
+            width = widths[f] / abs(slope)
+            if width < ERM_LABEL_GRADE:
+                centers[kept_features] = (centers[f] - beta) / slope
+                widths[kept_features] = width
+                kept_features += 1
+        count = _label_z_rule(centers, widths, kept_features, z_cut, z_piece, feature_x, feature_w, tail_x, tail_w,
+                              nodes, weights)
+        order = ascending[:count] if slope > 0.0 else descending[capacity - count:]
+        _label_line(y, yw[j], p0[j], p1[j], step, half, reach, m, q, s, root, gamma, beta, chi, c, nodes, weights,
+                    order, jumps, n_jumps, stretch_lo, stretch_hi, kept, work, out,
+                    memo[j] if remember else no_memo, memo_line[j] if remember else no_memo_line)
+
+
+@jit
+def _label_z_rule(centers, widths, count, cut, longest, feature_x, feature_w, tail_x, tail_w, nodes, weights):
+    """The rule of the student field z of one label's line (normal density included, nodes ascending): Legendre pieces
+    at most ``longest`` long graded toward the features (:func:`.panels.graded_rule`) on [-z_c, z_c], z_c the larger
+    of ``cut`` and 1.5 FEATURE_PIECE beyond every feature narrower than FEATURE_BROAD (at most FEATURE_CUT), and the
+    Gauss rules of the normal tails beyond (:func:`_noise_tail`, the order by the tail's mass). Returns the count."""
+    for f in range(count):
+        if widths[f] < FEATURE_BROAD:
+            cut = max(cut, abs(centers[f]) + 1.5 * FEATURE_PIECE)
+    if cut >= FEATURE_CUT:
+        return graded_rule(-FEATURE_CUT, FEATURE_CUT, centers, widths, count, feature_x, feature_w, nodes, weights,
+                           longest)
+    filled = _noise_tail(-cut, -1.0, tail_x, tail_w, nodes, weights, 0)
+    nodes[:filled] = nodes[:filled][::-1].copy()
+    weights[:filled] = weights[:filled][::-1].copy()
+    filled = _graded_pieces(-cut, cut, centers, widths, count, feature_x, feature_w, nodes, weights, filled, longest)
+    return _noise_tail(cut, 1.0, tail_x, tail_w, nodes, weights, filled)
+
+
+@jit
+def _label_line(y, y_w, p0, p1, step, half, reach, m, q, s, root, gamma, beta, chi, c, z_x, z_w, order, jumps,
+                n_jumps, stretch_lo, stretch_hi, kept, work, out, memo, state):
+    """Add the terms of the line of label y (rule weight y_w) at omega = root z, z by the nodes z_x[order] (increasing
+    a) and weights z_w (normal density included): per node W0 and W1 (:data:`ERM_LABEL_NOISE`) by the trapezoidal
+    rule of the teacher field over tau_k = (k - half) step within ``reach`` of its mean m omega/q (``p0``, ``p1``:
+    the line's row of the labels' density and its tau-derivative at tau_k), the nodes whose weight times W0 + |W1| is
+    below ERM_NEGLIGIBLE_WEIGHT skipped."""
+    delta = step / s
+    decay = math.exp(-delta * delta)
+    norm = step / (s * math.sqrt(2.0 * math.pi))
+    last = p0.shape[0] - 1
+    count = 0
+    for t in range(order.shape[0]):
+        i = order[t]
+        omega = root * z_x[i]
+        mu = m * omega / q
+        k_lo = max(int(math.ceil((mu - reach) / step)) + half, 0)
+        k_hi = min(int(math.floor((mu + reach) / step)) + half, last)
+        d = ((k_lo - half) * step - mu) / s
+        gauss = math.exp(-0.5 * d * d)
+        ratio = math.exp(-(d * delta + 0.5 * delta * delta))
+        w0 = 0.0
+        w1 = 0.0
+        for k in range(k_lo, k_hi + 1):
+            w0 += gauss * p0[k]
+            w1 += gauss * p1[k]
+            gauss *= ratio
+            ratio *= decay
+        w = y_w * z_w[i] * norm
+        if w * (w0 + abs(w1)) < ERM_NEGLIGIBLE_WEIGHT:
+            continue
+        kept[count] = i
+        count += 1
+        work[0, i] = gamma * omega + beta
+        work[5, i] = w * w0
+        work[6, i] = w * w1
+    if count == 0:
+        return
+    _walk_kept(y, c, work, kept[:count], jumps, n_jumps, stretch_lo, stretch_hi, memo, state, -3.0)
+    for t in range(count):
+        i = kept[t]
+        omega = root * z_x[i]
+        w0 = work[5, i]
+        w1 = work[6, i]
+        _erm_node(w0, (m * omega / q) * w0 + s * s * w1, (omega * w0 - m * w1) / q, omega, gamma, chi, work[0, i], c,
+                  work[4, i], work[1, i], work[3, i], out)
+
+
+@jit
 def _erf_erm_rule(y, tau, line_w, m, cross, gamma, beta, chi, c, eta_x, eta_w, order, jumps, n_jumps, stretch_lo,
                   stretch_hi, negligible, kept, work, out, memo, state, rule):
     """Add the terms of one line of the replica field (label y, teacher field tau, weight line_w) by the nodes
@@ -468,18 +806,26 @@ def _erf_erm_rule(y, tau, line_w, m, cross, gamma, beta, chi, c, eta_x, eta_w, o
             work[0, j] = gamma * (m * tau + cross * eta_x[j]) + beta
     if count == 0:
         return
-    a_x = work[0]
+    _walk_kept(y, c, work, kept[:count], jumps, n_jumps, stretch_lo, stretch_hi, memo, state, rule)
+    for t in range(count):
+        j = kept[t]
+        _erm_terms(tau, eta_x[j], m * tau + cross * eta_x[j], cross, line_w * eta_w[j], gamma, chi, work[0, j], c,
+                   work[4, j], work[1, j], work[2, j], work[3, j], out)
+
+
+@jit
+def _walk_kept(y, c, work, kept, jumps, n_jumps, stretch_lo, stretch_hi, memo, state, rule):
+    """The proximal map at a = work[0, kept[t]] (increasing in t) into rows 1 to 4 of ``work`` (h*, dh*/da, the loss,
+    the envelope) by :func:`.erf_erm.erf_erm_walk`, from the line's memo where ``state`` (y, c, nodes, rule) shows the
+    same number of nodes and the same ``rule`` (a code); ``state`` updated."""
+    count = kept.shape[0]
     reuse = state[2] == count and state[3] == rule and state[1] > 0.0
-    erf_erm_walk(y, c, a_x, kept[:count], jumps, n_jumps, stretch_lo, stretch_hi, work[1], work[2], work[3], work[4],
+    erf_erm_walk(y, c, work[0], kept, jumps, n_jumps, stretch_lo, stretch_hi, work[1], work[2], work[3], work[4],
                  memo, reuse, state[1] if reuse else c, state[0] if reuse else y)
     state[0] = y
     state[1] = c
     state[2] = count
     state[3] = rule
-    for t in range(count):
-        j = kept[t]
-        _erm_terms(tau, eta_x[j], m * tau + cross * eta_x[j], cross, line_w * eta_w[j], gamma, chi, a_x[j], c,
-                   work[4, j], work[1, j], work[2, j], work[3, j], out)
 
 
 @jit

@@ -18,7 +18,7 @@ from tolerances import (
 
 from statmech_bn.kernels import channels
 from statmech_bn.kernels.channels import MAX_ERF_CURVATURE
-from statmech_bn.kernels.codes import ERF
+from statmech_bn.kernels.codes import ERF, LINEAR
 from statmech_bn.kernels.erf_erm import (
     BRANCH_SCRATCH,
     ERM_SMOOTH_SLOPE,
@@ -37,7 +37,20 @@ from statmech_bn.kernels.erf_erm import (
     smooth_line,
     smooth_rule,
 )
-from statmech_bn.kernels.saddle import ERM_NOISE_MEMO_LINES, N_SUMS, erm_sums, erm_sums_by_quadrature, erm_sums_memo
+from statmech_bn.kernels.panels import FEATURE_CUT, TAIL_ORDERS
+from statmech_bn.kernels.saddle import (
+    ERM_LABEL_NOISE,
+    ERM_NOISE_MEMO_LINES,
+    N_SUMS,
+    _label_sums,
+    _label_z_rule,
+    erf_erm_sums,
+    erm_sums,
+    erm_sums_by_quadrature,
+    erm_sums_memo,
+    label_path,
+    label_rule_sizes,
+)
 from statmech_bn.quadrature import TAIL_CUT, gauss_hermite
 from statmech_bn.theory.erm import ERMSaddle, erf_noise_rule
 from statmech_bn.theory.problem import Problem
@@ -86,10 +99,21 @@ def _sums(kernel, m, chi, gamma, beta, noise):
     args = (ERF, ERF, m, 1.0, chi, gamma, beta, noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w, r.piece_x,
             r.piece_w, TAIL_CUT)
     if kernel is erm_sums:
-        erm_sums(*args, r.feature_x, r.feature_w, r.tail_x, r.tail_w, out)
+        _per_line(*args, r, out)
     else:
         kernel(*args, out)
     return out
+
+
+def _per_line(student, teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, piece_x, piece_w,
+              cut, r, out, memo=None, memo_line=None, split=False):
+    """The per-line kernel erf_erm_sums (which erm_sums takes for erf but with an erf teacher and label noise >=
+    ERM_LABEL_NOISE: erf_erm_label_sums) at the arguments of erm_sums, the rules ``r``."""
+    assert student == ERF
+    memo = np.empty((0, 3, 0)) if memo is None else memo
+    memo_line = np.empty((0, 4)) if memo_line is None else memo_line
+    erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, r.feature_x,
+                 r.feature_w, r.tail_x, r.tail_w, out, memo, memo_line, split)
 
 
 # states of the benchmark curves (c = gamma^2 chi from 0.07, convex, to 6.3, non-convex on most lines), and gamma < 0;
@@ -134,7 +158,7 @@ def _line_sums(kernel, m, chi, gamma, beta, tau, y):
     args = (ERF, ERF, m, 1.0, chi, gamma, beta, 1.0, tau_x, one, r.eta_x, r.eta_w, xi_x, one, r.piece_x, r.piece_w,
             TAIL_CUT)
     if kernel is erm_sums:
-        erm_sums(*args, r.feature_x, r.feature_w, r.tail_x, r.tail_w, out)
+        _per_line(*args, r, out)
     else:
         kernel(*args, out)
     return out
@@ -267,9 +291,8 @@ def _noisy_sums(state, xi_rule=None, split=False):
         if xi_rule is not None:
             xi = (cusps - math.erf(tau / math.sqrt(2.0))) / 0.5
             xi_x, xi_w = xi_rule(np.sort(xi[np.abs(xi) < 9.0]))
-        erm_sums_memo(ERF, ERF, m, 1.0, chi, gamma, beta, 0.5, np.array([tau]), np.array([weight]), r.eta_x,
-                      r.eta_w, xi_x, xi_w, r.piece_x, r.piece_w, TAIL_CUT, r.feature_x, r.feature_w, r.tail_x, r.tail_w,
-                      out, np.empty((0, 3, 0)), np.empty((0, 4)), split)
+        _per_line(ERF, ERF, m, 1.0, chi, gamma, beta, 0.5, np.array([tau]), np.array([weight]), r.eta_x, r.eta_w,
+                  xi_x, xi_w, r.piece_x, r.piece_w, TAIL_CUT, r, out, split=split)
         total += out
     return total
 
@@ -343,10 +366,10 @@ def test_memo_leaves_the_sums_unchanged(split):
               rough, (0.8 + 1e-7, 1.5, 1.1, -0.05)]
     for m, chi, gamma, beta in states:
         args = (ERF, ERF, m, 1.0, chi, gamma, beta, 0.5, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w,
-                r.piece_x, r.piece_w, TAIL_CUT, r.feature_x, r.feature_w, r.tail_x, r.tail_w)
+                r.piece_x, r.piece_w, TAIL_CUT, r)
         got, want = np.empty(N_SUMS), np.empty(N_SUMS)
-        erm_sums_memo(*args, got, memo, memo_line, split)
-        erm_sums_memo(*args, want, np.empty((0, 3, 0)), np.empty((0, 4)), split)
+        _per_line(*args, got, memo, memo_line, split)
+        _per_line(*args, want, split=split)
         np.testing.assert_allclose(got, want, rtol=0.0, atol=ERF_ERM_MEMO_ATOL)
         assert split or np.all(memo_line[~np.isnan(memo_line[:, 1]), 1] == gamma**2 * chi)
     assert np.count_nonzero(~np.isnan(memo_line[:, 0])) > lines // 2
@@ -378,12 +401,100 @@ def test_sums_are_the_sums_of_their_lines():
     m, chi, gamma, beta = 0.79, 2.63, 0.6, 0.0
     r = Problem("erf", "pn", "erm", noise=0.5).rules(96)
     common = (r.eta_x, r.eta_w)
-    rest = (r.piece_x, r.piece_w, TAIL_CUT, r.feature_x, r.feature_w, r.tail_x, r.tail_w)
+    rest = (r.piece_x, r.piece_w, TAIL_CUT, r)
     whole, line, want = np.empty(N_SUMS), np.empty(N_SUMS), np.zeros(N_SUMS)
-    erm_sums(ERF, ERF, m, 1.0, chi, gamma, beta, 0.5, r.tau_x, r.tau_w, *common, r.xi_x, r.xi_w, *rest, whole)
+    _per_line(ERF, ERF, m, 1.0, chi, gamma, beta, 0.5, r.tau_x, r.tau_w, *common, r.xi_x, r.xi_w, *rest, whole)
     for i in range(r.tau_x.size):
         for k in range(r.xi_x.size):
-            erm_sums(ERF, ERF, m, 1.0, chi, gamma, beta, 0.5, r.tau_x[i:i + 1], np.array([r.tau_w[i] * r.xi_w[k]]),
-                     *common, r.xi_x[k:k + 1], np.ones(1), *rest, line)
+            _per_line(ERF, ERF, m, 1.0, chi, gamma, beta, 0.5, r.tau_x[i:i + 1], np.array([r.tau_w[i] * r.xi_w[k]]),
+                      *common, r.xi_x[k:k + 1], np.ones(1), *rest, line)
             want += line
     np.testing.assert_allclose(whole, want, rtol=0.0, atol=ERF_ERM_MEMO_ATOL)
+
+
+# states (m, q, chi, gamma, beta) of erf_erm_label_sums: the noise 0.5 benchmark curve's alpha = 0.5 and 0.91 (c = 6.35
+# and 2.68, cusps at |y| = 0.31 and 0.26), c = 0.94 (no cusp within reach at noise 0.3), m near sqrt(q) (s = 0.2 and
+# 0.1, c = 0.08), q != 1 (flat geometry), gamma < 0 with c = 2.4
+LABEL_STATES = [(0.480255602, 1.0, 19.1406688, 0.575797021, 0.0), (0.618796181, 1.0, 7.04523057, 0.616452873, 0.0),
+                (0.79, 1.0, 3.0, 0.56, 0.0), (0.98, 1.0, 0.25, 0.55, 0.02), (0.995, 1.0, 0.3, 0.5, 0.0),
+                (1.2, 1.7, 1.0, 1.0, -0.1), (0.5, 1.0, 3.0, -0.9, 0.2)]
+
+
+def _label(state, noise, refine=1.0):
+    """erf_erm_label_sums at ``state`` (through erm_sums_memo), or with every rule ``refine`` times finer (8 Legendre
+    nodes a piece of the label, 16-node tails, the student field by Legendre pieces out to FEATURE_CUT)."""
+    m, q, chi, gamma, beta = state
+    r = Problem("erf", "pn", "erm", noise=noise).rules(96)
+    out = np.empty(N_SUMS)
+    if refine == 1.0:
+        erm_sums_memo(ERF, ERF, m, q, chi, gamma, beta, noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w,
+                      r.piece_x, r.piece_w, TAIL_CUT, r.feature_x, r.feature_w, r.tail_x, r.tail_w, out,
+                      np.empty((0, 3, 0)), np.empty((0, 4)), False)
+        return out
+    y_piece, step, z_piece = label_rule_sizes(m, q, gamma, noise)
+    label_x, label_w = np.polynomial.legendre.leggauss(8)
+    _label_sums(m, q, chi, gamma, beta, noise, r.feature_x, r.feature_w, r.tail_x, r.tail_w, out, np.empty((0, 3, 0)),
+                np.empty((0, 4)), y_piece / refine, step / refine, z_piece / refine, label_x, label_w, 0,
+                TAIL_ORDERS[0], FEATURE_CUT)
+    return out
+
+
+@pytest.mark.parametrize("noise", [0.5, ERM_LABEL_NOISE])
+@pytest.mark.parametrize("state", LABEL_STATES)
+def test_label_sums_match_the_per_line_kernel(state, noise):
+    """The sums with the label as the outer variable (one line of omega per label) against the per-line kernel (a
+    line per teacher field and noise node; tested against adaptive quadrature above) with 24 Gauss-Hermite noise
+    nodes, split at the cusps where there are any, and against themselves with every rule 4 times finer."""
+    assert label_path(ERF, state[0], state[1], noise)
+    m, q, chi, gamma, beta = state
+    r = Problem("erf", "pn", "erm", noise=noise).rules(96)
+    want = np.empty(N_SUMS)
+    xi_x, xi_w = gauss_hermite(24)
+    _per_line(ERF, ERF, m, q, chi, gamma, beta, noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w, xi_x, xi_w, r.piece_x,
+              r.piece_w, TAIL_CUT, r, want, split=True)
+    got = _label(state, noise)
+    np.testing.assert_allclose(got, want, rtol=0.0, atol=ERF_ERM_REFERENCE_ATOL)
+    np.testing.assert_allclose(got, _label(state, noise, 4.0), rtol=0.0, atol=ERF_ERM_REFERENCE_ATOL)
+
+
+def test_label_path_where():
+    """erf_erm_label_sums only for an erf teacher with noise >= ERM_LABEL_NOISE and s = sqrt(1 - m^2/q) not tiny."""
+    assert label_path(ERF, 0.5, 1.0, 0.5) and label_path(ERF, 0.5, 1.0, ERM_LABEL_NOISE)
+    assert not label_path(ERF, 0.5, 1.0, 0.0) and not label_path(ERF, 0.5, 1.0, 0.9 * ERM_LABEL_NOISE)
+    assert not label_path(ERF, 0.9999, 1.0, 0.5) and not label_path(LINEAR, 0.5, 1.0, 0.5)
+
+
+def test_label_memo_leaves_the_sums_unchanged():
+    """The memo (one row per label) changes only where Newton starts: along states near-repeating as a solver's
+    difference quotients do, a jump in c (the labels move with the cusps) and back, the sums equal those without."""
+    r = Problem("erf", "pn", "erm", noise=0.5).rules(96)
+    lines = r.tau_x.size * r.xi_x.size
+    memo, memo_line = np.zeros((lines, 3, MEMO_NODES)), np.full((lines, 4), math.nan)
+    base = LABEL_STATES[1]
+    states = [base, (base[0] + 1e-7, *base[1:]), (*base[:2], base[2] * 1.0001, base[3], 1e-4), LABEL_STATES[0],
+              LABEL_STATES[3], base]
+    for m, q, chi, gamma, beta in states:
+        args = (ERF, ERF, m, q, chi, gamma, beta, 0.5, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w,
+                r.piece_x, r.piece_w, TAIL_CUT, r.feature_x, r.feature_w, r.tail_x, r.tail_w)
+        got, want = np.empty(N_SUMS), np.empty(N_SUMS)
+        erm_sums_memo(*args, got, memo, memo_line, False)
+        erm_sums_memo(*args, want, np.empty((0, 3, 0)), np.empty((0, 4)), False)
+        np.testing.assert_allclose(got, want, rtol=0.0, atol=ERF_ERM_MEMO_ATOL)
+    assert np.count_nonzero(memo_line[:, 3] == -3.0) > 30
+
+
+@pytest.mark.parametrize("cut", [4.5, 6.0, FEATURE_CUT])
+def test_label_z_rule(cut):
+    """The student field's rule of a label's line: ascending nodes (the walk needs increasing a), the normal density's
+    mass and second moment, pieces out to a narrow feature beyond the cut (no tail rule across it)."""
+    r = Problem("erf", "pn", "erm", noise=0.5).rules(96)
+    nodes, weights = np.empty(1000), np.empty(1000)
+    centers, widths = np.array([0.3, 5.5, 5.5]), np.array([0.8, 0.0, 0.05])
+    for count in (0, 1, 3):
+        n = _label_z_rule(centers, widths, count, cut, 1.5, r.feature_x, r.feature_w, r.tail_x, r.tail_w, nodes,
+                          weights)
+        x, w = nodes[:n], weights[:n]
+        assert np.all(np.diff(x) > 0.0)
+        assert abs(w.sum() - 1.0) < 1e-14 and abs(w @ (x * x) - 1.0) < 1e-13
+        if count == 3:
+            assert np.any(np.abs(x - 5.5) < 0.05) and np.count_nonzero((x > 5.0) & (x < 7.0)) > 20

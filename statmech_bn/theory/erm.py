@@ -99,7 +99,10 @@ class ERMSaddle(SaddlePointMethod):
         return self._noise_rule
 
     def _sums(self, x):
-        """Disorder averages at state x (see :func:`statmech_bn.kernels.saddle.erm_sums`)."""
+        """Disorder averages at state x (see :func:`statmech_bn.kernels.saddle.erm_sums`). For erf with label noise
+        >= ERM_LABEL_NOISE (0.3) the kernel takes the label as the outer variable
+        (:func:`statmech_bn.kernels.saddle.erf_erm_label_sums`, one memo row per label) and the noise rule chosen here
+        is not used; below, or near m^2 = q, the per-line kernel with this rule."""
         r = self.rules
         p = self.problem
         m, big_q, chi, gamma, beta = self._fields(x)
