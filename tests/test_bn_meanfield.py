@@ -216,3 +216,26 @@ def test_finite_m_theory_matches_sgd_extrapolations():
             fit = entry[theirs][3]
             bound = max(FINITE_M_SGD_RTOL * abs(fit.value), FINITE_M_SGD_SIGMAS * math.hypot(fit.value_sem, theory_sem))
             assert abs(theory - fit.value) <= bound, (batch_size, alpha, ours, theory, fit.value, fit.value_sem)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("activation", "batch_size", "alpha"), [("linear", 4, 3.0), ("linear", 64, 3.0),
+                                                                  ("erf", 4, 5.0), ("erf", 16, 3.0)])
+def test_finite_m_theory_matches_sgd_for_linear_and_erf(activation, batch_size, alpha):
+    """As the relu test above, for linear and erf (data/sgd_extrapolation_linear_erf: sim_sgd at N = 500, 1000 and
+    2000, extrapolated in 1/N). linear at M = 64, alpha = 3 is where relu's mean field fails (replica symmetry, issue
+    #16 cause 2) and linear's does not: its M -> infinity limit is least squares, convex in the variable gamma w."""
+    paths = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / "data" /
+                                    "sgd_extrapolation_linear_erf").glob("*.h5"))
+    sgd = extrapolate_files(paths)
+    (entry,) = [v for (curve, a), v in sgd.items()
+                if curve.endswith(f"-{activation}-bn-sim_sgd-M{batch_size}") and a == alpha]
+    runs = [solve_finite_batch(batch_size, alpha, 0.5, seed=seed, activation=activation) for seed in (1, 2)]
+    assert all(run.converged for run in runs)
+    for ours, theirs in (("eps_g", "eps_gen"), ("gamma", "gamma"), ("R", "R")):
+        values = [getattr(run, ours) for run in runs]
+        theory, theory_sem = 0.5 * (values[0] + values[1]), 0.5 * abs(values[0] - values[1])
+        fit = entry[theirs][-1]
+        bound = max(FINITE_M_SGD_RTOL * abs(fit.value), FINITE_M_SGD_SIGMAS * math.hypot(fit.value_sem, theory_sem))
+        assert abs(theory - fit.value) <= bound, (activation, batch_size, alpha, ours, theory, fit.value,
+                                                  fit.value_sem)
