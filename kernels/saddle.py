@@ -184,10 +184,20 @@ narrower than this in z (a jump's split always): the pieces of at most ERM_LABEL
 as ERM_LABEL_Y_PIECE: every feature (9), 1 and 0.5: 1.6e-10 / 8.4e-11; 0.25: 5.3e-10 / 4.3e-10; CPU 15% less at 0.5
 than with every feature."""
 
-ERM_LABEL_Z_CUT = 4.5
+ERM_LABEL_Z_CUT = 4.0
 """The student field's rule of a label's line (:func:`_label_z_rule`) takes the Gauss rules of the normal tails beyond
 |z| = ERM_LABEL_Z_CUT (or beyond its narrow features, if farther): 10-30% fewer nodes than Legendre pieces out to
-FEATURE_CUT, the sums unchanged to 1e-13 at the states of ERM_LABEL_Y_PIECE (4.5 and 4.0 alike)."""
+FEATURE_CUT, the sums unchanged to 1e-13 at the states of ERM_LABEL_Y_PIECE (4.5 and 4.0 alike). With the 10-node
+pieces, over 122 of the noise 0.5 benchmark curve's states against z pieces of 0.25 (every other rule as set): 4.5, 4.0
+and 3.5: 8e-12 (3% less CPU at 3.5), 3.0: 2.0e-11."""
+
+ERM_LABEL_Z_LEGENDRE = 8
+"""Legendre nodes of a piece of the student field's rule of a label's line (:func:`_label_z_rule`; the caller's
+``feature_x`` has 10). Measured with ERM_LABEL_PIECE and ERM_LABEL_Z_CUT as set, over 122 of the noise 0.5 benchmark
+curve's states against 10-node pieces of 0.25 in z (every other rule as set): 2.6e-11 (10 nodes, pieces 1/0.9 as long,
+Z_CUT 4.5: 8e-12), 12% less CPU a call; pieces 0.85 as long: 4.9e-11; with Z_CUT 4.5: 7.4e-11; Z_CUT 3.5: 2.3e-10."""
+
+_LABEL_Z_X, _LABEL_Z_W = np.polynomial.legendre.leggauss(ERM_LABEL_Z_LEGENDRE)
 
 ERM_LABEL_STEP = (0.6, 0.8)
 """The teacher field's step of the trapezoidal rule of W0, W1 (:func:`_label_line`): min(ERM_LABEL_STEP[0] sigma,
@@ -201,7 +211,7 @@ ERM_LABEL_REACH = 7.5
 the Gaussian is below exp(-7.5^2/2) = 6.6e-13 of its peak beyond; the sums moved by 6e-14 from 7.5 to 9.5 (14 states,
 noise 0.5 and 0.3)."""
 
-ERM_LABEL_PIECE = (1.5, 0.9, 2.5)
+ERM_LABEL_PIECE = (1.35, 0.81, 2.25)
 """The longest Legendre piece (in z, omega = sqrt(q) z) of the student field's graded rule per label (every line,
 :func:`.panels.graded_rule`; the labels' density W0 is a bump in z, which Gauss-Hermite rules integrate poorly):
 min(ERM_LABEL_PIECE[0], ERM_LABEL_PIECE[1]/|gamma sqrt(q)| (in a), ERM_LABEL_PIECE[2] times the bump's width
@@ -210,7 +220,8 @@ sqrt(s^2 + sigma^2 pi/2) sqrt(q)/|m|). Measured against pieces of 0.3: on the be
 bound 6.7e-13; at gamma sqrt(q) = 1.3, m = 1.2, q = 1.7: 1.5 1.7e-10, with the bound in a 1.7e-12. With all three
 rules' bounds the worst error against every rule refined (pieces sigma/10 in y, 0.25 in z, teacher step min(0.02,
 s/2)) was 1.4e-10 over 84 states at noise 0.5 (76 of the benchmark curve, 8 more with gamma up to 1.3, q = 1.7, m up
-to 0.995) and 6.9e-11 over 46 at noise 0.3."""
+to 0.995) and 6.9e-11 over 46 at noise 0.3. With ERM_LABEL_Z_LEGENDRE (8) nodes a piece instead of 10 the pieces are 0.9
+times those (1.5, 0.9, 2.5) measured here."""
 
 NEGLIGIBLE_WEIGHT = 1e-20
 """erf's sums (:func:`erf_erm_sums`, and :func:`gibbs_sums` for erf) skip the nodes (tau, x, eta) whose product weight
@@ -368,8 +379,7 @@ def erm_sums_memo(student, teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w,
         linear_erm_sums(m, q, chi, gamma, beta, noise, out)
     elif student == ERF and gamma * gamma * chi > 0.0 and math.isfinite(m + q + chi + gamma + beta + noise):
         if label_path(teacher, m, q, noise):
-            erf_erm_label_sums(m, q, chi, gamma, beta, noise, feature_x, feature_w, tail_x, tail_w, out, memo,
-                               memo_line)
+            erf_erm_label_sums(m, q, chi, gamma, beta, noise, tail_x, tail_w, out, memo, memo_line)
             return
         erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, feature_x,
                      feature_w, tail_x, tail_w, out, memo, memo_line, noise_split)
@@ -625,15 +635,16 @@ def _label_rule(noise, cusps, n_cusps, longest, outer_factor, legendre_x, legend
 
 
 @jit
-def erf_erm_label_sums(m, q, chi, gamma, beta, noise, feature_x, feature_w, tail_x, tail_w, out, memo, memo_line):
+def erf_erm_label_sums(m, q, chi, gamma, beta, noise, tail_x, tail_w, out, memo, memo_line):
     """:func:`erf_erm_sums` for an erf teacher and student with label noise (noise > 0, q > m^2), the proximal map
     solved on one line of the student field omega per label y (the change of variables of :data:`ERM_LABEL_NOISE`):
     the label y by :func:`_label_rule` split at the cusps (:func:`.erf_erm.erf_erm_cusps`), omega = sqrt(q) z by a
-    :func:`.panels.graded_rule` in z graded toward the narrow features of h*(a) (:func:`.erf_erm.erf_erm_branches`),
+    :func:`.panels.graded_rule` in z (ERM_LABEL_Z_LEGENDRE nodes a piece) graded toward the narrow features of h*(a)
+    (:func:`.erf_erm.erf_erm_branches`),
     the teacher field given omega by the trapezoidal rule of step ERM_LABEL_STEP (:func:`_label_line`). ``memo``/
     ``memo_line`` as in :func:`erf_erm_sums`, one row per label (none where there are fewer rows than labels)."""
     y_piece, step, z_piece = label_rule_sizes(m, q, gamma, noise)
-    _label_sums(m, q, chi, gamma, beta, noise, feature_x, feature_w, tail_x, tail_w, out, memo, memo_line, y_piece,
+    _label_sums(m, q, chi, gamma, beta, noise, _LABEL_Z_X, _LABEL_Z_W, tail_x, tail_w, out, memo, memo_line, y_piece,
                 step, z_piece, _LABEL_LEGENDRE_X, _LABEL_LEGENDRE_W, _LABEL_TAIL_FIRST,
                 TAIL_ORDERS[ERM_LABEL_TAIL], ERM_LABEL_Z_CUT)
 

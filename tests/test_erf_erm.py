@@ -498,3 +498,21 @@ def test_label_z_rule(cut):
         assert abs(w.sum() - 1.0) < 1e-14 and abs(w @ (x * x) - 1.0) < 1e-13
         if count == 3:
             assert np.any(np.abs(x - 5.5) < 0.05) and np.count_nonzero((x > 5.0) & (x < 7.0)) > 20
+
+
+def test_erm_keeps_the_sums_of_recent_states(monkeypatch):
+    """ERMSaddle returns the kept sums of a repeated (state, noise rule) without calling the kernel, the same bits;
+    a new state calls it."""
+    import statmech_bn.theory.erm as erm
+
+    method = ERMSaddle(Problem("erf", "pn_gd", "erm", zeta=0.1, noise=0.5))
+    state = np.array(NOISY_STATES[0])
+    first = method._sums(state)
+    calls = []
+    real = erm.erm_sums_memo
+    monkeypatch.setattr(erm, "erm_sums_memo", lambda *args: calls.append(1) or real(*args))
+    np.testing.assert_array_equal(method._sums(state.copy()), first)
+    assert not calls
+    moved = state.copy()
+    moved[0] += 1e-6
+    assert not np.array_equal(method._sums(moved), first) and len(calls) == 1

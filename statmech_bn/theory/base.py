@@ -60,6 +60,19 @@ class SaddlePointMethod:
         self._fixed_scale = problem.act.gain_free
         self.rules = problem.rules(self._replica_nodes())
         self._out = np.empty(N_SUMS)
+        self._recent: dict[bytes, np.ndarray] = {}
+
+    def _recall(self, key: bytes) -> np.ndarray | None:
+        """A copy of the sums kept for ``key`` (:meth:`_keep`), else None."""
+        kept = self._recent.get(key)
+        return None if kept is None else kept.copy()
+
+    def _keep(self, key: bytes, sums: np.ndarray, size: int) -> None:
+        """Keep a copy of ``sums`` under ``key`` among the last ``size`` keys (the oldest dropped; none at 0)."""
+        if size > 0:
+            if len(self._recent) >= size:
+                del self._recent[next(iter(self._recent))]
+            self._recent[key] = sums.copy()
 
     def begin_point(self) -> None:
         """Forget what the previous point left behind (the chord Jacobian): a point then depends only on its alpha

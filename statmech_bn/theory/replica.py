@@ -57,24 +57,20 @@ class GibbsSaddle(SaddlePointMethod):
         super().__init__(problem)
         self.beta_t = 1.0 / problem.temperature
         self._code = problem.code
-        self._recent: dict[bytes, np.ndarray] = {}
 
     def _sums(self, x):
         """Disorder averages at state x (see :func:`statmech_bn.kernels.saddle.gibbs_sums`), a function of x alone:
         those of the last RECENT_SUMS states are kept and returned again for the same state (the same bits)."""
         key = np.asarray(x, dtype=float).tobytes()
-        kept = self._recent.get(key)
+        kept = self._recall(key)
         if kept is not None:
-            return kept.copy()
+            return kept
         r = self.rules
         code = self._code
         m, q, v, gamma, beta = self._fields(x)
         gibbs_sums(code, code, m, q, v, gamma, beta, self.beta_t, self.problem.noise, r.tau_x, r.tau_w,
                    r.eta_x, r.eta_w, r.xi_x, r.xi_w, r.feature_x, r.feature_w, r.tail_x, r.tail_w, self._out)
-        if RECENT_SUMS > 0:
-            if len(self._recent) >= RECENT_SUMS:
-                del self._recent[next(iter(self._recent))]
-            self._recent[key] = self._out.copy()
+        self._keep(key, self._out, RECENT_SUMS)
         return self._out.copy()
 
     def initial_state(self, alpha: float, learned: bool) -> np.ndarray:
