@@ -50,8 +50,8 @@ def main() -> None:
             fits = {q: entry[q][3] for q in ("eps_gen", "gamma")}
             mf = theory.get((activation, m, "mean_field"), {}).get(float(alpha), [])
             gd = theory.get((activation, m, "gamma_decay"), {}).get(float(alpha), [])
-            if not mf or not gd:
-                continue
+            if not mf or not gd or fits["eps_gen"] is None or fits["gamma"] is None:
+                continue  # no theory point, or fewer than two sizes to fit
             mf_eps = np.mean([p[0] for p in mf])
             mf_gamma = np.mean([p[1] for p in mf])
             mf_ok = all(p[3] for p in mf)

@@ -54,23 +54,22 @@ ETA_CUT = 8.0
 """Half-width of the Gauss-Legendre rule of the replica noise eta."""
 
 
-def _relu_and_slope(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return np.maximum(x, 0.0), (x > 0.0).astype(float)
+def _relu_slope(x: np.ndarray) -> np.ndarray:
+    return (x > 0.0).astype(float)
 
 
-def _linear_and_slope(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return x, np.ones_like(x)
+def _linear_slope(x: np.ndarray) -> np.ndarray:
+    return np.ones_like(x)
 
 
-def _erf_and_slope(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from scipy.special import erf
-
-    return erf(x / math.sqrt(2.0)), math.sqrt(2.0 / math.pi) * np.exp(-0.5 * x * x)
+def _erf_slope(x: np.ndarray) -> np.ndarray:
+    return math.sqrt(2.0 / math.pi) * np.exp(-0.5 * x * x)
 
 
-_OUTPUT_AND_SLOPE = {"relu": _relu_and_slope, "linear": _linear_and_slope, "erf": _erf_and_slope}
-"""(g(x), g'(x)) on arrays for the activations the finite-M mean field is derived for (differentiable ones: the
-(gamma, beta) fit is by gradients; relu's slope at the kink taken as 0)."""
+_SLOPE = {"relu": _relu_slope, "linear": _linear_slope, "erf": _erf_slope}
+"""g'(x) on arrays for the activations the finite-M mean field is derived for (differentiable ones: the (gamma, beta)
+fit is by gradients; relu's slope at the kink taken as 0); g itself is the activation's ``numpy``
+(:data:`statmech_bn.model.ACTIVATIONS`)."""
 
 
 @dataclass(frozen=True)
@@ -146,12 +145,12 @@ def fit_scalars(rule: FiniteBatchRule, h: np.ndarray, gamma: float, beta: float)
     hb = h[rule.batches]
     z = ((hb - hb.mean(1, keepdims=True)) / hb.std(1, keepdims=True)).ravel()
     yy = rule.y[rule.batches].ravel()
-    output_and_slope = _OUTPUT_AND_SLOPE[rule.activation]
+    g, slope = ACTIVATIONS[rule.activation].numpy, _SLOPE[rule.activation]
 
     def fun(p):
-        out, slope = output_and_slope(p[0] * z + p[1])
-        r = yy - out
-        d = -r * slope
+        hh = p[0] * z + p[1]
+        r = yy - g(hh)
+        d = -r * slope(hh)
         return 0.5 * np.mean(r * r), np.array([np.mean(d * z), np.mean(d)])
 
     res = optimize.minimize(fun, [gamma, beta], jac=True, method="BFGS", options={"gtol": 1e-10})
@@ -223,8 +222,8 @@ def solve_finite_batch(batch_size: int, alpha: float, noise: float = 0.5, seed: 
     """
     from .problem import Problem, generalization_error
 
-    if activation not in _OUTPUT_AND_SLOPE:
-        raise ValueError(f"the finite-M mean field is derived for {', '.join(_OUTPUT_AND_SLOPE)} (not {activation!r})")
+    if activation not in _SLOPE:
+        raise ValueError(f"the finite-M mean field is derived for {', '.join(_SLOPE)} (not {activation!r})")
     rule = finite_batch_rule(batch_size, noise, seed, n_outer, n_eta, n_batches, n_grid, h_max, activation)
     overlap, chi, gamma, beta = (float(v) for v in start)
     h = overlap * rule.u + math.sqrt(1.0 - overlap**2) * rule.eta

@@ -74,7 +74,7 @@ def label_rule(noise: float, nodes: int, activation: str = "relu") -> tuple[np.n
 
     Gauss-Legendre with ``nodes`` points on each of u in [-TAIL_CUT, 0], [0, TAIL_CUT] and, for every u, on xi below
     and above the zero of y (for relu the teacher's kink and the clamped labels y = 0, where the integrand is not
-    smooth; for a smooth g the same pieces, which only cost nothing in accuracy; needs noise > 0).
+    smooth; for a smooth g the same pieces, harmless there; needs noise > 0).
 
     Returns
     -------
