@@ -152,3 +152,37 @@ def test_held_jacobian_and_kept_sums_change_no_bit_of_the_points(monkeypatch):
         assert a.observables == b.observables and a.iterations == b.iterations
         np.testing.assert_array_equal(a.state, b.state)
     assert fast_calls < 0.9 * plain_calls
+
+
+def test_the_newton_step_is_plain_where_concave_and_an_ascent_elsewhere():
+    """Negative definite symmetric part: the plain Newton move -J^-1 g to the last bit. A saddle (eigenvalues of both
+    signs) or a minimum: a move along the gradient's side of every eigen-direction (g . move > 0), whose size along
+    each is |g_i| / |lambda_i|."""
+    gradient = np.array([0.3, -0.7])
+    concave = np.array([[-2.0, 0.4], [0.3, -1.0]])
+    assert np.array_equal(solver_module.ascent_hessian_step(concave, gradient), -np.linalg.solve(concave, gradient))
+    rotation = np.array([[math.cos(0.3), -math.sin(0.3)], [math.sin(0.3), math.cos(0.3)]])
+    for curvatures in ([-2.0, 0.5], [1.0, 3.0]):
+        hessian = rotation @ np.diag(curvatures) @ rotation.T
+        move = solver_module.ascent_hessian_step(hessian, gradient)
+        assert gradient @ move > 0.0
+        np.testing.assert_allclose(rotation.T @ move, (rotation.T @ gradient) / np.abs(curvatures), rtol=1e-14)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 2.0, 5.0])
+def test_a_cold_start_finds_the_finite_saddle_point(alpha):
+    """relu pn Gibbs at T = 1 without noise, one load from the default start (a one-point sweep): the plain Newton
+    step on (gamma, beta) climbed gamma against dPhi/dgamma < 0 there and ran away to 1e60 ("diverged"). The saddle
+    point is finite: below alpha ~ 3 the uninformed state R = q = gamma = 0 with the constant output beta = E[relu(z)]
+    = 1/sqrt(2 pi) (the closed form); at alpha = 5 the learned state that the continuation from alpha = 0.5 reaches."""
+    problem = Problem("relu", "pn", method="gibbs", temperature=1.0)
+    settings = SolverSettings(branches="forward")
+    alphas = np.array([alpha]) if alpha < 5.0 else np.linspace(0.5, alpha, 10)
+    cold = list(forward_branch(METHOD_TABLE["gibbs"](problem), np.array([alpha]), settings))[-1]
+    assert cold.converged and cold.iterations <= 100
+    if alpha < 5.0:
+        np.testing.assert_allclose(cold.state, [0.0, 0.0, 0.0, 1.0 / math.sqrt(2.0 * math.pi)], atol=1e-8)
+    else:
+        continued = list(forward_branch(METHOD_TABLE["gibbs"](problem), alphas, settings))[-1]
+        assert continued.converged and continued.state[2] > 0.4
+        np.testing.assert_allclose(cold.state, continued.state, atol=1e-8)

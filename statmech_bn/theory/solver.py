@@ -261,21 +261,47 @@ class ChordJacobian:
 NEWTON_MAX_MOVE = 0.25
 """Largest move of a Newton step on the O(1) parameters, times 1 + |p| (:func:`newton_ascent_step`)."""
 
+CONCAVITY_FLOOR = 1e-3
+"""Smallest curvature, relative to the largest, that :func:`ascent_hessian_step` gives a direction of the modified
+Hessian where the function is not concave."""
+
+
+def ascent_hessian_step(jacobian: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+    """The Newton move -J^-1 g where the symmetric part of J is negative definite (the same bits as a plain solve);
+    elsewhere -H'^-1 g with H' the symmetric part with its eigenvalues lambda replaced by -max(|lambda|, floor), floor
+    = CONCAVITY_FLOOR max |lambda| (a "saddle-free" Newton step: g . move > 0, an ascent direction).
+
+    Measured on relu pn Gibbs at T = 1 without noise, started from the default state at alpha = 0.5, 1, 2 or 5: the
+    plain step climbs gamma while dPhi/dgamma < 0 and gamma, beta run away to 1e60 (stored as diverged) although
+    the saddle point is finite (gamma = 0 below alpha ~ 3, gamma = 0.50 at alpha = 5); with this step every one
+    converges there, in 34-64 iterations."""
+    symmetric = 0.5 * (jacobian + jacobian.T)
+    curvatures, directions = np.linalg.eigh(symmetric) if np.isfinite(symmetric).all() else (None, None)
+    if curvatures is None or curvatures.max() < 0.0:
+        try:
+            return -np.linalg.solve(jacobian, gradient)
+        except np.linalg.LinAlgError:
+            return 0.1 * gradient
+    floor = CONCAVITY_FLOOR * np.abs(curvatures).max()
+    if not floor > 0.0:
+        return 0.1 * gradient
+    return directions @ ((directions.T @ gradient) / np.maximum(np.abs(curvatures), floor))
+
 
 def newton_ascent_step(gradient: Callable[[np.ndarray], np.ndarray], params: np.ndarray,
                        grad_at_params: np.ndarray, relative_step: float = 1e-6,
                        max_relative_move: float = NEWTON_MAX_MOVE, chord: ChordJacobian | None = None) -> np.ndarray:
-    """One Newton step towards a stationary point of a function whose gradient is given.
+    """One Newton step towards a maximum of a function whose gradient is given.
 
-    The Jacobian of the gradient is taken by forward differences, fresh or from ``chord`` (it only steers
-    the iteration: the converged point satisfies gradient = 0 exactly, whatever the Jacobian's error). A
-    singular Jacobian falls back to a small ascent step; moves are capped at ``max_relative_move`` (1 + |p|).
+    The Jacobian of the gradient (the Hessian) is taken by forward differences, fresh or from ``chord`` (it only
+    steers the iteration: the converged point satisfies gradient = 0 exactly, whatever the Jacobian's error). Where
+    the function is not concave (the symmetric part of the Jacobian not negative definite) the plain Newton step may
+    lead away from every maximum: the step is then taken with that Hessian's eigenvalues replaced by -max(|lambda|,
+    floor) (:func:`ascent_hessian_step`), an ascent direction. A singular Jacobian falls back to a small ascent step;
+    moves are capped at ``max_relative_move`` (1 + |p|).
     """
     jac = (chord or ChordJacobian(refresh_every=0)).get(gradient, params, grad_at_params, relative_step)
-    try:
-        move = -np.linalg.solve(jac, grad_at_params)
-    except np.linalg.LinAlgError:
-        move = 0.1 * grad_at_params
+    move = ascent_hessian_step(jac, grad_at_params)
     if not np.isfinite(move).all():
         move = 0.1 * grad_at_params
     cap = max_relative_move * (1.0 + np.abs(params))
