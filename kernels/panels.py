@@ -101,7 +101,15 @@ def feature_rule_capacity(count, legendre_n):
     """Room that :func:`feature_rule` needs for ``count`` features with ``legendre_n`` nodes per piece: two tails (of
     at most TAIL_ORDERS[0] nodes), the pieces that FEATURE_PIECE bounds on [-FEATURE_CUT, FEATURE_CUT] and
     PIECES_PER_FEATURE per feature."""
-    return 2 * TAIL_ORDERS[0] + (int(2.0 * FEATURE_CUT / FEATURE_PIECE) + 1 + PIECES_PER_FEATURE * count) * legendre_n
+    return graded_rule_capacity(count, legendre_n, FEATURE_PIECE)
+
+
+@jit
+def graded_rule_capacity(count, legendre_n, longest):
+    """Room that :func:`graded_rule` (and :func:`feature_rule`) needs on [-FEATURE_CUT, FEATURE_CUT] with pieces at most
+    ``longest`` long: :func:`feature_rule_capacity` with the pieces that min(longest, FEATURE_PIECE) bounds."""
+    pieces = int(2.0 * FEATURE_CUT / min(longest, FEATURE_PIECE)) + 1
+    return 2 * TAIL_ORDERS[0] + (pieces + PIECES_PER_FEATURE * count) * legendre_n
 
 
 @jit
@@ -150,7 +158,7 @@ def graded_rule(lo, hi, centers, widths, count, legendre_x, legendre_w, nodes, w
     most ``longest`` (<= FEATURE_PIECE, or more where less accuracy will do) long graded toward the features
     centers[:count] of widths[:count] (width <= 0: a kink, split at but not graded) all the way, with no Gauss rules of
     the normal tails (for integrands whose other singularities are too near the real axis for those); returns the
-    number of nodes (:func:`feature_rule_capacity` bounds it, at ``longest`` >= FEATURE_PIECE)."""
+    number of nodes (:func:`graded_rule_capacity` bounds it)."""
     return _graded_pieces(lo, hi, centers, widths, count, legendre_x, legendre_w, nodes, weights, 0, longest)
 
 

@@ -71,6 +71,7 @@ from .panels import (
     feature_rule,
     feature_rule_capacity,
     graded_rule,
+    graded_rule_capacity,
     legendre_panels,
 )
 from .relu_erm import relu_erm_sums
@@ -154,6 +155,11 @@ ERM_LABEL_MIN_S = 0.05
 """Below this s = sqrt(1 - m^2/q) (the teacher field's spread given omega) erf's ERM sums keep the per-line kernel:
 the teacher field's step (ERM_LABEL_STEP) and hence its grid grow like 1/s. The noise 0.5 benchmark curve has s
 >= 0.2."""
+
+ERM_LABEL_MAX_SLOPE = 8.0
+"""Above this slope |gamma| sqrt(q) of the student's pre-activation erf's ERM sums keep the per-line kernel: the label
+path's pieces in z (ERM_LABEL_PIECE, ~0.81/slope) and hence its nodes grow like the slope (a running-away gamma would
+take them without bound). The noise 0.5 benchmark curve stays below 3."""
 
 ERM_LABEL_Y_PIECE = (2.0, 0.7)
 ERM_LABEL_LEGENDRE = 8
@@ -378,7 +384,7 @@ def erm_sums_memo(student, teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w,
     if student == LINEAR and teacher == LINEAR:
         linear_erm_sums(m, q, chi, gamma, beta, noise, out)
     elif student == ERF and gamma * gamma * chi > 0.0 and math.isfinite(m + q + chi + gamma + beta + noise):
-        if label_path(teacher, m, q, noise):
+        if label_path(teacher, m, q, gamma, noise):
             erf_erm_label_sums(m, q, chi, gamma, beta, noise, tail_x, tail_w, out, memo, memo_line)
             return
         erf_erm_sums(teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w, eta_x, eta_w, xi_x, xi_w, feature_x,
@@ -391,10 +397,11 @@ def erm_sums_memo(student, teacher, m, q, chi, gamma, beta, noise, tau_x, tau_w,
 
 
 @jit
-def label_path(teacher, m, q, noise):
-    """True where erf's ERM sums take :func:`erf_erm_label_sums`: an erf teacher, noise >= ERM_LABEL_NOISE and
-    1 - m^2/q >= ERM_LABEL_MIN_S^2."""
-    return teacher == ERF and noise >= ERM_LABEL_NOISE and q > 0.0 and 1.0 - m * m / q >= ERM_LABEL_MIN_S**2
+def label_path(teacher, m, q, gamma, noise):
+    """True where erf's ERM sums take :func:`erf_erm_label_sums`: an erf teacher, noise >= ERM_LABEL_NOISE,
+    1 - m^2/q >= ERM_LABEL_MIN_S^2 and |gamma| sqrt(q) <= ERM_LABEL_MAX_SLOPE."""
+    return (teacher == ERF and noise >= ERM_LABEL_NOISE and q > 0.0 and 1.0 - m * m / q >= ERM_LABEL_MIN_S**2
+            and abs(gamma) * math.sqrt(q) <= ERM_LABEL_MAX_SLOPE)
 
 
 @jit
@@ -706,7 +713,7 @@ def _label_sums(m, q, chi, gamma, beta, noise, feature_x, feature_w, tail_x, tai
             p1[j, k] = p0[j, k] * r * dg[k] * inv_var
             largest = max(largest, p0[j, k] + abs(p1[j, k]))
         bound[j] = yw[j] * largest
-    capacity = feature_rule_capacity(MAX_LINE_FEATURES, feature_x.shape[0])
+    capacity = graded_rule_capacity(MAX_LINE_FEATURES, feature_x.shape[0], z_piece)
     (nodes, weights, ascending, descending, kept, work, centers, widths, jumps, stretch_lo, stretch_hi,
      scratch) = _line_scratch(capacity, capacity, 7)
     remember = memo.shape[0] >= n_y and memo_line.shape[0] == memo.shape[0]

@@ -37,9 +37,18 @@ from statmech_bn.kernels.erf_erm import (
     smooth_line,
     smooth_rule,
 )
-from statmech_bn.kernels.panels import FEATURE_CUT, TAIL_ORDERS
+from statmech_bn.kernels.panels import (
+    FEATURE_CUT,
+    TAIL_ORDERS,
+    feature_rule_capacity,
+    graded_rule,
+    graded_rule_capacity,
+)
 from statmech_bn.kernels.saddle import (
+    ERM_LABEL_LEGENDRE,
+    ERM_LABEL_MAX_SLOPE,
     ERM_LABEL_NOISE,
+    ERM_LABEL_PIECE,
     ERM_NOISE_MEMO_LINES,
     N_SUMS,
     _label_sums,
@@ -445,7 +454,7 @@ def test_label_sums_match_the_per_line_kernel(state, noise):
     """The sums with the label as the outer variable (one line of omega per label) against the per-line kernel (a
     line per teacher field and noise node; tested against adaptive quadrature above) with 24 Gauss-Hermite noise
     nodes, split at the cusps where there are any, and against themselves with every rule 4 times finer."""
-    assert label_path(ERF, state[0], state[1], noise)
+    assert label_path(ERF, state[0], state[1], state[3], noise)
     m, q, chi, gamma, beta = state
     r = Problem("erf", "pn", "erm", noise=noise).rules(96)
     want = np.empty(N_SUMS)
@@ -459,9 +468,28 @@ def test_label_sums_match_the_per_line_kernel(state, noise):
 
 def test_label_path_where():
     """erf_erm_label_sums only for an erf teacher with noise >= ERM_LABEL_NOISE and s = sqrt(1 - m^2/q) not tiny."""
-    assert label_path(ERF, 0.5, 1.0, 0.5) and label_path(ERF, 0.5, 1.0, ERM_LABEL_NOISE)
-    assert not label_path(ERF, 0.5, 1.0, 0.0) and not label_path(ERF, 0.5, 1.0, 0.9 * ERM_LABEL_NOISE)
-    assert not label_path(ERF, 0.9999, 1.0, 0.5) and not label_path(LINEAR, 0.5, 1.0, 0.5)
+    assert label_path(ERF, 0.5, 1.0, 1.0, 0.5) and label_path(ERF, 0.5, 1.0, 1.0, ERM_LABEL_NOISE)
+    assert not label_path(ERF, 0.5, 1.0, 1.0, 0.0) and not label_path(ERF, 0.5, 1.0, 1.0, 0.9 * ERM_LABEL_NOISE)
+    assert not label_path(ERF, 0.9999, 1.0, 1.0, 0.5) and not label_path(LINEAR, 0.5, 1.0, 1.0, 0.5)
+    assert label_path(ERF, 0.5, 4.0, -0.5 * ERM_LABEL_MAX_SLOPE, 0.5)
+    assert not label_path(ERF, 0.5, 4.0, -0.51 * ERM_LABEL_MAX_SLOPE, 0.5)
+
+
+def test_graded_rule_capacity_holds_short_pieces():
+    """The label path grades pieces down to ~0.81/slope in z (ERM_LABEL_PIECE): at the largest slope it takes
+    (ERM_LABEL_MAX_SLOPE) with MAX_LINE_FEATURES narrow features the rule has more nodes than feature_rule_capacity
+    (pieces of FEATURE_PIECE) holds (found as a heap corruption at gamma = 12.9 on pn ERM, erf, noise 0.5, alpha = 1),
+    and never more than graded_rule_capacity."""
+    legendre_x, legendre_w = np.polynomial.legendre.leggauss(ERM_LABEL_LEGENDRE)
+    longest = ERM_LABEL_PIECE[1] / ERM_LABEL_MAX_SLOPE
+    centers = np.linspace(-7.0, 7.0, MAX_LINE_FEATURES)
+    widths = np.full(MAX_LINE_FEATURES, 1e-9)
+    capacity = graded_rule_capacity(MAX_LINE_FEATURES, ERM_LABEL_LEGENDRE, longest)
+    nodes, weights = np.empty(2 * capacity), np.empty(2 * capacity)
+    count = graded_rule(-FEATURE_CUT, FEATURE_CUT, centers, widths, MAX_LINE_FEATURES, legendre_x, legendre_w, nodes,
+                        weights, longest)
+    assert feature_rule_capacity(MAX_LINE_FEATURES, ERM_LABEL_LEGENDRE) < count <= capacity
+    np.testing.assert_allclose(weights[:count].sum(), math.erf(FEATURE_CUT / math.sqrt(2.0)), rtol=1e-12)
 
 
 def test_label_memo_leaves_the_sums_unchanged():

@@ -28,7 +28,7 @@ import numpy as np
 from ..kernels.codes import ERF, LINEAR
 from ..kernels.erf_erm import MEMO_NODES
 from ..kernels.ridge import RIDGE_OBSERVABLES, RIDGE_STATE_SIZE, ridge_curve, ridge_exact_state
-from ..kernels.saddle import ERM_NOISE_MEMO_LINES, ERM_NOISE_SPLIT_C, erm_sums_memo
+from ..kernels.saddle import ERM_NOISE_MEMO_LINES, ERM_NOISE_SPLIT_C, erm_sums_memo, label_path
 from ..quadrature import TAIL_CUT, gauss_hermite
 from .base import SaddlePointMethod
 from .problem import SYMMETRY_BREAKING, Problem
@@ -49,6 +49,11 @@ ERF_NOISE_HYSTERESIS = 1.05
 """The rule changes only where c is this factor clear of a row's edge (or of ERM_NOISE_SPLIT_C): the averages jump by
 up to ~2e-10 where the rule changes, and a solution sitting on an edge would otherwise see its map switch between
 rules at every iteration."""
+
+LABEL_MEMO_ROWS = 256
+"""Rows of ERM's memo where erf's sums take the label path (:func:`statmech_bn.kernels.saddle.erf_erm_label_sums`,
+one row per label): more than the labels of its rule (45 to 76 on the noise 0.5 benchmark curve). The memo is not
+reallocated while the path holds, whatever noise rule the per-line kernel would take there."""
 
 RECENT_ERM_SUMS = 8
 """States (with their label-noise rule) whose ERM sums a method keeps, as Gibbs keeps RECENT_SUMS
@@ -115,7 +120,8 @@ class ERMSaddle(SaddlePointMethod):
         m, big_q, chi, gamma, beta = self._fields(x)
         xi_x, xi_w = r.xi_x, r.xi_w
         nodes, split = 0, False
-        if p.code == ERF and p.noise > 0.0:
+        on_labels = p.code == ERF and label_path(p.code, m, big_q, gamma, p.noise)
+        if p.code == ERF and p.noise > 0.0 and not on_labels:
             nodes, split = self._erf_noise_rule(gamma * gamma * chi)
             xi_x, xi_w = _noise_rule(nodes)
         key = np.append(np.asarray(x, dtype=float), (nodes, split)).tobytes()
@@ -123,6 +129,8 @@ class ERMSaddle(SaddlePointMethod):
         if kept is not None:
             return kept
         lines = r.tau_x.size * max(xi_x.size, ERM_NOISE_MEMO_LINES if split else 0)
+        if on_labels:  # one memo row per label: any memo with enough rows serves (the kernel checks)
+            lines = max(lines, self._memo.shape[0], LABEL_MEMO_ROWS)
         if p.code == ERF and self._memo.shape[0] != lines:  # erf's memo of the proximal map per line, call to call
             self._memo = np.zeros((lines, 3, MEMO_NODES))
             self._memo_line = np.full((lines, 4), math.nan)
