@@ -22,6 +22,8 @@ from .errors import UserInputError
 EXIT_USAGE = 2
 EXIT_STOPPED = 75
 """A run stopped by a lost resource (the Dask scheduler): what is stored is kept, the same command resumes."""
+EXIT_SOFTWARE = 70
+"""A worker process died without a Python exception (sysexits' EX_SOFTWARE): what is stored is kept."""
 COMPUTE_COMMANDS = ("sweep", "decompose", "dynamics")
 DESCRIPTIONS = {
     "sweep": "Generalization curves eps_g(alpha) of the block: replica theory (gibbs at temperature T, its "
@@ -177,6 +179,12 @@ def _cluster_stopped():
     from .executors import ClusterStopped
 
     return ClusterStopped
+
+
+def _worker_died():
+    from .executors import WorkerDied
+
+    return WorkerDied
 
 
 def _joined_negative_values(argv: list[str]) -> list[str]:
@@ -350,6 +358,10 @@ def main(argv: list[str] | None = None) -> int:
     except _cluster_stopped() as exc:
         print(f"statmech_bn: stopped: {exc}", file=sys.stderr)
         return EXIT_STOPPED
+    except _worker_died() as exc:
+        print(f"statmech_bn: failed: {exc}; every finished point is stored: rerun the same command to resume (a crash "
+              "in compiled code is a bug: please report the command)", file=sys.stderr)
+        return EXIT_SOFTWARE
     except KeyboardInterrupt as exc:
         name = getattr(exc, "signal_name", "SIGINT")
         print(f"statmech_bn: stopped by {name}; every finished point is stored: rerun the same command to resume",

@@ -48,6 +48,11 @@ class TaskFailed(RuntimeError):
     """A task raised in a worker; the message holds the worker's traceback."""
 
 
+class WorkerDied(TaskFailed):
+    """A worker process ended without a Python exception (a crash in compiled code, or killed): no traceback to show;
+    what is stored stays, and the same command resumes."""
+
+
 class SerialExecutor:
     """Runs every task in this process, in order."""
 
@@ -88,7 +93,7 @@ class ProcessExecutor:
                 except queue.Empty:
                     dead = [p for p in processes if p.exitcode not in (None, 0)]
                     if dead:
-                        raise TaskFailed(f"worker {dead[0].name} died (exit code {dead[0].exitcode})") from None
+                        raise WorkerDied(f"worker {dead[0].name} died (exit code {dead[0].exitcode})") from None
                     continue
                 if message[0] == "record":
                     emit(*message[1:])

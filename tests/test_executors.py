@@ -275,3 +275,28 @@ def test_pool_and_dask_workers_run_kernels_on_one_thread_each():
         seen: list[int] = []
         executor.run([NumbaThreadsTask(), NumbaThreadsTask()], lambda *args, out=seen: out.append(args[2]))
         assert seen == [1, 1], (type(executor).__name__, seen)
+
+
+class CrashingTask:
+    """Ends its worker process without a Python exception, as a crash in compiled code does."""
+
+    def run(self, emit):
+        os._exit(134)
+
+
+def test_a_dead_worker_is_named_in_one_line_and_the_exit_is_non_zero(tmp_path, capsys, monkeypatch):
+    """A worker that dies (heap corruption in a kernel aborted one: exit code -6) gives WorkerDied, and the command
+    line one line naming it, exit code 70, no traceback."""
+    from statmech_bn import cli
+    from statmech_bn.executors import ProcessExecutor, WorkerDied
+
+    with pytest.raises(WorkerDied, match="died"):
+        ProcessExecutor(1).run([CrashingTask()], lambda *args: None)
+
+    def crash(args, console):
+        raise WorkerDied("worker statmech_bn-worker-0 died (exit code -6)")
+
+    monkeypatch.setattr(cli, "_compute", crash)
+    assert cli.main(["sweep", "--alpha", "2", "-o", str(tmp_path / "x.h5")]) == cli.EXIT_SOFTWARE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "died (exit code -6)" in err and "Traceback" not in err
