@@ -125,6 +125,11 @@ class SaddlePointMethod:
     def warm_start(self, x: np.ndarray) -> np.ndarray:
         return nudge_off_symmetric(x, 0, self._gamma_slot)
 
+    def admissible(self, x: np.ndarray) -> np.ndarray:
+        """x moved into the domain of the order parameters where a step of the solver (an escape from a repelling
+        point) may have left it; here x itself (the geometries whose domain a step can leave override it)."""
+        return x
+
     def _set_zeta(self, x: np.ndarray) -> None:
         """Self-consistent gamma decay (bn): zeta evaluated at the current state."""
         if self._batch_zeta:

@@ -119,6 +119,16 @@ class SphereGibbs(GibbsSaddle):
             alpha * s[5] - force * p_beta,
         ])
 
+    def admissible(self, x: np.ndarray) -> np.ndarray:
+        """x with q raised to R^2 where it is below (two replicas cannot overlap less than each does with the teacher
+        squared). An escape from the uninformed point (R = q = 0) along its repelling direction, which has no q
+        component, starts at q = 0 < R^2: measured on relu Gibbs (pn_gd zeta 0.1, T = 0.5, noise 0.2) at alpha =
+        0.913, the first map step from R = 0.033, q = 0 lands at q = 0.70 and both escapes from there failed their
+        30 evaluations, the point then taking 1,000 damped iterations."""
+        y = np.array(x, dtype=float)
+        y[1] = max(y[1], y[0] * y[0])
+        return y
+
     def _overlaps(self, x, q_hat, m_hat, alpha, s):
         one_minus_q = 2.0 / (1.0 + math.sqrt(1.0 + 4.0 * (q_hat + m_hat * m_hat)))
         return np.array([m_hat * one_minus_q, 1.0 - one_minus_q, x[2], x[3]])

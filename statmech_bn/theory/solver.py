@@ -75,7 +75,10 @@ def damped_fixed_point(update: Callable[[np.ndarray], np.ndarray], x0: np.ndarra
 ANDERSON_MEMORY = 5
 """Past iterates whose residuals the accelerated iteration combines."""
 ANDERSON_RESTART = 2.0
-"""The accelerated iteration forgets its history when the residual exceeds this multiple of the best one so far."""
+"""The accelerated iteration forgets its history when the residual exceeds this multiple of the best one since it last
+forgot it. (Against the best of the whole run, a residual that once came within a hair of the tolerance, followed by a
+chord Jacobian refresh that changed the map, cleared every later history: measured on relu Gibbs, pn_gd zeta 0.1, T =
+0.5, noise 0.3, alpha = 0.729, best 1.04e-9, then 500 plain damped steps and 800 evaluations in all; now 61.)"""
 STABILITY_MARGIN = 1e-6
 """A fixed point is kept when the damped map's Jacobian there has spectral radius below 1 - STABILITY_MARGIN: it
 attracts the damped iteration. A marginal one (radius 1: e.g. gamma = q = 0, where beta's Newton step degenerates) is
@@ -146,6 +149,7 @@ def _anderson(update: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, mixing
         if residual > ANDERSON_RESTART * best:
             past_x.clear()
             past_g.clear()
+            best = residual  # the best since the restart: else one lucky residual would clear every later history
         best = min(best, residual)
         past_x.append(x.copy())
         past_g.append(g)
@@ -164,7 +168,8 @@ def _anderson(update: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, mixing
 
 def accelerated_fixed_point(update: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, damping: float,
                             tolerance: float, max_iterations: int, memory: int = ANDERSON_MEMORY,
-                            moving: np.ndarray | None = None, hold=nullcontext) -> FixedPointResult:
+                            moving: np.ndarray | None = None, hold=nullcontext,
+                            admissible: Callable[[np.ndarray], np.ndarray] | None = None) -> FixedPointResult:
     """A fixed point that the damped iteration of :func:`damped_fixed_point` would accept, found by Anderson mixing.
 
     Anderson mixing (type II, mixing 1 - d; Walker & Ni, SIAM J. Numer. Anal. 49, 1715 (2011)) combines the last
@@ -183,7 +188,8 @@ def accelerated_fixed_point(update: Callable[[np.ndarray], np.ndarray], x0: np.n
     - if all that fails, the damped iteration runs from ``x0``.
 
     ``hold``: a context manager factory within whose block the stability check runs (a method's
-    :meth:`ChordJacobian.hold`, so that F is one map there).
+    :meth:`ChordJacobian.hold`, so that F is one map there). ``admissible``: moves an escape's start into the domain
+    of the order parameters (a method's :meth:`~statmech_bn.theory.base.SaddlePointMethod.admissible`).
     """
     budget = max(max_iterations // 8, 1)
     mixing = 1.0 - damping
@@ -208,6 +214,8 @@ def accelerated_fixed_point(update: Callable[[np.ndarray], np.ndarray], x0: np.n
             if direction[0] < 0.0:
                 direction = -direction
             starts = [fx + step * scale * direction for step in ESCAPE_STEPS]
+            if admissible is not None:
+                starts = [admissible(start) for start in starts]
             floor = fx[0]
     fallback = damped_fixed_point(update, x0, damping, tolerance, max_iterations)
     return FixedPointResult(fallback.value, fallback.residual, used + fallback.iterations, fallback.converged)
@@ -363,7 +371,7 @@ def _sweep(method, alphas: np.ndarray, order: np.ndarray, settings: SolverSettin
         def solve(start, a=alpha):
             return accelerated_fixed_point(lambda x: method.update(x, a), start, settings.damping,
                                            settings.tolerance, settings.max_iterations, moving=moving,
-                                           hold=method.hold_jacobian)
+                                           hold=method.hold_jacobian, admissible=method.admissible)
 
         result = _confirm_exact(method, alpha, settings.tolerance)
         if result is None:
