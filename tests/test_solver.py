@@ -202,3 +202,13 @@ def test_the_learning_transition_with_small_label_noise_takes_few_evaluations(no
               *solver_module.backward_branch(METHOD_TABLE["gibbs"](problem), alphas, settings)]
     assert all(point.converged for point in points)
     assert max(point.iterations for point in points) <= 100
+
+
+@pytest.mark.parametrize("size", [1, 2, 3])
+def test_negative_definiteness_by_minors_agrees_with_the_eigenvalues(size):
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        a = rng.normal(size=(size, size))
+        symmetric = a + a.T - rng.uniform(0.0, 3.0) * np.eye(size)
+        want = bool(np.linalg.eigvalsh(symmetric).max() < 0.0)
+        assert solver_module._negative_definite(symmetric) == want
