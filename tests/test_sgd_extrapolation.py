@@ -169,3 +169,24 @@ def test_final_phase_redraws_the_partitions_after_a_cusp(monkeypatch, outcomes, 
     assert [budget for _, budget in calls] == [3000 - 10 * k for k in range(draws)]
     assert all(partitions.shape == (3, x.shape[0]) for partitions, _ in calls)
     assert draws == 1 or not np.array_equal(calls[0][0], calls[1][0])
+
+
+def test_a_rerun_of_one_curve_with_more_seeds_pools_by_physics_and_counts_each_seed_once(tmp_path):
+    """A file of one curve (named "000-relu-bn-sim_sgd", not "001-...-M8") at N = 80 with 3 seeds of master seed 2
+    joins the curve of the two-curve files: seeds 1 and 2 of that master are already pooled (the same derived seeds,
+    the same values), so only the third is added."""
+    common = ["sweep", "--activation", "relu", "--normalizer", "bn", "--method", "sim_sgd", "--noise", "0.5",
+              "--alpha", "2", "--quiet", "--workers", "1"]
+    paths = []
+    for size, seeds, batch in ((40, 2, "4,8"), (80, 2, "4,8"), (80, 3, "8")):
+        path = str(tmp_path / f"n{size}-{seeds}.h5")
+        assert main([*common, "--batch-size", batch, "--size", str(size), "--seeds", str(seeds), "--seed", "2",
+                     "-o", path]) == 0
+        paths.append(path)
+    alone = extrapolate_files(paths[2:])
+    results = extrapolate_files(paths)
+    assert set(results) == {("000-relu-bn-sim_sgd-M4", 2.0), ("001-relu-bn-sim_sgd-M8", 2.0)}
+    means, sems, seeds, _ = results[("001-relu-bn-sim_sgd-M8", 2.0)]["eps_gen"]
+    assert seeds == [2, 3]
+    assert means[1] == pytest.approx(alone[("000-relu-bn-sim_sgd", 2.0)]["eps_gen"][0][0], rel=1e-14)
+    assert results[("000-relu-bn-sim_sgd-M4", 2.0)]["eps_gen"][2] == [2, 2]

@@ -1,7 +1,8 @@
 """Finite-size extrapolation of simulation curves: a fit q(N) = q_inf + c/N over files that differ only in N.
 
 Each file is a ``sweep`` of simulation curves at one width N (``simulation_size``). For every curve (matched across
-the files by its name) and load alpha, the per-seed values of a quantity (``eps_gen``, ``R``, ``gamma``,
+the files by its physics: every attribute but the bookkeeping of :data:`BOOKKEEPING`, named as in the first file that
+holds it) and load alpha, the per-seed values of a quantity (``eps_gen``, ``R``, ``gamma``,
 ``eps_gen_train_stats``: the per-seed fields ``<name>_seeds``) give a mean and its standard error per N
 (:func:`statmech_bn.statistics.mean_and_sem`), and :func:`fit_inverse_size` fits q_inf + c/N to them by weighted
 least squares with weights 1/sem^2. Uses only NumPy and the store (no optional extra).
@@ -58,13 +59,27 @@ def fit_inverse_size(sizes, means, sems) -> InverseSizeFit:
                           math.sqrt(covariance[1, 1]), chi2, dof)
 
 
+BOOKKEEPING = frozenset({"complete", "n_planned", "n_points", "simulation_seed", "simulation_seeds",
+                         "simulation_size"})
+"""Curve attributes that do not change the physics of a point: files whose curves differ only in these (and in the
+curve's name, which carries its index in the file) hold the same curve."""
+
+
+def _physics(attrs: dict) -> tuple:
+    return tuple(sorted((key, str(value)) for key, value in attrs.items() if key not in BOOKKEEPING))
+
+
 def per_size_statistics(paths) -> dict:
     """{(curve, alpha): {"sizes": [N...], quantity: ([means], [sems], [seeds])}} from files of equal curves.
 
-    Files of the same N (e.g. runs with different master seeds) pool their seeds. Only points stored at every N
+    Files of the same N (e.g. runs with different master seeds, or a run of one curve with more seeds) pool their
+    seeds; a seed (the derived 63-bit seed of the point, :mod:`statmech_bn.seeds`) already pooled is not counted
+    again, so a rerun with more seeds from the same master seed adds only its new ones. Only points stored at every N
     are kept; the sizes are sorted increasingly.
     """
     collected: dict = {}
+    seen: dict = {}
+    names: dict = {}
     sizes: set[int] = set()
     for path in paths:
         for name, curve in read_curves(path).items():
@@ -72,11 +87,18 @@ def per_size_statistics(paths) -> dict:
                 continue
             size = int(curve["attrs"]["simulation_size"])
             sizes.add(size)
+            name = names.setdefault(_physics(curve["attrs"]), name)
             for i, alpha in enumerate(curve["alpha"]):
                 entry = collected.setdefault((name, float(alpha)), {}).setdefault(size, {})
+                derived = np.asarray(curve["seeds"][i]) if "seeds" in curve else None
+                pooled = seen.setdefault((name, float(alpha), size), set())
+                new = (np.ones(len(derived), dtype=bool) if derived is None
+                       else np.array([int(seed) not in pooled for seed in derived], dtype=bool))
+                if derived is not None:
+                    pooled.update(int(seed) for seed in derived)
                 for q in QUANTITIES:
                     if f"{q}_seeds" in curve:
-                        values = np.asarray(curve[f"{q}_seeds"][i], dtype=float)
+                        values = np.asarray(curve[f"{q}_seeds"][i], dtype=float)[new]
                         entry[q] = np.concatenate([entry[q], values]) if q in entry else values
     out = {}
     complete = [key for key, by_size in collected.items() if len(by_size) == len(sizes)]
