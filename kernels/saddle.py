@@ -155,18 +155,21 @@ sums, against the rule refined 4 times: 4.9e-11 at sigma = 0.1, 1.7e-11 at 0.12 
 0.15, 1.4e-11 at 0.2, 3.6e-11 at 0.25 (the 0.2 curve's states). (The 3.7e-9 at sigma = 0.2 and 3.0e-8 at 0.15 that
 held this at 0.3 were measured with the z rules before ERM_LABEL_Z_LEGENDRE; the same rules measured 3.9e-12 and
 6.5e-12 at those states since.) CPU per call over those states ~0.9 ms at 0.5, ~1.1 ms at 0.2 and ~1.2 ms at 0.1; the
-per-line kernel with its noise rule 1.2 to 43 ms (benchmark curves at noise 0.2 and 0.1: 5.8 and 4.6 CPU s per curve
-with it, 1.7 and 2.0 s with this)."""
+per-line kernel with its noise rule 1.2 to 43 ms (benchmark curves at noise 0.2 and 0.1, back to back on a loaded
+machine: 7.0 and 5.3 CPU s with it, 1.8 and 1.9 s with this)."""
 
 ERM_LABEL_MIN_S = 0.05
 """Below this s = sqrt(1 - m^2/q) (the teacher field's spread given omega) erf's ERM sums keep the per-line kernel:
 the teacher field's step (ERM_LABEL_STEP) and hence its grid grow like 1/s. The noise 0.5 benchmark curve has s
->= 0.2."""
+>= 0.2, the noise 0.1 one s >= 0.068; at s = 0.051 (m = 0.9987, c = 0.07 and 5) the label path was within 3.7e-12
+(noise 0.1) and 1.1e-10 (0.2) of the per-line kernel."""
 
 ERM_LABEL_MAX_SLOPE = 8.0
 """Above this slope |gamma| sqrt(q) of the student's pre-activation erf's ERM sums keep the per-line kernel: the label
 path's pieces in z (ERM_LABEL_PIECE, ~0.81/slope) and hence its nodes grow like the slope (a running-away gamma would
-take them without bound). The noise 0.5 benchmark curve stays below 3."""
+take them without bound). The noise 0.5 benchmark curve stays below 3 (the 0.1 to 0.3 curves below 1.3). At slopes 3 and
+8 (m = 0.5, c = 9 and 6.4) the label path agreed with its rules refined twice to 4.4e-10 at noise 0.1 and 0.2, where the
+per-line kernel was 2.3e-8 to 1.5e-6 off both (noise 0.1, 0.2 and 0.5 alike)."""
 
 ERM_LABEL_Y_PIECE = (2.0, 0.7)
 ERM_LABEL_LEGENDRE = 8
