@@ -141,25 +141,35 @@ NOISE_SPLIT_CAPACITY = (2 * TAIL_ORDERS[0]
                         + (int(2.0 * FEATURE_CUT / ERM_NOISE_PIECE) + 1 + MAX_CUSPS) * ERM_NOISE_LEGENDRE)
 """Most nodes of :func:`_noise_split_rule`."""
 
-ERM_LABEL_NOISE = 0.3
+ERM_LABEL_NOISE = 0.1
 """Label noise (sigma, teacher erf of slope <= sqrt(2/pi)) from which erf's ERM sums take :func:`erf_erm_label_sums`:
-there the labels' density phi_sigma(y - g(tau)) is smooth enough in y and omega for the rules below. Measured worst
-error against the per-line kernel (:func:`erf_erm_sums`, 24 Gauss-Hermite noise nodes split at the cusps) at the seven
-states of the tests (c = 0.07 to 6.35, s = 0.1 to 0.88, q = 1.7, gamma = -0.9): sigma = 0.5: 2.7e-10, 0.3: 6.0e-11,
-0.2: 3.7e-9, 0.15: 3.0e-8 (both at gamma = -0.9, c = 2.43; the label rule refined 4 times agrees with the per-line
-kernel to 1.7e-11 at 0.2: the rules below are too coarse there). Against every rule refined (pieces sigma/10 in y,
-0.25 in z, teacher step min(0.02, s/2)) over 22 states (the benchmark curve's and three more): 1.0e-10 at 0.5, 7.0e-11
-at 0.3. CPU per call ~1.8 ms at 0.5, ~2.1 ms at 0.3; the per-line kernel with its noise rule 1.2 to 43 ms."""
+there the labels' density phi_sigma(y - g(tau)) is smooth enough in y and omega for the rules below (those that must
+scale with sigma do: the label's pieces, ERM_LABEL_Y_PIECE above ERM_LABEL_Y_MIN; the teacher step, ERM_LABEL_STEP
+above ERM_LABEL_STEP_MIN; the bump's bound of ERM_LABEL_PIECE). Measured worst error against the per-line kernel
+(:func:`erf_erm_sums`, 24 Gauss-Hermite noise nodes split at the cusps) at the seven states of the tests (c = 0.07 to
+6.35, s = 0.1 to 0.88, q = 1.7, gamma = -0.9) and against the label rule refined 4 times (8-node label pieces, 16-node
+tails, 10-node z pieces out to FEATURE_CUT): sigma = 0.5: 2.0e-10 / 1.7e-10, 0.3: 6.0e-11 / 1.4e-11, 0.25: 2.9e-11 /
+1.4e-11, 0.2: 3.9e-12 / 1.3e-11, 0.15: 4.2e-12 / 6.4e-12, 0.12: 7.2e-12 / 6.3e-12, 0.1: 4.4e-11 / 4.2e-11. Over the
+states at which the benchmark curves (noise 0.1, 0.15, 0.2; 152 or 153 each, every 10th call of the solver) call the
+sums, against the rule refined 4 times: 4.9e-11 at sigma = 0.1, 1.7e-11 at 0.12 (the 0.15 curve's states), 1.5e-11 at
+0.15, 1.4e-11 at 0.2, 3.6e-11 at 0.25 (the 0.2 curve's states). (The 3.7e-9 at sigma = 0.2 and 3.0e-8 at 0.15 that
+held this at 0.3 were measured with the z rules before ERM_LABEL_Z_LEGENDRE; the same rules measured 3.9e-12 and
+6.5e-12 at those states since.) CPU per call over those states ~0.9 ms at 0.5, ~1.1 ms at 0.2 and ~1.2 ms at 0.1; the
+per-line kernel with its noise rule 1.2 to 43 ms (benchmark curves at noise 0.2 and 0.1, back to back on a loaded
+machine: 7.0 and 5.3 CPU s with it, 1.8 and 1.9 s with this)."""
 
 ERM_LABEL_MIN_S = 0.05
 """Below this s = sqrt(1 - m^2/q) (the teacher field's spread given omega) erf's ERM sums keep the per-line kernel:
 the teacher field's step (ERM_LABEL_STEP) and hence its grid grow like 1/s. The noise 0.5 benchmark curve has s
->= 0.2."""
+>= 0.2, the noise 0.1 one s >= 0.068; at s = 0.051 (m = 0.9987, c = 0.07 and 5) the label path was within 3.7e-12
+(noise 0.1) and 1.1e-10 (0.2) of the per-line kernel."""
 
 ERM_LABEL_MAX_SLOPE = 8.0
 """Above this slope |gamma| sqrt(q) of the student's pre-activation erf's ERM sums keep the per-line kernel: the label
 path's pieces in z (ERM_LABEL_PIECE, ~0.81/slope) and hence its nodes grow like the slope (a running-away gamma would
-take them without bound). The noise 0.5 benchmark curve stays below 3."""
+take them without bound). The noise 0.5 benchmark curve stays below 3 (the 0.1 to 0.3 curves below 1.3). At slopes 3 and
+8 (m = 0.5, c = 9 and 6.4) the label path agreed with its rules refined twice to 4.4e-10 at noise 0.1 and 0.2, where the
+per-line kernel was 2.3e-8 to 1.5e-6 off both (noise 0.1, 0.2 and 0.5 alike)."""
 
 ERM_LABEL_Y_PIECE = (2.0, 0.7)
 ERM_LABEL_LEGENDRE = 8
@@ -173,6 +183,12 @@ curve, 6 more with gamma up to 1.3, q = 1.7, m up to 0.995) and 36 at noise 0.3,
 tails: 1.6e-10 / 7.0e-11 (1.7 / 2.5 ms); 8-node tails: 4.4e-10 / 6.4e-11; (2.5 sigma, 0.875) of 8 nodes: 4.5e-10 /
 1.6e-10. With 6 nodes, at gamma = 1.3, c = 3.4 (noise 0.5): pieces of 0.5 in y: 6.2e-10, 0.375: 1.4e-10; at the
 benchmark curve's states 0.75 sigma: 2.3e-9 (c = 6.3)."""
+
+ERM_LABEL_Y_MIN = 0.3
+"""The label rule's pieces are at least this long where ERM_LABEL_Y_PIECE[0] sigma is shorter (sigma < 0.15; noise 0.1:
+3 sigma): the labels' density given omega (W0) has the width sqrt(sigma^2 + g'^2 s^2) in y, more than sigma. Measured
+at 38 states of the noise 0.1 benchmark curve (as ERM_LABEL_NOISE) against every rule refined 4 times: 0.2 (2 sigma,
+~20% more CPU): 1.6e-11; 0.3: 1.7e-11 (4.9e-11 over 152 states); 0.4: 8.4e-9."""
 
 _LABEL_LEGENDRE_X, _LABEL_LEGENDRE_W = np.polynomial.legendre.leggauss(ERM_LABEL_LEGENDRE)
 _LABEL_TAIL_FIRST = sum(TAIL_ORDERS[:ERM_LABEL_TAIL])
@@ -212,6 +228,14 @@ the labels' density, structure on the scale sigma). Measured as above (step 0.02
 0.2 in tau: 1.3e-11 (the other rules' error), 0.3: 1.3e-11, 0.4: 6e-11; with the final rules (as ERM_LABEL_Y_PIECE)
 0.6 sigma: 1.6e-10, 0.8 sigma: 9.3e-10 (but 20% less CPU)."""
 
+ERM_LABEL_STEP_MIN = 0.15
+"""The teacher field's step is at least this where ERM_LABEL_STEP[0] sigma is shorter (sigma < 0.25) and
+ERM_LABEL_STEP[1] s is not: noise 0.1: 1.5 sigma, 0.2: 0.75 sigma. Measured (38 or 39 states of the noise 0.1 and 0.2
+benchmark curves, against every rule refined 4 times, labels' pieces min(2 sigma, 0.7)): steps 0.6 sigma, sigma, 1.2
+sigma: 1.6e-11 (0.1) and 1.4e-11 (0.2) alike; 2 sigma: 1.6e-11 and 1.5e-9 (s = 0.78, c = 6.3); with ERM_LABEL_Y_MIN a
+floor of 0.18: 7.2e-10 at 0.1 (s = 0.98), 0.2: 1.8e-9. CPU per call at 0.1 ~15% less than with 0.6 sigma."""
+
+
 ERM_LABEL_REACH = 7.5
 """The trapezoidal rule of the teacher field given omega spans ERM_LABEL_REACH s either side of its mean m omega/q:
 the Gaussian is below exp(-7.5^2/2) = 6.6e-13 of its peak beyond; the sums moved by 6e-14 from 7.5 to 9.5 (14 states,
@@ -228,6 +252,11 @@ rules' bounds the worst error against every rule refined (pieces sigma/10 in y, 
 s/2)) was 1.4e-10 over 84 states at noise 0.5 (76 of the benchmark curve, 8 more with gamma up to 1.3, q = 1.7, m up
 to 0.995) and 6.9e-11 over 46 at noise 0.3. With ERM_LABEL_Z_LEGENDRE (8) nodes a piece instead of 10 the pieces are 0.9
 times those (1.5, 0.9, 2.5) measured here."""
+
+ERM_LABEL_SUPPORT = 1e-18
+"""The trapezoidal rule of the teacher field (:func:`_label_line`) runs only over the teacher nodes where the labels'
+density or its tau-derivative (times the label's rule weight's normalisation, at most 1 on the pieces) is at least
+this: the terms left out are below 1e-18 of a line's total weight."""
 
 NEGLIGIBLE_WEIGHT = 1e-20
 """erf's sums (:func:`erf_erm_sums`, and :func:`gibbs_sums` for erf) skip the nodes (tau, x, eta) whose product weight
@@ -662,9 +691,9 @@ def label_rule_sizes(m, q, gamma, noise):
     ERM_LABEL_Y_PIECE, ERM_LABEL_STEP, ERM_LABEL_PIECE."""
     s = math.sqrt(1.0 - m * m / q)
     bump = math.sqrt(s * s + noise * noise / (2.0 / math.pi)) * math.sqrt(q) / abs(m) if m != 0.0 else math.inf
-    return (min(ERM_LABEL_Y_PIECE[0] * noise, ERM_LABEL_Y_PIECE[1]), min(ERM_LABEL_STEP[0] * noise,
-            ERM_LABEL_STEP[1] * s), min(ERM_LABEL_PIECE[0], ERM_LABEL_PIECE[1] / abs(gamma * math.sqrt(q)),
-                                        ERM_LABEL_PIECE[2] * bump))
+    return (min(max(ERM_LABEL_Y_PIECE[0] * noise, ERM_LABEL_Y_MIN), ERM_LABEL_Y_PIECE[1]),
+            min(max(ERM_LABEL_STEP[0] * noise, ERM_LABEL_STEP_MIN), ERM_LABEL_STEP[1] * s),
+            min(ERM_LABEL_PIECE[0], ERM_LABEL_PIECE[1] / abs(gamma * math.sqrt(q)), ERM_LABEL_PIECE[2] * bump))
 
 
 @jit
@@ -703,16 +732,28 @@ def _label_sums(m, q, chi, gamma, beta, noise, feature_x, feature_w, tail_x, tai
         dg[k] = _SQRT_2_OVER_PI * math.exp(-0.5 * tau * tau)
     inv_var = 1.0 / (noise * noise)
     bound = np.empty(n_y)
+    support = np.empty((n_y, 2), dtype=np.int64)
     for j in range(n_y):
         y = ys[j]
         shift = (y - yc[j]) ** 2
         largest = 0.0
-        for k in range(n_tau):
+        first = n_tau
+        last = -1
+        # p0 >= ERM_LABEL_SUPPORT 1e-4 only where |y - g| <= reach_y, and |p1| = p0 |y - g| g'/noise^2 < 1e4 p0
+        # (|y - g| < 3, noise >= ERM_LABEL_NOISE): p0 and p1 are set there only
+        reach_y = math.sqrt(shift - 2.0 * noise * noise * math.log(ERM_LABEL_SUPPORT * 1e-4))
+        for k in range(np.searchsorted(g, y - reach_y), np.searchsorted(g, y + reach_y, side="right")):
             r = y - g[k]
             p0[j, k] = math.exp(-0.5 * (r * r - shift) * inv_var)
             p1[j, k] = p0[j, k] * r * dg[k] * inv_var
-            largest = max(largest, p0[j, k] + abs(p1[j, k]))
+            size = p0[j, k] + abs(p1[j, k])
+            largest = max(largest, size)
+            if size >= ERM_LABEL_SUPPORT:
+                first = min(first, k)
+                last = k
         bound[j] = yw[j] * largest
+        support[j, 0] = first
+        support[j, 1] = last
     capacity = graded_rule_capacity(MAX_LINE_FEATURES, feature_x.shape[0], z_piece)
     (nodes, weights, ascending, descending, kept, work, centers, widths, jumps, stretch_lo, stretch_hi,
      scratch) = _line_scratch(capacity, capacity, 7)
@@ -734,8 +775,8 @@ def _label_sums(m, q, chi, gamma, beta, noise, feature_x, feature_w, tail_x, tai
         count = _label_z_rule(centers, widths, kept_features, z_cut, z_piece, feature_x, feature_w, tail_x, tail_w,
                               nodes, weights)
         order = ascending[:count] if slope > 0.0 else descending[capacity - count:]
-        _label_line(y, yw[j], p0[j], p1[j], step, half, reach, m, q, s, root, gamma, beta, chi, c, nodes, weights,
-                    order, jumps, n_jumps, stretch_lo, stretch_hi, kept, work, out,
+        _label_line(y, yw[j], p0[j], p1[j], support[j, 0], support[j, 1], step, half, reach, m, q, s, root, gamma,
+                    beta, chi, c, nodes, weights, order, jumps, n_jumps, stretch_lo, stretch_hi, kept, work, out,
                     memo[j] if remember else no_memo, memo_line[j] if remember else no_memo_line)
 
 
@@ -759,34 +800,54 @@ def _label_z_rule(centers, widths, count, cut, longest, feature_x, feature_w, ta
 
 
 @jit
-def _label_line(y, y_w, p0, p1, step, half, reach, m, q, s, root, gamma, beta, chi, c, z_x, z_w, order, jumps,
-                n_jumps, stretch_lo, stretch_hi, kept, work, out, memo, state):
+def _label_line(y, y_w, p0, p1, k_first, k_last, step, half, reach, m, q, s, root, gamma, beta, chi, c, z_x, z_w,
+                order, jumps, n_jumps, stretch_lo, stretch_hi, kept, work, out, memo, state):
     """Add the terms of the line of label y (rule weight y_w) at omega = root z, z by the nodes z_x[order] (increasing
     a) and weights z_w (normal density included): per node W0 and W1 (:data:`ERM_LABEL_NOISE`) by the trapezoidal
-    rule of the teacher field over tau_k = (k - half) step within ``reach`` of its mean m omega/q (``p0``, ``p1``:
-    the line's row of the labels' density and its tau-derivative at tau_k), the nodes whose weight times W0 + |W1| is
-    below ERM_NEGLIGIBLE_WEIGHT skipped."""
+    rule of the teacher field over tau_k = (k - half) step within ``reach`` of its mean m omega/q and within k_first
+    <= k <= k_last (:data:`ERM_LABEL_SUPPORT`; ``p0``, ``p1``: the line's row of the labels' density and its
+    tau-derivative at tau_k, set there), the nodes whose weight times W0 + |W1| is below ERM_NEGLIGIBLE_WEIGHT
+    skipped."""
     delta = step / s
     decay = math.exp(-delta * delta)
+    decay2 = decay * decay
+    decay4 = decay2 * decay2
     norm = step / (s * math.sqrt(2.0 * math.pi))
-    last = p0.shape[0] - 1
     count = 0
     for t in range(order.shape[0]):
         i = order[t]
         omega = root * z_x[i]
         mu = m * omega / q
-        k_lo = max(int(math.ceil((mu - reach) / step)) + half, 0)
-        k_hi = min(int(math.floor((mu + reach) / step)) + half, last)
+        k_lo = max(int(math.ceil((mu - reach) / step)) + half, k_first)
+        k_hi = min(int(math.floor((mu + reach) / step)) + half, k_last)
+        if k_lo > k_hi:
+            continue
         d = ((k_lo - half) * step - mu) / s
-        gauss = math.exp(-0.5 * d * d)
+        # the Gaussian factor at tau_k by recurrence, the even and the odd k apart (two independent chains of products
+        # and of sums): G_{k+1} = G_k r_k, r_{k+1} = r_k decay, so G_{k+2} = G_k R_k with R_{k+2} = R_k decay^4
         ratio = math.exp(-(d * delta + 0.5 * delta * delta))
+        even = math.exp(-0.5 * d * d)
+        odd = even * ratio
+        even_ratio = ratio * ratio * decay
+        odd_ratio = even_ratio * decay2
         w0 = 0.0
         w1 = 0.0
-        for k in range(k_lo, k_hi + 1):
-            w0 += gauss * p0[k]
-            w1 += gauss * p1[k]
-            gauss *= ratio
-            ratio *= decay
+        odd_w0 = 0.0
+        odd_w1 = 0.0
+        for k in range(k_lo, k_hi, 2):
+            w0 += even * p0[k]
+            w1 += even * p1[k]
+            odd_w0 += odd * p0[k + 1]
+            odd_w1 += odd * p1[k + 1]
+            even *= even_ratio
+            odd *= odd_ratio
+            even_ratio *= decay4
+            odd_ratio *= decay4
+        if (k_hi - k_lo) % 2 == 0:
+            w0 += even * p0[k_hi]
+            w1 += even * p1[k_hi]
+        w0 += odd_w0
+        w1 += odd_w1
         w = y_w * z_w[i] * norm
         if w * (w0 + abs(w1)) < ERM_NEGLIGIBLE_WEIGHT:
             continue

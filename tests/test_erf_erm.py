@@ -448,12 +448,14 @@ def _label(state, noise, refine=1.0):
     return out
 
 
-@pytest.mark.parametrize("noise", [0.5, ERM_LABEL_NOISE])
+@pytest.mark.parametrize("noise", [0.5, 0.3, 0.2, 0.1])
 @pytest.mark.parametrize("state", LABEL_STATES)
 def test_label_sums_match_the_per_line_kernel(state, noise):
     """The sums with the label as the outer variable (one line of omega per label) against the per-line kernel (a
     line per teacher field and noise node; tested against adaptive quadrature above) with 24 Gauss-Hermite noise
-    nodes, split at the cusps where there are any, and against themselves with every rule 4 times finer."""
+    nodes, split at the cusps where there are any, and against themselves with every rule 4 times finer; from the
+    wide noise 0.5 down to ERM_LABEL_NOISE (0.1), where the label's pieces and the teacher field's step stop scaling
+    with sigma (ERM_LABEL_Y_MIN, ERM_LABEL_STEP_MIN)."""
     assert label_path(ERF, state[0], state[1], state[3], noise)
     m, q, chi, gamma, beta = state
     r = Problem("erf", "pn", "erm", noise=noise).rules(96)

@@ -52,7 +52,8 @@ rules at every iteration."""
 
 LABEL_MEMO_ROWS = 256
 """Rows of ERM's memo where erf's sums take the label path (:func:`statmech_bn.kernels.saddle.erf_erm_label_sums`,
-one row per label): more than the labels of its rule (45 to 76 on the noise 0.5 benchmark curve). The memo is not
+one row per label): more than the labels of its rule (45 to 76 on the noise 0.5 benchmark curve, up to 114 on the
+noise 0.1 one). The memo is not
 reallocated while the path holds, whatever noise rule the per-line kernel would take there."""
 
 RECENT_ERM_SUMS = 8
@@ -111,7 +112,7 @@ class ERMSaddle(SaddlePointMethod):
 
     def _sums(self, x):
         """Disorder averages at state x (see :func:`statmech_bn.kernels.saddle.erm_sums`). For erf with label noise
-        >= ERM_LABEL_NOISE (0.3) the kernel takes the label as the outer variable
+        >= ERM_LABEL_NOISE (0.1) the kernel takes the label as the outer variable
         (:func:`statmech_bn.kernels.saddle.erf_erm_label_sums`, one memo row per label) and the noise rule chosen here
         is not used; below, or near m^2 = q, the per-line kernel with this rule. The sums of the last RECENT_ERM_SUMS
         (state, noise rule) pairs are kept and returned again for the same pair (the same bits)."""
