@@ -60,18 +60,20 @@ averages on the noisy benchmark curves, where sigma = sqrt(1 - m^2/q) is small a
 NOISE_ORDERS = (3, 4, 5, 6, 8, 10)
 NOISE_WIDTHS = (59.0, 22.0, 11.1, 7.0, 4.2, 3.1)
 """relu's noisy labels above its kink, y = tau + noise xi with tau > 0, take the noise xi ~ N(0, 1) by the
-Gauss-Hermite rule of NOISE_ORDERS[i] nodes and tau on its half-line by the rule of the noise-free label (a feature
-rule per node, :func:`_label_average`) where the channel's narrowest feature in y (:func:`_label_features`) is at
-least NOISE_WIDTHS[i] times the noise wide (the lowest such order) and that takes fewer nodes than the label's rule in
-y = mu + S u times the normal step P(tau > 0 | y) (width noise/sigma in u: graded pieces for sigma > 2 noise).
+Gauss-Hermite rule of NOISE_ORDERS[i] nodes and tau on its half-line by one rule of the noise-free label's kind (the
+channel's features in tau's standard variable, centred at xi = 0: the nodes' shifts noise xi are at most 0.03 of the
+narrowest feature's width at 3 nodes, 0.1 at 4, 1.6 at 10) where the channel's narrowest feature in y
+(:func:`_label_features`) is at least NOISE_WIDTHS[i] times the noise wide (the lowest such order) and that takes fewer
+nodes than the label's rule in y = mu + S u times the normal step P(tau > 0 | y) (width noise/sigma in u: graded pieces
+for sigma > 2 noise).
 NOISE_WIDTHS: the least width (bisection, rounded up) at which the order's worst error on softplus, log Phi, Phi and
 the inverse Mills ratio of (xi - c)/width, 57 centres c in [-7, 7], against composite Gauss-Legendre quadrature,
 relative to 1 + E|f|, is 1e-13 (2e-13 to 6.5e-13 at 0.9 times it). On the 7,738 replayed states of the relu
-benchmark curves (pn_gd, T = 0.5, both branches, noise 0.1 to 1) the sums moved by at most 4.3e-11 relative to
-1 + |sum| (noise 0.3; 0.2: 2.7e-11, 0.1: 9.9e-12, 0.5: 9.1e-12, 1: unused), mostly from the low-order tail rules of
-tau's half-line (with 16-node tails: ~1e-12); the benchmark's eps_g moved by at most 6e-12; the kernel's time per call
-on those states fell from 0.55-0.61 ms to 0.30-0.35 (noise 0.1), 0.42-0.47 to 0.33-0.37 (0.2), 0.34-0.40 to 0.29-0.35
-(0.3)."""
+benchmark curves (pn_gd, T = 0.5, both branches, noise 0.1 to 1) the sums moved by at most 3.1e-11 relative to
+1 + |sum| (noise 0.3; 0.2: 2.3e-11, 0.1: 9.9e-12, 0.5: 8.8e-12, 1: unused), mostly from the low-order tail rules of
+tau's half-line (with 16-node tails: ~1e-12); the benchmark's eps_g moved by at most 5.6e-12; the kernel's time per
+call on those states (back to back, CPU) fell from 0.65 ms to 0.26 (noise 0.1), 0.54 to 0.34 (0.2), 0.39 to 0.34 (0.3),
+0.32 to 0.29 (0.5)."""
 _NOISE_X, _NOISE_W = hermite_table(NOISE_ORDERS)
 _NOISE_N = np.array(NOISE_ORDERS)
 _NOISE_WIDTH = np.array(NOISE_WIDTHS)
@@ -79,11 +81,11 @@ _NOISE_WIDTH = np.array(NOISE_WIDTHS)
 
 ROUNDOFF_VARIANCE = 1e-4
 """Below this b = gamma^2 v (on the benchmark curves only near the uninformed point: 331 of the 1,706 states at noise
-0.3, 380 of 1,624 at 0.1), relu's noisy labels
-above its kink keep the label's rule in y (NOISE_ORDERS unused). There the channel's g_a = (E[h] - a)/b carries
-round-off ~1e-16 (1 + |a|)/b (jumps of 4e-9 between labels 1e-7 apart at b = 1.5e-8), which the noise rule's fewer
-nodes average less: at q ~ 1e-8, gamma ~ 1e-4 it moved E[g_a] by up to 2.8e-10 (the tensor rule at 300/160/96 nodes
-no closer to either), and the solver, which crosses such states at the learning transition, took up to 1,064
+0.3, 380 of 1,624 at 0.1), relu's noisy labels above its kink keep the label's rule in y (NOISE_ORDERS unused).
+There the channel's g_a = (E[h] - a)/b carries round-off ~1e-16 (1 + |a|)/b (jumps of 4e-9 between labels 1e-7 apart
+at b = 1.5e-8), which the noise rule's fewer nodes average less: at q ~ 1e-8, gamma ~ 1e-4 it moved E[g_a] by up to
+2.8e-10 (the tensor rule at 300/160/96 nodes no closer to either), and the solver, which crosses such states at the
+learning transition, took up to 1,064
 iterations at a point of the noise 0.3 benchmark curve (alpha = 0.676; 116 and 119 with the bound at 1e-8 and 1e-6,
 66 at most at 1e-4, as before)."""
 GRADED_LEAST = 2 * TAIL_ORDERS[0]
@@ -117,6 +119,20 @@ def _noise_row(centers, widths, count, big_s, noise, t_centers, t_widths):
         if narrowest >= _NOISE_WIDTH[row] * noise:
             return row
     return -1
+
+
+@jit
+def _noise_rule_average(student, a, omega, gamma, v, b, beta_t, prefix, weight, mu, sigma, noise, row, t_nodes,
+                        t_weights, n_tau, out):
+    """Add weight E[summands(y); tau > 0] for relu's noisy label above its kink, y = tau + noise xi, tau = mu + sigma t:
+    xi by the Gauss-Hermite rule of row ``row`` of NOISE_ORDERS and t by the rule t_nodes[:n_tau] (weights with the
+    normal density, on t > -mu/sigma) at every node in xi."""
+    for k in range(_NOISE_N[row]):
+        y0 = mu + noise * _NOISE_X[row, k]
+        for j in range(n_tau):
+            w = weight * _NOISE_W[row, k] * t_weights[j]
+            _kinked_add(student, y0 + sigma * t_nodes[j], a, omega, gamma, v, b, beta_t, prefix, w,
+                        w * (mu + sigma * t_nodes[j]), out)
 
 
 @jit
@@ -343,19 +359,15 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
                 if b >= ROUNDOFF_VARIANCE:
                     row = _noise_row(centers, widths, count, big_s, noise, spare_c, spare_w)
                 if row >= 0:  # xi by a Gauss-Hermite rule and tau > 0 as without noise, where that takes fewer nodes
-                    n_noise = _NOISE_N[row] * adaptive_feature_rule(-mu / sigma, math.inf, spare_c, spare_w, count - 1,
-                                                                    0, legendre_x, legendre_w, tail_x, tail_w,
-                                                                    spare_x, spare_n)
-                    if n_noise >= GRADED_LEAST or not _graded_step(centers[0], widths[0]):
+                    n_tau = adaptive_feature_rule(-mu / sigma, math.inf, spare_c, spare_w, count - 1, 0, legendre_x,
+                                                  legendre_w, tail_x, tail_w, spare_x, spare_n)
+                    if _NOISE_N[row] * n_tau >= GRADED_LEAST or not _graded_step(centers[0], widths[0]):
                         n = adaptive_feature_rule(-math.inf, math.inf, centers, widths, count, 1, legendre_x,
                                                   legendre_w, tail_x, tail_w, nodes, node_w)
-                    use_noise_rule = n == 0 or n_noise < n
+                    use_noise_rule = n == 0 or _NOISE_N[row] * n_tau < n
                 if row >= 0 and use_noise_rule:
-                    for k in range(_NOISE_N[row]):
-                        _label_average(student, a, s, omega, gamma, v, b, beta_t, prefix, switch,
-                                       weight * _NOISE_W[row, k], mu, sigma, mu + noise * _NOISE_X[row, k], sigma,
-                                       -mu / sigma, legendre_x, legendre_w, tail_x, tail_w, centers, widths, nodes,
-                                       node_w, out)
+                    _noise_rule_average(student, a, omega, gamma, v, b, beta_t, prefix, weight, mu, sigma, noise, row,
+                                        spare_x, spare_n, n_tau, out)
                     continue
                 if n == 0:
                     n = adaptive_feature_rule(-math.inf, math.inf, centers, widths, count, 1, legendre_x, legendre_w,

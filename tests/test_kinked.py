@@ -348,23 +348,23 @@ NOISE_RULE_CASES = [  # (a, b, mu, sigma, noise): features of the channel 3 to 6
 @pytest.mark.parametrize("a,b,mu,sigma,noise", NOISE_RULE_CASES)
 def test_relu_noise_rule_above_the_kink(a, b, mu, sigma, noise):
     """relu's noisy label above its kink by the noise rule of kernels/kinked.py (NOISE_ORDERS Gauss-Hermite nodes in
-    the noise, the noise-free rule for tau > 0 at each) against adaptive quadrature in the label (the normal step
-    P(tau > 0 | y) in closed form), where NOISE_WIDTHS admit a rule: within KINKED_RTOL relative to 1 + |want|."""
+    the noise, one feature rule for tau > 0 at all of them, as the kernel builds them) against adaptive quadrature in
+    the label (the normal step P(tau > 0 | y) in closed form), where NOISE_WIDTHS admit a rule: within KINKED_RTOL
+    relative to 1 + |want|."""
     beta_t, code = 2.0, ACTIVATIONS["relu"].code
     r = Problem("relu", "pn", "gibbs", noise=noise).rules()
     centers, widths, switch = np.empty(8), np.empty(8), np.zeros(3)
+    t_centers, t_widths = np.empty(8), np.empty(8)
     big_s = math.hypot(sigma, noise)
     count = kinked._label_features(code, a, math.sqrt(b), b, beta_t, switch, mu, big_s, centers, widths, 1)
-    row = kinked._noise_row(centers, widths, count, big_s, noise, np.empty(8), np.empty(8))
+    row = kinked._noise_row(centers, widths, count, big_s, noise, t_centers, t_widths)
     assert row >= 0
-    got = np.zeros(N_SUMS)
-    prefix = channels.kinked_prefix(code, a, b, beta_t)
     nodes, node_w = np.empty(kinked.MAX_NODES), np.empty(kinked.MAX_NODES)
-    for x, w in zip(kinked._NOISE_X[row, :kinked.NOISE_ORDERS[row]], kinked._NOISE_W[row, :kinked.NOISE_ORDERS[row]],
-                    strict=True):
-        kinked._label_average(code, a, math.sqrt(b), a, 1.0, b, b, beta_t, prefix, switch, w, mu, sigma,
-                              mu + noise * x, sigma, -mu / sigma, r.feature_x, r.feature_w, r.tail_x, r.tail_w,
-                              centers, widths, nodes, node_w, got)
+    n_tau = panels.adaptive_feature_rule(-mu / sigma, np.inf, t_centers, t_widths, count - 1, 0, r.feature_x,
+                                         r.feature_w, r.tail_x, r.tail_w, nodes, node_w)
+    got = np.zeros(N_SUMS)
+    kinked._noise_rule_average(code, a, a, 1.0, b, b, beta_t, channels.kinked_prefix(code, a, b, beta_t), 1.0, mu,
+                               sigma, noise, row, nodes, node_w, n_tau, got)
     _assert_close(got, _noisy_label_reference(a, b, beta_t, mu, sigma, noise), KINKED_RTOL)
 
 
@@ -401,7 +401,7 @@ def test_noise_rule_orders(order, width):
 def test_relu_gibbs_sums_with_small_noise_at_benchmark_states(noise, m, q, gamma, beta):
     """relu with label noise 0.1 and 0.3 at states of the benchmark curves (pn_gd, T = 0.5), where labels above the
     kink take the noise rule (kernels/kinked.py NOISE_ORDERS): against the tensor rule at 200/128/64 nodes (within
-    3e-13 of 300/160/96 at these states). Measured: 1.1e-11, 7e-13, 4.3e-11 and 3.1e-12 (the label rule in y times
+    3e-13 of 300/160/96 at these states). Measured: 1.1e-11, 7e-13, 3.0e-11 and 3.6e-12 (the label rule in y times
     the normal step, which the noise rule replaces there: 4.9e-12, 6.5e-13, 1.7e-13, 1.6e-13)."""
     beta_t, code = 2.0, ACTIVATIONS["relu"].code
     r = build_rules(200, 128, 64, noise)
