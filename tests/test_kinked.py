@@ -13,7 +13,7 @@ import pytest
 from scipy import integrate, special, stats
 from tolerances import KINKED_RTOL
 
-from statmech_bn.kernels import channels, panels
+from statmech_bn.kernels import channels, kinked, panels
 from statmech_bn.kernels.relu_erm import relu_erm_noisy_average, relu_erm_replica_average
 from statmech_bn.kernels.saddle import N_SUMS, erm_sums, gibbs_sums, gibbs_sums_by_quadrature
 from statmech_bn.model import ACTIVATIONS
@@ -310,3 +310,102 @@ def test_relu_erm_sums_with_other_teachers(teacher, noise):
         erm_sums(RELU, code, m, q, chi, gamma, beta, noise, r.tau_x, r.tau_w, r.eta_x, r.eta_w, r.xi_x, r.xi_w,
                  r.piece_x, r.piece_w, TAIL_CUT, r.feature_x, r.feature_w, r.tail_x, r.tail_w, got)
         _assert_close(got, _relu_erm_tau_reference(m, q, chi, gamma, beta, noise, code), KINKED_RTOL)
+
+
+def _noisy_label_reference(a, b, beta_t, mu, sigma, noise):
+    """relu's label above its kink with noise, y = tau + noise xi with tau ~ N(mu, sigma^2) restricted to tau > 0: the
+    seven summands (slot 2 weighted by tau) at pre-activation a by adaptive quadrature in y, with P(tau > 0 | y) and
+    E[tau; tau > 0 | y] in closed form, split around the step and the label's centre."""
+    big_s = math.hypot(sigma, noise)
+    sc = sigma * noise / big_s
+    v = b
+
+    def integrand(y):
+        mc = (mu * noise**2 + sigma**2 * y) / big_s**2
+        step, tau_mass = special.ndtr(mc / sc), mc * special.ndtr(mc / sc) + sc * stats.norm.pdf(mc / sc)
+        log_z, g_a, g_aa, mean_loss = channels.tilted(ACTIVATIONS["relu"].code, y, a, b, beta_t)
+        density = stats.norm.pdf((y - mu) / big_s) / big_s
+        return density * np.array([step * log_z, step * g_a * g_a, tau_mass * g_a, step * g_aa,
+                                   step * a * g_a + step * v * (g_aa + g_a * g_a), step * g_a, step * mean_loss])
+
+    corner = -mu * noise**2 / sigma**2
+    points = sorted({*(mu + k * big_s for k in (-3.0, -1.0, 0.0, 1.0, 3.0)),
+                     *(corner + k * sc for k in (-6.0, -3.0, -1.0, 0.0, 1.0, 3.0, 6.0))})
+    return integrate.quad_vec(integrand, mu - 14.0 * big_s, mu + 14.0 * big_s, points=points, epsabs=1e-15,
+                              epsrel=1e-14, limit=4000)[0]
+
+
+NOISE_RULE_CASES = [  # (a, b, mu, sigma, noise): features of the channel 3 to 60 noise wide (NOISE_ORDERS 3 to 10)
+    (0.4, 0.01, -0.3, 0.3, 0.1),
+    (0.3, 0.2, 0.5, 0.7, 0.1),
+    (-0.2, 0.05, 0.1, 0.4, 0.2),
+    (0.8, 0.5, 1.2, 0.9, 0.3),
+    (0.1, 0.002, -0.5, 0.2, 0.05),
+    (0.5, 0.1, 0.2, 0.127, 0.1),
+]
+
+
+@pytest.mark.parametrize("a,b,mu,sigma,noise", NOISE_RULE_CASES)
+def test_relu_noise_rule_above_the_kink(a, b, mu, sigma, noise):
+    """relu's noisy label above its kink by the noise rule of kernels/kinked.py (NOISE_ORDERS Gauss-Hermite nodes in
+    the noise, one feature rule for tau > 0 at all of them, as the kernel builds them) against adaptive quadrature in
+    the label (the normal step P(tau > 0 | y) in closed form), where NOISE_WIDTHS admit a rule: within KINKED_RTOL
+    relative to 1 + |want|."""
+    beta_t, code = 2.0, ACTIVATIONS["relu"].code
+    r = Problem("relu", "pn", "gibbs", noise=noise).rules()
+    centers, widths, switch = np.empty(8), np.empty(8), np.zeros(3)
+    t_centers, t_widths = np.empty(8), np.empty(8)
+    big_s = math.hypot(sigma, noise)
+    count = kinked._label_features(code, a, math.sqrt(b), b, beta_t, switch, mu, big_s, centers, widths, 1)
+    row = kinked._noise_row(centers, widths, count, big_s, noise, t_centers, t_widths)
+    assert row >= 0
+    nodes, node_w = np.empty(kinked.MAX_NODES), np.empty(kinked.MAX_NODES)
+    n_tau = panels.adaptive_feature_rule(-mu / sigma, np.inf, t_centers, t_widths, count - 1, 0, r.feature_x,
+                                         r.feature_w, r.tail_x, r.tail_w, nodes, node_w)
+    got = np.zeros(N_SUMS)
+    kinked._noise_rule_average(code, a, a, 1.0, b, b, beta_t, channels.kinked_prefix(code, a, b, beta_t), 1.0, mu,
+                               sigma, noise, row, nodes, node_w, n_tau, got)
+    _assert_close(got, _noisy_label_reference(a, b, beta_t, mu, sigma, noise), KINKED_RTOL)
+
+
+@pytest.mark.parametrize("order,width", list(zip(kinked.NOISE_ORDERS, kinked.NOISE_WIDTHS, strict=True)))
+def test_noise_rule_orders(order, width):
+    """NOISE_WIDTHS: the Gauss-Hermite rule of each order of NOISE_ORDERS on softplus, log Phi, Phi and the inverse
+    Mills ratio of (xi - c)/width (29 centres c in [-7, 7]) within 1e-12 of composite 40-node Gauss-Legendre
+    quadrature on [-14, 14] (pieces 0.25 long) relative to 1 + E|f|; at 0.6 times the width the worst is above
+    1e-12 (the width is not far too generous)."""
+    row = kinked.NOISE_ORDERS.index(order)
+    x, w = kinked._NOISE_X[row, :order], kinked._NOISE_W[row, :order]
+    gx, gw = np.polynomial.legendre.leggauss(40)
+    edges = np.linspace(-14.0, 14.0, 113)
+    half = 0.5 * (edges[1:] - edges[:-1])
+    fine_x = ((0.5 * (edges[1:] + edges[:-1]))[:, None] + half[:, None] * gx).ravel()
+    fine_w = (half[:, None] * gw).ravel() * stats.norm.pdf(fine_x)
+    centres = np.linspace(-7.0, 7.0, 29)[:, None]
+    worst = {}
+    for scale in (1.0, 0.6):
+        d = scale * width
+        worst[scale] = max(np.max(np.abs(f((x - centres) / d) @ w - f((fine_x - centres) / d) @ fine_w)
+                                  / (1.0 + np.abs(f((fine_x - centres) / d)) @ fine_w))
+                           for f in (_softplus, special.log_ndtr, special.ndtr, _inverse_mills))
+    assert worst[1.0] < 1e-12
+    assert worst[0.6] > 1e-12
+
+
+@pytest.mark.parametrize("noise,m,q,gamma,beta", [(0.1, 0.2839844057159698, 0.13645983246553198, 0.20146137467524436,
+                                                   0.3949306374276861),
+                                                  (0.1, 0.7264582737754574, 0.5930399659854643, 0.39691258424609266,
+                                                   0.3538803264498896),
+                                                  (0.3, 0.310215, 0.180138, 0.255425, 0.388973),
+                                                  (0.3, 0.566134, 0.429703, 0.355583, 0.368143)])
+def test_relu_gibbs_sums_with_small_noise_at_benchmark_states(noise, m, q, gamma, beta):
+    """relu with label noise 0.1 and 0.3 at states of the benchmark curves (pn_gd, T = 0.5), where labels above the
+    kink take the noise rule (kernels/kinked.py NOISE_ORDERS): against the tensor rule at 200/128/64 nodes (within
+    3e-13 of 300/160/96 at these states). Measured: 1.1e-11, 7e-13, 3.0e-11 and 3.6e-12 (the label rule in y times
+    the normal step, which the noise rule replaces there: 4.9e-12, 6.5e-13, 1.7e-13, 1.6e-13)."""
+    beta_t, code = 2.0, ACTIVATIONS["relu"].code
+    r = build_rules(200, 128, 64, noise)
+    want = np.empty(N_SUMS)
+    gibbs_sums_by_quadrature(code, code, m, q, 1.0 - q, gamma, beta, beta_t, noise, r.tau_x, r.tau_w, r.eta_x,
+                             r.eta_w, r.xi_x, r.xi_w, want)
+    _assert_close(_gibbs_sums("relu", m, q, gamma, beta, beta_t, noise), want, KINKED_RTOL)
