@@ -189,7 +189,10 @@ class SphereERM(ERMSaddle):
         ])
 
     def _precision(self, q_hat, m_hat, alpha, s):
-        return math.sqrt(q_hat + m_hat * m_hat)
+        """1/chi = sqrt(q_hat + m_hat^2); q_hat = alpha E[f_w^2] >= 0 can come out as -1e-24 by round-off where the
+        student's gain is ~0 (relu pn ERM, noise 0.3, alpha = 1 on the backward branch): 0 there, which the update
+        turns into a non-finite state that the solver steps back from, instead of a math domain error."""
+        return math.sqrt(max(q_hat + m_hat * m_hat, 0.0))
 
     def _overlaps(self, x, q_hat, m_hat, chi):
         return np.array([m_hat * chi, chi, x[2], x[3]])
