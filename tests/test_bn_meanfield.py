@@ -227,8 +227,7 @@ def test_finite_m_theory_matches_sgd_for_linear_and_erf(activation, batch_size, 
     2000, extrapolated in 1/N). linear at M = 64, alpha = 3 is where relu's mean field fails (replica symmetry, issue
     #16 cause 2) and linear's does not: its M -> infinity limit is least squares, convex in the variable gamma w.
     linear M = 16, alpha = 5 and erf M = 4, alpha = 8 were 7.3 % and -5.4 % off while N = 2000 had 2 seeds (whose
-    standard errors were far too small); with 6 (sgd_n2000_a2358_seeds6.h5, sgd_n2000_erf_m4_a8_seeds6.h5) they
-    agree."""
+    standard errors were far too small); with 6 (sgd_n2000_a2358_seeds6.h5) they agree."""
     paths = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / "data" /
                                     "sgd_extrapolation_linear_erf").glob("*.h5"))
     sgd = extrapolate_files(paths)
