@@ -354,24 +354,21 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
                 count = 0  # below COARSE_MASS: the plain rule, as the labels below the kink
                 if weight * p >= COARSE_MASS:
                     count = _label_features(student, a, s, b, beta_t, switch, mu, big_s, centers, widths, 1)
-                n = 0
                 row = -1
+                n_tau = 0
                 if b >= ROUNDOFF_VARIANCE:
                     row = _noise_row(centers, widths, count, big_s, noise, spare_c, spare_w)
                 if row >= 0:  # xi by a Gauss-Hermite rule and tau > 0 as without noise, where that takes fewer nodes
                     n_tau = adaptive_feature_rule(-mu / sigma, math.inf, spare_c, spare_w, count - 1, 0, legendre_x,
                                                   legendre_w, tail_x, tail_w, spare_x, spare_n)
-                    if _NOISE_N[row] * n_tau >= GRADED_LEAST or not _graded_step(centers[0], widths[0]):
-                        n = adaptive_feature_rule(-math.inf, math.inf, centers, widths, count, 1, legendre_x,
-                                                  legendre_w, tail_x, tail_w, nodes, node_w)
-                    use_noise_rule = n == 0 or _NOISE_N[row] * n_tau < n
-                if row >= 0 and use_noise_rule:
+                n = 0  # the rule in y, not built where the noise rule certainly takes fewer nodes (it is graded)
+                if row < 0 or _NOISE_N[row] * n_tau >= GRADED_LEAST or not _graded_step(centers[0], widths[0]):
+                    n = adaptive_feature_rule(-math.inf, math.inf, centers, widths, count, 1, legendre_x, legendre_w,
+                                              tail_x, tail_w, nodes, node_w)
+                if row >= 0 and (n == 0 or _NOISE_N[row] * n_tau < n):
                     _noise_rule_average(student, a, omega, gamma, v, b, beta_t, prefix, weight, mu, sigma, noise, row,
                                         spare_x, spare_n, n_tau, out)
                     continue
-                if n == 0:
-                    n = adaptive_feature_rule(-math.inf, math.inf, centers, widths, count, 1, legendre_x, legendre_w,
-                                              tail_x, tail_w, nodes, node_w)
                 sc = sigma * noise / big_s
                 for j in range(n):
                     y = mu + big_s * nodes[j]
