@@ -79,15 +79,6 @@ _NOISE_N = np.array(NOISE_ORDERS)
 _NOISE_WIDTH = np.array(NOISE_WIDTHS)
 
 
-ROUNDOFF_VARIANCE = 1e-4
-"""Below this b = gamma^2 v (on the benchmark curves only near the uninformed point: 331 of the 1,706 states at noise
-0.3, 380 of 1,624 at 0.1), relu's noisy labels above its kink keep the label's rule in y (NOISE_ORDERS unused).
-There the channel's g_a = (E[h] - a)/b carries round-off ~1e-16 (1 + |a|)/b (jumps of 4e-9 between labels 1e-7 apart
-at b = 1.5e-8), which the noise rule's fewer nodes average less: at q ~ 1e-8, gamma ~ 1e-4 it moved E[g_a] by up to
-2.8e-10 (the tensor rule at 300/160/96 nodes no closer to either), and the solver, which crosses such states at the
-learning transition, took up to 1,064
-iterations at a point of the noise 0.3 benchmark curve (alpha = 0.676; 116 and 119 with the bound at 1e-8 and 1e-6,
-66 at most at 1e-4, as before)."""
 GRADED_LEAST = 2 * TAIL_ORDERS[0]
 """Fewest nodes of a rule with graded pieces on the whole line (two tail rules of TAIL_ORDERS[0] nodes, or one and
 two or more Legendre pieces where the graded stretch reaches the cut)."""
@@ -354,10 +345,8 @@ def kinked_gibbs_sums(student, teacher, m, q, v, gamma, beta, beta_t, noise, leg
                 count = 0  # below COARSE_MASS: the plain rule, as the labels below the kink
                 if weight * p >= COARSE_MASS:
                     count = _label_features(student, a, s, b, beta_t, switch, mu, big_s, centers, widths, 1)
-                row = -1
                 n_tau = 0
-                if b >= ROUNDOFF_VARIANCE:
-                    row = _noise_row(centers, widths, count, big_s, noise, spare_c, spare_w)
+                row = _noise_row(centers, widths, count, big_s, noise, spare_c, spare_w)
                 if row >= 0:  # xi by a Gauss-Hermite rule and tau > 0 as without noise, where that takes fewer nodes
                     n_tau = adaptive_feature_rule(-mu / sigma, math.inf, spare_c, spare_w, count - 1, 0, legendre_x,
                                                   legendre_w, tail_x, tail_w, spare_x, spare_n)

@@ -348,7 +348,18 @@ def _gibbs_quadrature(student, teacher, m, q, v, gamma, beta, beta_t, noise, tau
 @jit
 def _gibbs_line(student, y, tau, line_w, m, cross, gamma, beta, v, b, beta_t, eta_x, eta_w, negligible, out):
     """Add the Gibbs summands of one line of the replica field (label y, teacher field tau, weight line_w) by the rule
-    (eta_x, eta_w), without the nodes of weight below ``negligible``."""
+    (eta_x, eta_w), without the nodes of weight below ``negligible``. Where the replica field drops out (cross =
+    sqrt(q - m^2) = 0: q = m^2, or a round-off q <= m^2 near the uninformed point R = q = 0, which the solver crosses
+    at every learning transition) every node is the same state, evaluated once with the line's kept weight."""
+    if cross == 0.0:
+        kept = 0.0
+        for j in range(eta_x.shape[0]):
+            if line_w * eta_w[j] >= negligible:
+                kept += eta_w[j]
+        w = line_w * kept
+        omega = m * tau
+        gibbs_add(student, y, gamma * omega + beta, omega, gamma, v, b, beta_t, w, w * tau, out)
+        return
     for j in range(eta_x.shape[0]):
         w = line_w * eta_w[j]
         if w < negligible:

@@ -49,6 +49,24 @@ def test_gibbs_sums_against_adaptive_quadrature(name, noise):
     np.testing.assert_allclose(out, want, rtol=QUADRATURE_RTOL, atol=1e-9)
 
 
+@pytest.mark.parametrize("name,m,q,noise", [("relu", 0.0, 0.0, 0.0),
+                                             pytest.param("relu", 0.0, 0.0, 0.3, marks=pytest.mark.slow),
+                                             ("relu", -1e-13, 0.0, 0.0), ("erf", 0.5, 0.25, 0.0),
+                                             ("sign", -0.3, 0.09, 0.0)])
+def test_gibbs_sums_where_the_replica_field_drops_out(name, m, q, noise):
+    """q = m^2 (the uninformed point R = q = 0 among them, which the solver crosses at every learning transition, and
+    its round-off neighbour |m| > sqrt q): the replica field sqrt(q - m^2) eta is zero and each line of the tensor rule
+    is one state (evaluated once); against the adaptive reference, which still integrates over eta."""
+    problem = Problem(name, "pn", "gibbs", temperature=0.5, noise=noise)
+    r = problem.rules()
+    gamma, beta, beta_t = 0.7, 0.2, 2.0
+    out = np.empty(N_SUMS)
+    gibbs_sums(problem.code, problem.code, m, q, 1 - q, gamma, beta, beta_t, noise, r.tau_x, r.tau_w, r.eta_x,
+               r.eta_w, r.xi_x, r.xi_w, r.feature_x, r.feature_w, r.tail_x, r.tail_w, out)
+    want = _gibbs_reference(name, m, max(q, m * m), 1 - q, gamma, beta, beta_t, noise)
+    np.testing.assert_allclose(out, want, rtol=QUADRATURE_RTOL, atol=1e-9)
+
+
 @pytest.mark.parametrize("name", ["linear", "relu"])
 def test_erm_sums_against_adaptive_quadrature(name):
     problem = Problem(name, "pn", "erm")
