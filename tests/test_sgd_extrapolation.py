@@ -190,3 +190,30 @@ def test_a_rerun_of_one_curve_with_more_seeds_pools_by_physics_and_counts_each_s
     assert seeds == [2, 3]
     assert means[1] == pytest.approx(alone[("000-relu-bn-sim_sgd", 2.0)]["eps_gen"][0][0], rel=1e-14)
     assert results[("000-relu-bn-sim_sgd-M4", 2.0)]["eps_gen"][2] == [2, 2]
+
+
+def test_a_file_without_the_theory_only_attribute_joins_by_physics(tmp_path):
+    """bn's regularizer does not enter a simulation (THEORY_ONLY): two-curve files whose sim_sgd curves lack the
+    attribute (as data/sgd_extrapolation/ files written before it was stored do) pool their seeds with a newer rerun of
+    one curve that has it; and curves of the same name but different physics (noise) stay apart."""
+    import h5py
+
+    common = ["sweep", "--activation", "relu", "--normalizer", "bn", "--method", "sim_sgd", "--alpha", "2", "--quiet",
+              "--workers", "1", "--seeds", "2"]
+    paths = []
+    for size, seed, batch, noise in ((40, 1, "4,8", "0.5"), (80, 2, "4,8", "0.5"), (80, 3, "8", "0.5"),
+                                     (40, 4, "8", "0.3"), (80, 4, "8", "0.3")):
+        path = str(tmp_path / f"n{size}-{seed}-{noise}.h5")
+        assert main([*common, "--batch-size", batch, "--noise", noise, "--size", str(size), "--seed", str(seed),
+                     "-o", path]) == 0
+        paths.append(path)
+    for path in paths[:2]:
+        with h5py.File(path, "r+") as handle:
+            for curve in handle["curves"].values():
+                assert curve.attrs["bn_regularizer"] == "gamma_decay"
+                del curve.attrs["bn_regularizer"]
+    results = extrapolate_files(paths)
+    assert results[("001-relu-bn-sim_sgd-M8", 2.0)]["eps_gen"][2] == [2, 4]
+    assert results[("000-relu-bn-sim_sgd-M4", 2.0)]["eps_gen"][2] == [2, 2]
+    (other,) = [key for key in results if key[0].startswith("000-relu-bn-sim_sgd") and not key[0].endswith("M4")]
+    assert results[other]["eps_gen"][2] == [2, 2]  # noise 0.3, named "000-relu-bn-sim_sgd" in its files

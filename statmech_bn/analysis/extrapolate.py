@@ -65,8 +65,14 @@ BOOKKEEPING = frozenset({"complete", "n_planned", "n_points", "simulation_seed",
 curve's name, which carries its index in the file) hold the same curve."""
 
 
+THEORY_ONLY = frozenset({"bn_regularizer"})
+"""Curve attributes that only a theory curve uses: bn's regularizer does not enter a simulation (sim_sgd trains real bn
+through its batch statistics), and files written before it was stored lack it."""
+
+
 def _physics(attrs: dict) -> tuple:
-    return tuple(sorted((key, str(value)) for key, value in attrs.items() if key not in BOOKKEEPING))
+    ignored = BOOKKEEPING | THEORY_ONLY if attrs.get("kind") == "simulation" else BOOKKEEPING
+    return tuple(sorted((key, str(value)) for key, value in attrs.items() if key not in ignored))
 
 
 def per_size_statistics(paths) -> dict:
@@ -87,7 +93,10 @@ def per_size_statistics(paths) -> dict:
                 continue
             size = int(curve["attrs"]["simulation_size"])
             sizes.add(size)
-            name = names.setdefault(_physics(curve["attrs"]), name)
+            physics = _physics(curve["attrs"])
+            if physics not in names:  # the first name seen, made unique: another physics may carry the same name
+                names[physics] = name + "'" * sum(1 for seen in names.values() if seen.rstrip("'") == name)
+            name = names[physics]
             for i, alpha in enumerate(curve["alpha"]):
                 entry = collected.setdefault((name, float(alpha)), {}).setdefault(size, {})
                 derived = np.asarray(curve["seeds"][i]) if "seeds" in curve else None
