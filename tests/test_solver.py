@@ -200,7 +200,7 @@ def test_the_learning_transition_with_small_label_noise_takes_few_evaluations(ac
     check's difference step in R left q >= R^2, fixed by :func:`forward_jacobian`'s admissible steps), 149 at noise
     0.2 (Anderson's extrapolations left the domain, now moved back in), 383 at noise 0.1 (the end of the learned
     branch, where every escape from the unstable middle point found the stable one below it, fixed by keeping that),
-    and erf's uninformed points 140-4,000 with admissible steps from a state itself outside the domain."""
+    and erf's uninformed points 138-4,106 with admissible steps from a state itself outside the domain."""
     problem = Problem(activation, "pn_gd", "gibbs", temperature=0.5, zeta=0.1, noise=noise)
     alphas = np.geomspace(0.5, 20.0, 50)
     settings = SolverSettings(branches="both")
