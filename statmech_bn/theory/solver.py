@@ -103,7 +103,11 @@ def forward_jacobian(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, fx: 
     0.99952, the point stable."""
     columns = np.arange(x.size) if columns is None else columns
     jac = np.empty((fx.size, columns.size))
-    if admissible is not None and not np.array_equal(admissible(x), x):
+
+    def inside(state):
+        return np.array_equal(admissible(state), state)
+
+    if admissible is not None and not inside(x):
         admissible = None  # x itself outside (a round-off q < R^2 ~ 1e-40): no step would stay in
     for column, i in enumerate(columns):
         delta = relative_step * (1.0 + abs(x[i]))
@@ -111,10 +115,10 @@ def forward_jacobian(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, fx: 
         shifted[i] += delta
         if admissible is not None:
             for _ in range(STEP_HALVINGS):
-                if np.array_equal(admissible(shifted), shifted):
+                if inside(shifted):
                     break
                 shifted[i] = x[i] - delta
-                if np.array_equal(admissible(shifted), shifted):
+                if inside(shifted):
                     delta = -delta
                     break
                 delta *= 0.5
@@ -230,18 +234,17 @@ def accelerated_fixed_point(update: Callable[[np.ndarray], np.ndarray], x0: np.n
     mixing = 1.0 - damping
     used = 0
     starts = [np.array(x0, dtype=float)]
-    floor = -np.inf  # after an escape: the overlap of the repelling point, which the result must exceed
-    repelling = None
-    lower = None  # a stable point an escape found below the floor: kept if none is found above it
+    repelling = None  # after an escape: the repelling point, whose overlap a result should exceed
+    lower = None  # (F(x), residual) of a stable point an escape found below it: kept if none is found above
     while starts:
         start = starts.pop(0)
-        escaping = floor > -np.inf
+        escaping = repelling is not None
         fx, residual, count = _anderson(update, start, mixing, tolerance, ESCAPE_BUDGET if escaping else budget,
                                         memory, admissible)
         used += count
         if fx is None:
             continue
-        below = fx[0] <= floor
+        below = escaping and fx[0] <= repelling[0]
         if below and (lower is not None or np.all(np.abs(fx - repelling) <= SAME_POINT * (1.0 + np.abs(repelling)))):
             continue
         with hold():
@@ -250,7 +253,7 @@ def accelerated_fixed_point(update: Callable[[np.ndarray], np.ndarray], x0: np.n
         if radius < 1.0 - STABILITY_MARGIN:
             if not below:
                 return FixedPointResult(fx, residual, used, True)
-            lower = FixedPointResult(fx, residual, 0, True)
+            lower = (fx, residual)
             continue
         if len(starts) == 0 and used <= 2 * budget and not below:
             scale = 1.0 + np.abs(fx)
@@ -259,10 +262,9 @@ def accelerated_fixed_point(update: Callable[[np.ndarray], np.ndarray], x0: np.n
             starts = [fx + step * scale * direction for step in ESCAPE_STEPS]
             if admissible is not None:
                 starts = [admissible(start) for start in starts]
-            floor = fx[0]
             repelling = fx
     if lower is not None:
-        return FixedPointResult(lower.value, lower.residual, used, True)
+        return FixedPointResult(lower[0], lower[1], used, True)
     fallback = damped_fixed_point(update, x0, damping, tolerance, max_iterations)
     return FixedPointResult(fallback.value, fallback.residual, used + fallback.iterations, fallback.converged)
 
