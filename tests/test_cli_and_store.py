@@ -281,6 +281,19 @@ def test_a_runaway_saddle_point_is_stored_as_diverged(tmp_path, capsys):
     assert "1 converged, 1 diverged (no finite saddle point)" in capsys.readouterr().out
 
 
+def test_a_zero_temperature_curve_says_where_replica_symmetry_fails(tmp_path):
+    """relu's square loss is not convex in the pre-activation (ERM's proximal map jumps): its erm curve's converged
+    field says that replica symmetry is unstable there; linear's (convex) keeps the schema's description."""
+    assert run_cli(["--activation", "relu,linear", "--normalizer", "pn", "--method", "erm", "--noise", "0.5",
+                    "--alpha", "8", "-o", "rs.h5", "--no-progress"], tmp_path) == 0
+    with h5py.File(tmp_path / "rs.h5") as f:
+        described = {name: group["converged"].attrs["description"] for name, group in f["curves"].items()}
+    plain = THEORY_SCHEMA.fields["converged"].description
+    relu, linear = (next(v for k, v in described.items() if g in k) for g in ("relu", "linear"))
+    assert linear == plain
+    assert relu.startswith(plain) and "Replica symmetry is unstable" in relu
+
+
 MEAN_FIELD_CHEAP = {"batches": 400, "outer_nodes": 8, "eta_nodes": 16, "grid": 61}
 """Cheap settings of bn's finite-M mean field (~0.2 CPU s per point): the test checks the wiring (the stored values
 are those of a direct solve_finite_batch call), not the accuracy, which tests/test_bn_meanfield.py covers."""

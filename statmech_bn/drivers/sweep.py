@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config.sweep import CurveSpec, MeanFieldSettings, SweepConfig
-from ..records import MEAN_FIELD_SCHEMA, SIMULATION_SCHEMA, THEORY_SCHEMA
+from ..records import MEAN_FIELD_SCHEMA, SIMULATION_SCHEMA, THEORY_SCHEMA, zero_temperature_descriptions
 from ..seeds import derive_seed
 from ..simulate import SIMULATION_TABLE, SimulationSettings, point_seeds
 from ..simulate import point_record as simulation_record
@@ -242,13 +242,15 @@ def plans(config: SweepConfig) -> list[CurvePlan]:
 
             parts, merge, extra, schema, n_seeds = 1, None, {}, MEAN_FIELD_SCHEMA, 0
             cost = costs.mean_field_point(p.batch_size, config.mean_field)
-            descriptions = MEAN_FIELD_DESCRIPTIONS
+            descriptions = {**MEAN_FIELD_DESCRIPTIONS, **zero_temperature_descriptions(p.activation, MEAN_FIELD_SCHEMA)}
         else:
             tasks, parts = _theory_tasks(spec, config)
             merge = choose_branch if parts == 2 else None
             cost = costs.theory_point(p.activation, p.method, p.normalizer, p.noise > 0.0, branches_run(spec, config))
             extra, schema, n_seeds = {}, THEORY_SCHEMA, 0
             descriptions = {"free_energy": METHOD_TABLE[p.method].free_energy_definition}
+            if p.method == "erm":
+                descriptions.update(zero_temperature_descriptions(p.activation, THEORY_SCHEMA))
         out.append(CurvePlan(spec.name, "simulation" if spec.is_simulation else "theory",
                              {**spec.parameters(), **extra}, curve_attributes(spec, config), schema, alphas.size,
                              tasks, cost, n_seeds, parts, merge, descriptions, sequential=not spec.is_simulation))
