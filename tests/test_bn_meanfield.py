@@ -231,7 +231,7 @@ def test_finite_m_theory_matches_sgd_for_linear_and_erf(activation, batch_size, 
     had 2 seeds (whose standard errors were far too small); with 6 (sgd_n2000_a2358_seeds6.h5) they agree, as does
     erf at M = 64, alpha = 3 (+12 % with 2 seeds), although erf's M -> infinity limit, pn ERM, has no finite RS saddle
     point at alpha <= 3: at M = 64 the mean field's finite-batch terms keep alpha = 3 finite and right, not alpha = 2
-    (+9.2 % with N = 4000, +12.9 % without)."""
+    (+7.1 % with 6 seeds at N = 4000, +12.9 % without N = 4000)."""
     paths = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / "data" /
                                     "sgd_extrapolation_linear_erf").glob("*.h5"))
     sgd = extrapolate_files(paths)
