@@ -261,23 +261,25 @@ _ZERO_MEANS_ABSENT = ("temperature", "zeta", "weight_decay", "batch_size")
 
 
 REPLICA_SYMMETRY_NOTE = (
-    "Replica symmetry is unstable at T = 0 for this activation's square loss, which is not convex in the "
-    "pre-activation: its proximal map h*(omega) jumps, so the de Almeida-Thouless sum alpha E[(1 - dh*/domega)^2] "
-    "is infinite at every load. The point is the replica-symmetric estimate of the global minimum; for relu pn ERM at "
-    "noise 0.5 a one-step RSB estimate has eps_g 2.6 % lower at alpha = 5, 6 % lower at 4.5, and a finite gain at "
-    "alpha = 4 where this one runs away. Finite-N minimizers find other minima: sim_erm with more starts reaches "
-    "lower training loss and larger eps_g at alpha <= 5 (README, 'Real bn against its theory').")
-"""Said of itself by a zero-temperature theory curve (erm, the bn mean field) of a non-affine activation, in the
-description of its ``converged`` field (docs/bn_meanfield/FINDINGS.md: rsb_pn_erm.py and sgd_restarts.py)."""
+    "Replica symmetry is unstable at T = 0 for this curve: its square loss is not convex in the pre-activation and "
+    "its proximal map h*(omega) jumps (relu: for every label y > 0; erf: for labels far in the noise tail), so the "
+    "de Almeida-Thouless sum alpha E[(1 - dh*/domega)^2] is infinite at every load. The point is the "
+    "replica-symmetric estimate of the global minimum; for relu pn ERM at noise 0.5 a one-step RSB estimate has eps_g "
+    "2.6 % lower at alpha = 5, 6 % lower at 4.5, and a finite gain at alpha = 4 where this one runs away. Finite-N "
+    "minimizers find other minima: sim_erm with more starts reaches lower training loss and larger eps_g at alpha = 4 "
+    "and 5 (README, 'Real bn against its theory').")
+"""Said of itself by a zero-temperature theory curve (erm, the bn mean field) of relu, or of erf with label noise, in
+the description of its ``converged`` field (docs/bn_meanfield/FINDINGS.md: rsb_pn_erm.py and sgd_restarts.py)."""
 
 
-def zero_temperature_descriptions(activation: str, schema: Schema) -> dict:
-    """{"converged": schema's description + :data:`REPLICA_SYMMETRY_NOTE`} for relu and erf, whose square loss is
-    not convex in the pre-activation; {} for linear, whose problem is convex once gamma w is the variable (replica
-    symmetry exact) and for sign (no zero-temperature theory)."""
-    if activation not in ("relu", "erf"):
-        return {}
-    return {"converged": f"{schema.fields['converged'].description}. {REPLICA_SYMMETRY_NOTE}"}
+def zero_temperature_descriptions(activation: str, noise: float, schema: Schema) -> dict:
+    """{"converged": schema's description + :data:`REPLICA_SYMMETRY_NOTE`} where the proximal map of ERM's square
+    loss jumps: relu (a concave kink at 0 for every label y > 0), and erf with label noise (labels in the noise tail
+    beyond the curvature bound of its smooth loss; without noise the map is continuous at small chi and nothing is
+    claimed). {} otherwise: linear, whose problem is convex once gamma w is the variable (replica symmetry exact)."""
+    if activation == "relu" or (activation == "erf" and noise > 0.0):
+        return {"converged": f"{schema.fields['converged'].description}. {REPLICA_SYMMETRY_NOTE}"}
+    return {}
 
 
 def curve_parameters(attrs: dict) -> dict:

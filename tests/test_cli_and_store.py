@@ -282,16 +282,20 @@ def test_a_runaway_saddle_point_is_stored_as_diverged(tmp_path, capsys):
 
 
 def test_a_zero_temperature_curve_says_where_replica_symmetry_fails(tmp_path):
-    """relu's square loss is not convex in the pre-activation (ERM's proximal map jumps): its erm curve's converged
-    field says that replica symmetry is unstable there; linear's (convex) keeps the schema's description."""
-    assert run_cli(["--activation", "relu,linear", "--normalizer", "pn", "--method", "erm", "--noise", "0.5",
+    """relu's square loss is not convex in the pre-activation, and erf's is not for labels in the noise tail (ERM's
+    proximal map jumps): their erm curves' converged field says that replica symmetry is unstable there; linear's
+    (convex) and erf's without label noise (nothing claimed) keep the schema's description."""
+    assert run_cli(["--activation", "relu,linear,erf", "--normalizer", "pn", "--method", "erm", "--noise", "0,0.5",
                     "--alpha", "8", "-o", "rs.h5", "--no-progress"], tmp_path) == 0
     with h5py.File(tmp_path / "rs.h5") as f:
-        described = {name: group["converged"].attrs["description"] for name, group in f["curves"].items()}
+        described = {(group.attrs["activation"], float(group.attrs["noise"])): group["converged"].attrs["description"]
+                     for group in f["curves"].values()}
     plain = THEORY_SCHEMA.fields["converged"].description
-    relu, linear = (next(v for k, v in described.items() if g in k) for g in ("relu", "linear"))
-    assert linear == plain
-    assert relu.startswith(plain) and "Replica symmetry is unstable" in relu
+    assert len(described) == 6
+    for (activation, noise), text in described.items():
+        noted = activation == "relu" or (activation == "erf" and noise > 0.0)
+        assert text.startswith(plain)
+        assert ("Replica symmetry is unstable" in text) == noted, (activation, noise)
 
 
 MEAN_FIELD_CHEAP = {"batches": 400, "outer_nodes": 8, "eta_nodes": 16, "grid": 61}

@@ -242,7 +242,8 @@ def plans(config: SweepConfig) -> list[CurvePlan]:
 
             parts, merge, extra, schema, n_seeds = 1, None, {}, MEAN_FIELD_SCHEMA, 0
             cost = costs.mean_field_point(p.batch_size, config.mean_field)
-            descriptions = {**MEAN_FIELD_DESCRIPTIONS, **zero_temperature_descriptions(p.activation, MEAN_FIELD_SCHEMA)}
+            descriptions = {**MEAN_FIELD_DESCRIPTIONS,
+                            **zero_temperature_descriptions(p.activation, p.noise, MEAN_FIELD_SCHEMA)}
         else:
             tasks, parts = _theory_tasks(spec, config)
             merge = choose_branch if parts == 2 else None
@@ -250,7 +251,7 @@ def plans(config: SweepConfig) -> list[CurvePlan]:
             extra, schema, n_seeds = {}, THEORY_SCHEMA, 0
             descriptions = {"free_energy": METHOD_TABLE[p.method].free_energy_definition}
             if p.method == "erm":
-                descriptions.update(zero_temperature_descriptions(p.activation, THEORY_SCHEMA))
+                descriptions.update(zero_temperature_descriptions(p.activation, p.noise, THEORY_SCHEMA))
         out.append(CurvePlan(spec.name, "simulation" if spec.is_simulation else "theory",
                              {**spec.parameters(), **extra}, curve_attributes(spec, config), schema, alphas.size,
                              tasks, cost, n_seeds, parts, merge, descriptions, sequential=not spec.is_simulation))
