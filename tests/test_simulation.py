@@ -10,7 +10,7 @@ import math
 import naive
 import numpy as np
 import pytest
-from tolerances import FINITE_DIFFERENCE_RTOL, FINITE_SIZE_ALLOWANCE, MONTE_CARLO_SIGMAS
+from tolerances import FINITE_DIFFERENCE_RTOL, FINITE_SIZE_ALLOWANCE, MONTE_CARLO_SIGMAS, SIGN_SIGMAS
 
 from statmech_bn.kernels.sampling import leapfrog, potential_and_gradient
 from statmech_bn.simulate import SIMULATION_TABLE, SimulationSettings, point_record, point_seeds
@@ -361,7 +361,7 @@ def test_lower_minima_of_relu_erm_generalize_worse():
     unstable at T = 0: records.REPLICA_SYMMETRY_NOTE). At alpha = 4, where the RS saddle point runs away, the lowest of
     30 L-BFGS starts lies lower in training loss than the lowest of 3 (the 3 are among the 30) and generalizes worse,
     paired over 20 seeds at N = 100. Measured on these seeds: eps_g 0.0780 -> 0.0933, a paired change of +0.0153 +-
-    0.0034 (4.5 standard errors); eps_t 0.0911 -> 0.0897 (docs/bn_meanfield/FINDINGS.md)."""
+    0.0034 (4.5 standard errors; 4.2 with 30 seeds); eps_t 0.0911 -> 0.0897 (docs/bn_meanfield/FINDINGS.md)."""
     problem = Problem("relu", "pn", "erm", noise=0.5)
     few, many = (dataclasses.replace(SimulationSettings(size=100), inits=k) for k in (3, 30))
     seeds = point_seeds(4000, "relu-pn-restarts", 4.0, 20)
@@ -371,4 +371,4 @@ def test_lower_minima_of_relu_erm_generalize_worse():
     assert np.all(train[1] <= train[0] * (1.0 + 1e-12))
     assert np.mean(train[1]) < np.mean(train[0])
     sem = change.std(ddof=1) / math.sqrt(change.size)
-    assert change.mean() > MONTE_CARLO_SIGMAS * sem, (change.mean(), sem)
+    assert change.mean() > SIGN_SIGMAS * sem, (change.mean(), sem)
