@@ -28,17 +28,14 @@ from scipy.special import log_ndtr, logsumexp
 SIGMA = 0.5
 
 
-def rules(n_tau=48, n_xi=24, n_z0=48, cut=9.0):
+def rules(n_tau=48, n_z0=48, cut=9.0):
+    """(tau, tau weights, z0, z0 weights): Gauss-Legendre on [-cut, 0] and [0, cut] for the teacher field (split at
+    relu's kink), weights times the normal density; Gauss-Hermite (probabilists') for z0."""
     lx, lw = leggauss(n_tau)
-    t_neg = 0.5 * cut * (lx - 1.0)
-    t_pos = 0.5 * cut * (lx + 1.0)
-    tau = np.concatenate([t_neg, t_pos])
+    tau = np.concatenate([0.5 * cut * (lx - 1.0), 0.5 * cut * (lx + 1.0)])
     wt = np.concatenate([lw, lw]) * 0.5 * cut * np.exp(-0.5 * tau**2) / np.sqrt(2 * np.pi)
-    hx, hw = hermegauss(n_xi)
-    hw = hw / hw.sum()
     zx, zw = hermegauss(n_z0)
-    zw = zw / zw.sum()
-    return tau, wt, hx, hw, zx, zw
+    return tau, wt, zx, zw / zw.sum()
 
 
 def log_interval(lo, hi):
@@ -102,13 +99,11 @@ def moreau(y, a, c):
 
 
 class RSB:
-    def __init__(self, alpha, sigma=SIGMA, **kw):
+    def __init__(self, alpha, sigma=SIGMA, n_tau=48, n_xi=24, n_z0=48, cut=9.0):
         self.alpha = alpha
-        n_xi = kw.pop("n_xi", 24)
-        tau, wt, _, _, z0, w0 = rules(**kw)
+        tau, wt, z0, w0 = rules(n_tau, n_z0, cut)
         # label noise split at y = 0 (the proximal map's structure changes there): Legendre on both sides
         lx, lw = leggauss(n_xi)
-        cut = 9.0
         xs = -np.maximum(tau, 0.0) / sigma  # xi where y = 0
         xi_neg = xs[:, None] - 0.5 * (xs[:, None] + cut) * (1.0 - lx[None, :])  # [-cut, xs]
         w_neg = 0.5 * (xs[:, None] + cut) * lw[None, :]
@@ -133,14 +128,6 @@ class RSB:
         w0 = R * self.tau + np.sqrt(q0 - R * R) * self.z0
         li = log_inner(x, self.y, gamma * w0 + beta, gamma * np.sqrt(D), gamma * gamma * chi)
         return ent + self.alpha / x * np.dot(self.w, li)
-
-    def grad(self, v, h=1e-6):
-        g = np.empty(6)
-        for i in range(6):
-            e = np.zeros(6)
-            e[i] = h * max(1.0, abs(v[i]))
-            g[i] = (self.phi(v + e) - self.phi(v - e)) / (2 * e[i])
-        return g
 
 
 def eps_g_relu(R, gamma, beta):

@@ -108,8 +108,8 @@ def summarize(rows: list[dict], first: int) -> None:
     seeds, starts = eps.shape
     pick = np.random.default_rng(0)
     print(f"{seeds} seeds, {starts} starts each; every start: eps_g {eps.mean():.4f}, objective {objective.mean():.6f}")
-    k = 1
-    while k <= starts:
+    sizes = sorted({*(2**i for i in range(starts.bit_length())), starts})  # 1, 2, 4, ... and all of them
+    for k in sizes:
         chosen = np.argmin(objective[:, :k], axis=1)
         rows_ = np.arange(seeds)
         change = eps[rows_, chosen] - eps[:, 0]
@@ -121,7 +121,6 @@ def summarize(rows: list[dict], first: int) -> None:
         print(f"best of {k}: eps_g {eps[rows_, chosen].mean():.4f} (paired change {change.mean():+.4f} +- {se:.4f}), "
               f"gamma {gamma[rows_, chosen].mean():.3f}, objective {objective[rows_, chosen].mean():.6f}; "
               f"over random {k}-subsets: eps_g {np.mean(subsets):.4f}")
-        k = k * 2 if k * 2 <= starts or k == starts else starts
 
 
 if __name__ == "__main__":
