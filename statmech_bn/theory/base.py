@@ -75,8 +75,10 @@ class SaddlePointMethod:
             self._recent[key] = sums.copy()
 
     def begin_point(self) -> None:
-        """Forget what the previous point left behind (the chord Jacobian): a point then depends only on its alpha
-        and its starting state, so a resumed curve, or a branch run as its own task, gives the same bits."""
+        """Forget what the previous point left behind (the chord Jacobian): a point then depends only on its alpha,
+        its starting state and what the continuation hands it (on a straight stretch the secant prediction and the last
+        point's Jacobian, :func:`~statmech_bn.theory.solver.accelerated_fixed_point`), so a branch run as its own
+        task gives the same bits, and a resumed curve the same points to the solver's tolerance."""
         self._chord = ChordJacobian()
 
     def hold_jacobian(self):

@@ -40,9 +40,9 @@ _LOG_2PI_E_HALF = 0.5 * (1.0 + math.log(2.0 * math.pi))
 
 RECENT_SUMS = 8
 """States whose Gibbs sums a method keeps: the solver evaluates the map again at the point it accepts (the baseline of
-the stability check, :func:`statmech_bn.theory.solver.damped_map_spectrum`) and the observables then need the sums
-there once more. Measured on the relu benchmark curves (pn_gd, T = 0.5, both branches): 112 of the 1,552 evaluations
-with noise 0.5 and 145 of 1,787 without (7-8%) repeat one of the 8 states before."""
+its own stability check, :func:`statmech_bn.theory.solver.accelerated_fixed_point`) and the observables then need the
+sums there once more. Measured on the relu benchmark curves (pn_gd, T = 0.5, both branches): 112 of the 1,552
+evaluations with noise 0.5 and 145 of 1,787 without (7-8%) repeat one of the 8 states before."""
 
 
 class GibbsSaddle(SaddlePointMethod):
